@@ -1,0 +1,37 @@
+"""Where the shipped data files, model artifacts and training data live.
+
+A source checkout (editable install) uses the repository's top-level
+``models/`` and ``training_data/``; a wheel carries copies inside the package.
+``ZHIBIAO_MODELS`` overrides the model directory.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DATA_DIR = PACKAGE_DIR / "data"
+_REPO_ROOT = PACKAGE_DIR.parent.parent
+
+
+def _first_existing(*candidates: Path) -> Path:
+    for c in candidates:
+        if c.exists():
+            return c
+    return candidates[0]
+
+
+def models_dir() -> Path:
+    env = os.environ.get("ZHIBIAO_MODELS")
+    if env:
+        return Path(env)
+    return _first_existing(_REPO_ROOT / "models", PACKAGE_DIR / "_models")
+
+
+def training_data_dir() -> Path:
+    return _first_existing(_REPO_ROOT / "training_data", PACKAGE_DIR / "_training_data")
+
+
+def data_file(name: str) -> Path:
+    """A shipped domain-knowledge file under ``zhibiao/data``."""
+    return DATA_DIR / name
