@@ -34,6 +34,10 @@ class UnsupportedFormat(InputError):
     """The file is not a document type zhibiao reads."""
 
 
+class FileTooLarge(UnsupportedFormat):
+    """The file is above the size limit (ZHIBIAO_MAX_FILE_MB, default 200)."""
+
+
 class NoIndicatorTable(InputError):
     """The document was read, but holds no indicator table."""
 

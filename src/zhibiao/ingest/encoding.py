@@ -1,0 +1,36 @@
+"""Decoding of text files of unknown encoding.
+
+Chinese budget files come in UTF-8 (with or without BOM), GBK and GB18030.
+UTF-8 is tried first because it fails loudly on GBK bytes; otherwise
+charset-normalizer picks the encoding, and the GB family is decoded as
+GB18030, which is a superset of GB2312 and GBK.
+
+    >>> decode("项目名称".encode("gbk"))
+    '项目名称'
+    >>> decode("\\ufeff指标值".encode("utf-8"))
+    '指标值'
+"""
+from __future__ import annotations
+
+from ..errors import UnsupportedFormat
+
+_GB_FAMILY = {"gb2312", "gbk", "gb18030", "cp936", "hz"}
+
+
+def decode(data: bytes, path="<bytes>") -> str:
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UnsupportedFormat(path, "not a text document: the content is binary")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")  # strict: most non-GB byte soup fails here
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+    best = from_bytes(data).best()
+    if best is None:
+        raise UnsupportedFormat(path, "not a text document: cannot determine its character encoding")
+    encoding = "gb18030" if best.encoding.lower().replace("_", "") in _GB_FAMILY else best.encoding
+    return data.decode(encoding, errors="replace")

@@ -1,0 +1,159 @@
+"""Readers for .docx, .xlsx and .csv, on fixtures generated here."""
+from __future__ import annotations
+
+import docx
+import openpyxl
+import pytest
+
+from zhibiao.ingest import extract, extract_all
+
+HEADER = ["一级指标", "二级指标", "三级指标", "绩效指标描述", "指标值", "指标值确定依据"]
+
+
+def _vmerge(table, col, r0, r1):
+    table.cell(r0, col).merge(table.cell(r1, col))
+
+
+@pytest.fixture
+def two_table_docx(tmp_path):
+    d = docx.Document()
+    d.add_paragraph("道路工程项目绩效目标表")
+    d.add_paragraph("项目名称：道路工程")
+    d.add_paragraph("项目编码：D-001")
+    d.add_paragraph("预算金额：300000元")
+    t = d.add_table(rows=5, cols=6)
+    for i, h in enumerate(HEADER):
+        t.cell(0, i).text = h
+    data = [["产出指标", "数量指标", "道路长度", "新建道路长度", "≥2公里", "合同"],
+            ["", "", "绿化面积", "", "1000平方米", "合同"],
+            ["", "质量指标", "验收合格率", "验收合格率", "100%", "标准"],
+            ["满意度指标", "服务对象满意度指标", "群众满意度", "", "≥90%", "问卷"]]
+    for r, values in enumerate(data, start=1):
+        for c, v in enumerate(values):
+            if v:
+                t.cell(r, c).text = v
+    _vmerge(t, 0, 1, 3)                      # 产出指标 over three rows
+    _vmerge(t, 1, 1, 2)                      # 数量指标 over two rows
+    t.cell(2, 2).merge(t.cell(2, 3))         # 三级指标 and 描述 as one wide cell
+    t.cell(2, 2).text = "绿化面积"
+    d.add_paragraph("绿化养护项目绩效目标表")
+    d.add_paragraph("项目名称：绿化养护")
+    d.add_paragraph("项目资金主要用途：全区绿化养护")
+    t2 = d.add_table(rows=2, cols=6)
+    for i, h in enumerate(HEADER):
+        t2.cell(0, i).text = h
+    for c, v in enumerate(["效益指标", "生态效益指标", "绿化覆盖率", "覆盖率", "≥40%", "规划"]):
+        t2.cell(1, c).text = v
+    path = tmp_path / "两表.docx"
+    d.save(path)
+    return path
+
+
+def test_docx_two_tables_merged_cells(two_table_docx):
+    result = extract_all(two_table_docx)
+    rows, projects = result.rows, result.projects
+    assert len(rows) == 5 and len(projects) == 2
+    assert rows.project_name.tolist() == ["道路工程"] * 4 + ["绿化养护"]
+    assert rows.location.tolist() == ["T1!R2", "T1!R3", "T1!R4", "T1!R5", "T2!R2"]
+    green = rows.iloc[1]
+    assert (green.level1, green.level2, green.level3, green.value) == ("产出指标", "数量指标", "绿化面积", "1000平方米")
+    assert "filled_down" not in green.warnings        # a real merge, not a guess
+    assert rows.iloc[2].level1 == "产出指标" and rows.iloc[2].level2 == "质量指标"
+    p = projects.set_index("project_name")
+    assert p.loc["道路工程", "project_code"] == "D-001"
+    assert p.loc["道路工程", "budget_wan"] == pytest.approx(30.0)
+    assert p.loc["绿化养护", "purpose"] == "全区绿化养护"
+    assert p.loc["道路工程", "table_title"] == "道路工程项目绩效目标表"
+
+
+def _save(wb, path):
+    wb.save(path)
+    return path
+
+
+def test_xlsx_split_selfeval_header_row5(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "自评"
+    ws["A1"] = "2021年度项目支出绩效自评表"
+    ws.merge_cells("A1:G1")
+    ws["A2"], ws["B2"] = "项目名称", "就业补助"
+    ws["A3"], ws["B3"] = "预算数", "1,100万元"
+    ws.append([])
+    ws.append(["一级指标", "三级指标", "指标\n性质", "指标值", "计量\n单位", "实际完成值", "备注"])  # row 5
+    ws.append(["产出指标", "培训人数", "≥", 500, "人", 520, ""])
+    ws.append([None, "发放准确率", "大于等于", 95, "%", 0.97, ""])
+    ws.append([None, "服务质量", "定性", "提升", "", "明显提升", ""])
+    ws["F7"].number_format = "0%"
+    ws.merge_cells("A6:A8")
+    ws.append(["合计", "", "", "", "", "", ""])
+    ws.append(["说明", "请在此处说明原因", "", "", "", "", ""])
+    rows = extract(_save(wb, tmp_path / "自评.xlsx"))
+    assert rows.location.tolist() == ["自评!B6", "自评!B7", "自评!B8"]
+    assert rows.value.tolist() == ["≥500人", "≥95%", "提升"]
+    assert rows.value_op_raw.tolist() == ["≥", "大于等于", "定性"]
+    assert rows.actual_value.tolist() == ["520", "97%", "明显提升"]
+    assert rows.level1.tolist() == ["产出指标"] * 3
+    assert rows.budget_wan.iloc[0] == 1100.0 and rows.year.iloc[0] == "2021"
+
+
+def test_xlsx_department_form_indicators_below_budget(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"] = "2024年市级部门整体预算绩效目标表"
+    ws["A2"], ws["B2"] = "部门名称", "某某局"
+    ws["A3"], ws["B3"], ws["C3"], ws["D3"] = "预算整体情况", "部门预算支出", "预算金额（万元）", "收入来源"
+    ws["B4"], ws["C4"] = "基本支出", 100.5
+    ws["A6"], ws["B6"], ws["C6"], ws["D6"], ws["E6"] = "绩效指标", "一级指标", "二级指标", "三级指标", "指标值"
+    ws["B7"], ws["C7"], ws["D7"], ws["E7"] = "产出指标", "质量指标", "补贴发放准确率", 0.95
+    ws["E7"].number_format = "0%"
+    ws["C8"] = "成本指标"                        # a 二级 line without indicator
+    ws["B9"], ws["C9"], ws["D9"], ws["E9"] = "满意度指标", "服务对象满意度指标", "群众满意度", "≥90%"
+    ws.merge_cells("A6:A9")
+    result = extract_all(_save(wb, tmp_path / "部门.xlsx"))
+    rows = result.rows
+    assert rows.level3.tolist() == ["补贴发放准确率", "群众满意度"]
+    assert rows.value.tolist() == ["95%", "≥90%"]
+    assert rows.department.tolist() == ["某某局"] * 2
+    assert rows.location.tolist() == ["Sheet!D7", "Sheet!D9"]
+
+
+CSV_TEXT = "一级指标,二级指标,三级指标名称,年度指标值\n产出指标,数量指标,{name},≥20个\n,,覆盖率,≥95%\n"
+
+
+@pytest.mark.parametrize("encoding,name", [("gbk", "新建道路长度"), ("gb18030", "𠀀字检测数量"),
+                                           ("utf-8", "新建道路长度"), ("utf-8-sig", "新建道路长度")])
+def test_csv_encodings(tmp_path, encoding, name):
+    path = tmp_path / f"{encoding}.csv"
+    path.write_bytes(CSV_TEXT.format(name=name).encode(encoding))
+    rows = extract(path)
+    assert rows.level3.tolist() == [name, "覆盖率"]
+    assert rows.value.tolist() == ["≥20个", "≥95%"]
+    assert rows.level1.tolist() == ["产出指标", "产出指标"]
+    assert rows.location.tolist() == ["R2", "R3"]
+
+
+def test_text_dump_in_gbk(tmp_path):
+    text = "测试项目绩效目标表\n\n\t项目名称\n\t测试\n\n\t一级指标\n\t三级指标\n\t指标值\n\n\t产出\n\n指标\n\t长度\n\t5米\n"
+    path = tmp_path / "gbk.txt"
+    path.write_bytes(text.encode("gbk"))
+    rows = extract([path])
+    assert rows[["location", "level1", "level3", "value", "project_name"]].values.tolist() == [
+        ["L10", "产出指标", "长度", "5米", "测试"]]
+
+
+def test_xls_merged_and_percent(tmp_path):
+    xlwt = pytest.importorskip("xlwt")  # only to write the fixture; reading uses xlrd
+    wb = xlwt.Workbook()
+    ws = wb.add_sheet("S1")
+    ws.write(0, 0, "测试项目绩效目标表")
+    for i, h in enumerate(["一级指标", "二级指标", "三级指标", "指标值"]):
+        ws.write(4, i, h)
+    ws.write_merge(5, 6, 0, 0, "产出指标")
+    ws.write(5, 1, "数量指标"), ws.write(5, 2, "长度"), ws.write(5, 3, "5米")
+    ws.write(6, 1, "质量指标"), ws.write(6, 2, "合格率"), ws.write(6, 3, 0.95, xlwt.easyxf(num_format_str="0%"))
+    path = tmp_path / "t.xls"
+    wb.save(str(path))
+    rows = extract(path)
+    assert rows[["location", "level1", "level3", "value"]].values.tolist() == [
+        ["S1!C6", "产出指标", "长度", "5米"], ["S1!C7", "产出指标", "合格率", "95%"]]
