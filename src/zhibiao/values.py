@@ -1,0 +1,653 @@
+"""The value grammar: one 指标值 string → a :class:`ParsedValue` (DESIGN §3).
+
+All language knowledge lives in data files a budget expert can read and correct:
+
+* ``data/operators.tsv``   comparator words (≥, 以上, 不低于, 控制在…以内);
+* ``data/units.txt``       units, aliases, dimensions and base conversions (pint style);
+* ``data/periods.txt``     deadline and period words (年底, 全年, 开学前);
+* ``data/qualitative.txt`` qualitative phrases and yes/no answers.
+
+The grammar itself is small. After character normalisation a value is, in order,
+empty, boolean, a known qualitative phrase, a bare unit (empty), a deadline or
+period, one or more quantities ``[label][op] number [unit][op]``, or else
+qualitative::
+
+    >>> v = parse_value("85%以上")
+    >>> (v.kind, v.op, v.number, v.unit)
+    ('numeric', '>=', 85.0, '%')
+    >>> parse_value("≥１００％").number
+    100.0
+    >>> v = parse_value("700万元")
+    >>> (v.unit, v.base_value, v.base_unit)
+    ('万元', 7000000.0, '元')
+    >>> parse_value("45元/平米").unit
+    '元/平方米'
+    >>> v = parse_value("12月底前", year=2021)
+    >>> (v.kind, v.date, v.month)
+    ('deadline', '2021-12-31', 12)
+    >>> parse_value("百分之九十以上").to_dict()["number"]
+    90.0
+    >>> [p.label for p in parse_value("给水等于4032.37米；污水等于4119.901米").numbers]
+    ['给水', '污水']
+    >>> parse_value("个").kind
+    'empty'
+"""
+from __future__ import annotations
+
+import calendar
+import math
+import re
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+from .resources import data_file
+from .text import normalize_chars
+
+__all__ = ["ParsedValue", "NumberPart", "parse_value", "parse_value_uncached", "parse_split",
+           "recombine_split", "format_value", "unit_dimension", "KINDS", "OPS"]
+
+KINDS = ("numeric", "deadline", "period", "boolean", "qualitative", "multi", "empty")
+OPS = (">=", "<=", ">", "<", "=", "~")
+_OP_SYMBOL = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "=", "~": "约"}
+
+
+# --------------------------------------------------------------------------- result types
+
+@dataclass(frozen=True)
+class NumberPart:
+    """One quantity of a ``multi`` value: ``给水等于4032.37米`` → (4032.37, '米', '给水')."""
+    number: float
+    unit: str | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedValue:
+    """The parsed 指标值. Immutable, so cached results can be shared safely."""
+    text: str
+    kind: str
+    op: str | None = None
+    number: float | None = None
+    unit: str | None = None
+    base_value: float | None = None
+    base_unit: str | None = None
+    numbers: tuple[NumberPart, ...] = ()
+    date: str | None = None
+    start_date: str | None = None
+    month: int | None = None
+    quarter: int | None = None
+    boolean: bool | None = None
+    recurring: bool = False
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict; ``numbers`` becomes a list of ``{number, unit, label}``."""
+        d = asdict(self)
+        d["numbers"] = [dict(p) for p in d["numbers"]]
+        return d
+
+
+# --------------------------------------------------------------------------- data files
+
+def _lines(name: str):
+    """Non-comment, non-blank lines of a data file, stripped."""
+    for line in data_file(name).read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip() if not line.lstrip().startswith("#") else ""
+        if line:
+            yield line
+
+
+def _sections(name: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    current = ""
+    for line in _lines(name):
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1]
+            continue
+        out.setdefault(current, []).append(line)
+    return out
+
+
+def _alternation(words) -> str:
+    """A regex alternation, longest first so 大于等于 beats 等于."""
+    return "|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w)))
+
+
+class _Units:
+    """The unit table of data/units.txt."""
+
+    def __init__(self):
+        self.prefixes: dict[str, float] = {}
+        self.alias: dict[str, str] = {}          # spelling → canonical
+        self.denominator_alias: dict[str, str] = {}
+        self.base: dict[str, tuple[float, str]] = {}   # canonical → (factor, base unit)
+        self.dimension: dict[str, str] = {}
+        relations: dict[str, str] = {}
+        for line in _lines("units.txt"):
+            parts = [p.strip() for p in line.split("=")]
+            name = parts[0]
+            if name.endswith("-"):
+                self.prefixes[name[:-1]] = float(parts[1])
+                continue
+            relations[name] = parts[1]
+            self.alias[name] = name
+            for a in parts[2:]:
+                if a.startswith("/"):
+                    self.denominator_alias[a[1:]] = name
+                elif a:
+                    self.alias.setdefault(a, name)
+        for name, rel in relations.items():
+            self.base[name], self.dimension[name] = self._resolve(name, relations)
+        any_alias = {**self.denominator_alias, **self.alias}
+        self.any_alias = any_alias
+        self.re_unit = re.compile(_alternation(self.alias))
+        self.re_denominator = re.compile(_alternation(any_alias))
+        self.re_prefix = re.compile(_alternation(self.prefixes)) if self.prefixes else None
+
+    def _resolve(self, name, relations, depth=0):
+        rel = relations[name]
+        if rel.startswith("["):
+            return (1.0, name), rel.strip("[]")
+        factor, _, base = (x.strip() for x in rel.partition("*"))
+        (f2, b2), dim = self._resolve(base, relations, depth + 1) if depth < 10 else ((1.0, base), None)
+        return (float(factor) * f2, b2), dim
+
+    def match(self, s: str, pos: int) -> tuple[str | None, float, str | None, int]:
+        """Longest unit at ``s[pos:]``: (canonical, factor to base, base unit, end) or (None, 1, None, pos).
+
+        Handles a written 万/亿 prefix and compounds joined by / or 每.
+        """
+        m = self.re_unit.match(s, pos)
+        prefix, end = "", pos
+        pm = self.re_prefix.match(s, pos) if self.re_prefix else None
+        if pm:
+            # 万人次 has no spelling of its own: prefix + unit, when that covers more text
+            m2 = self.re_unit.match(s, pm.end())
+            if m is None or (m2 is not None and m2.end() > m.end()):
+                prefix, m, end = pm.group(), m2, pm.end()
+        if m:
+            canon = self.alias[m.group()]
+            factor, base = self.base[canon]
+            unit, end = prefix + canon, m.end()
+        elif prefix:
+            unit, factor, base, end = prefix, 1.0, None, end
+        else:
+            return None, 1.0, None, pos
+        factor *= self.prefixes.get(prefix, 1.0)
+        base_parts = [base] if base else []
+        # denominators: 元/平米, 元每人每月, 元/人·月 – kept as written (canonicalised)
+        while end < len(s) and s[end] in "/每·":
+            d = self.re_denominator.match(s, end + 1)
+            if not d:
+                break
+            canon = self.any_alias[d.group()]
+            unit += "/" + canon
+            base_parts.append("/" + canon)
+            end = d.end()
+        base_unit = "".join(base_parts) or None
+        if base_unit and base_unit.startswith("/"):
+            base_unit = None  # bare 万/月: no unit to convert to
+        return unit, factor, base_unit, end
+
+    def dimension_of(self, unit: str) -> str | None:
+        dims = []
+        for i, part in enumerate(unit.split("/")):
+            for p in self.prefixes:
+                if part.startswith(p) and part not in self.dimension and part != p:
+                    part = part[len(p):]
+            if part in self.prefixes:
+                dims.append("number")
+                continue
+            canon = self.alias.get(part) or self.any_alias.get(part)
+            if canon is None:
+                return None
+            dims.append(self.dimension[canon])
+        return "/".join(dims)
+
+
+class _Grammar:
+    """Everything compiled from the data files, built once on first use."""
+
+    def __init__(self):
+        self.units = _Units()
+        # operators
+        before: dict[str, str] = {}
+        after: dict[str, str] = {}
+        for line in _lines("operators.tsv"):
+            cols = re.split(r"\t+|\s{2,}", line)
+            if len(cols) < 3:
+                continue
+            word, op, where = cols[0], cols[1], cols[2]
+            if where in ("before", "both"):
+                before[word] = op
+            if where in ("after", "both"):
+                after[word] = op
+        self.op_before, self.op_after = before, after
+        self.re_op_before_end = re.compile(f"(?:{_alternation(before)})\\s*$")
+        self.re_op_after = re.compile(f"\\s*(?:{_alternation(after)})")
+        # qualitative and boolean
+        sec = _sections("qualitative.txt")
+        self.boolean = {}
+        for line in sec.get("boolean", []):
+            w, _, v = (x.strip() for x in line.partition("="))
+            self.boolean[w] = v.lower() == "true"
+        words = sec.get("not-a-number", [])
+        self.re_not_number = re.compile(_alternation(words)) if words else None
+        self.qualitative = {}
+        for line in sec.get("qualitative", []):
+            w, _, op = (x.strip() for x in line.partition("="))
+            self.qualitative[normalize_chars(w)] = op or None
+        # periods
+        sec = _sections("periods.txt")
+        self.named = {}
+        for line in sec.get("named", []):
+            w, _, rest = (x.strip() for x in line.partition("="))
+            kind, start, end = rest.split()
+            self.named[w] = (kind, tuple(map(int, start.split("-"))), tuple(map(int, end.split("-"))))
+        self.suffix_by = set()
+        suffixes = []
+        for line in sec.get("suffix", []):
+            parts = line.split()
+            suffixes.append(parts[0])
+            if len(parts) > 1 and parts[1] == "<=":
+                self.suffix_by.add(parts[0])
+        self.re_suffix = re.compile(_alternation(suffixes))
+        self.re_range = re.compile(f"^\\s*(?:{_alternation(sec.get('range', ['-']))})\\s*$")
+        self.re_point = _point_regex(self.named)
+        # cheap test before the date grammar runs: most values have none of these
+        self.re_date_hint = re.compile(f"[年月季日.~-]|{_alternation(self.named)}")
+
+
+_G: _Grammar | None = None
+
+
+def _grammar() -> _Grammar:
+    global _G
+    if _G is None:
+        _G = _Grammar()
+    return _G
+
+
+# --------------------------------------------------------------------------- numbers
+
+_CN_DIGITS = "零〇一二两三四五六七八九十百千"
+_RE_HAS_CN = re.compile(f"[{_CN_DIGITS}]")
+_RE_PERCENT_CN = re.compile(f"百分之([{_CN_DIGITS}万]+(?:点[{_CN_DIGITS}]+)?)")
+_RE_CN_RUN = re.compile(f"(第?)([{_CN_DIGITS}]+(?:点[零〇一二三四五六七八九]+)?)")
+_RE_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?:\D|$))")
+_RE_NUMBER = re.compile(r"(?:(?<![\dA-Za-z%])-)?\d+(?:\.\d+)?")  # -5% is negative; 90-95 is a range
+# parts of a multi value: 1600人、200人; 5万/10万; 90%-95%
+_RE_SPLIT = re.compile(r"[、;,]|/(?=\s*[<>=≥≤约]?\s*\d)|(?<=[\d%])\s*(?:-|~|至|到)\s*(?=\d)")
+_RE_TRAILING = re.compile(r"[\s。.;,、!?:]+$")
+_RE_SPACES = re.compile(r"\s+")
+_PLACEHOLDERS = {"", "-", "--", "/", "—", "无数据", "空", "null", "None", "nan", "NaN", "N/A", "n/a"}
+
+
+def _cn2num(run: str) -> str | None:
+    try:
+        import cn2an
+        v = cn2an.cn2an(run, "smart")
+    except Exception:  # noqa: BLE001 - cn2an raises on many odd strings; leave them be
+        return None
+    v = float(v)
+    return str(int(v)) if v.is_integer() else repr(v)
+
+
+def _convert_chinese_numerals(s: str) -> str:
+    """百分之九十 → 90%; 三次 → 3次; 十二月 → 12月; 第三季度 → 第3季度; 进一步 stays.
+
+    A run of numerals is converted only before a unit, 月, 季度, 万/亿 or after 第,
+    so words that merely contain 一 or 十 keep their meaning.
+    """
+    def percent(m: re.Match) -> str:
+        num = _cn2num(m.group(1))
+        return m.group(0) if num is None else num + "%"
+
+    s = _RE_PERCENT_CN.sub(percent, s)
+    if not _RE_HAS_CN.search(s):
+        return s
+    g = _grammar()
+
+    def repl(m: re.Match) -> str:
+        ordinal, run = m.group(1), m.group(2)
+        nxt = m.string[m.end():]
+        unit_follows = (g.units.re_unit.match(nxt) is not None or nxt.startswith(("月", "季度", "万", "亿", "年"))
+                        or g.units.re_prefix.match(nxt) is not None)
+        if not (ordinal or unit_follows):
+            return m.group(0)
+        if run in ("千", "百") and not ordinal:
+            return m.group(0)
+        num = _cn2num(run)
+        return m.group(0) if num is None else ordinal + num
+
+    if g.re_not_number is None:
+        return _RE_CN_RUN.sub(repl, s)
+    # convert between the protected words only
+    out, last = [], 0
+    for w in g.re_not_number.finditer(s):
+        out += [_RE_CN_RUN.sub(repl, s[last:w.start()]), w.group()]
+        last = w.end()
+    out.append(_RE_CN_RUN.sub(repl, s[last:]))
+    return "".join(out)
+
+
+def _fmt_number(x: float) -> str:
+    """95.0 → '95'; 0.95 → '0.95'; no exponent for ordinary sizes; '' for inf/nan."""
+    if not math.isfinite(x):
+        return ""
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    return f"{x:.10f}".rstrip("0").rstrip(".")
+
+
+# --------------------------------------------------------------------------- deadlines
+
+_Y = r"(?:19|20)\d\d"
+_MON = r"(?:1[0-2]|0?[1-9])"
+_DAY = r"(?:3[01]|[12]\d|0?[1-9])"
+_POS = r"(?:底|末|初|中旬|上旬|下旬|份)"
+
+
+def _point_regex(named) -> re.Pattern:
+    """One point in time: 2021年12月31日, 2021.12, 12月底, 第三季度, 2023年底, 全年, 2021年."""
+    words = _alternation(named)
+    return re.compile(rf"""
+        (?P<ymd>(?P<y1>{_Y})(?P<s1>[./-]|年)(?P<m1>{_MON})(?:(?P=s1)|月)(?P<d1>{_DAY})日?(?!\d))
+      | (?P<ym>(?P<y2>{_Y})(?:年|[./-])(?P<m2>{_MON})(?:月|(?![\d.]))(?P<p2>{_POS})?)
+      | (?P<md>(?<![\d.])(?P<m3>{_MON})月(?:(?P<d3>{_DAY})日|(?P<p3>{_POS}))?)
+      | (?P<q>(?:(?P<y4>{_Y})年)?第?(?P<q4>[1-4])季度(?:末|底)?)
+      | (?P<nm>(?:(?P<y5>{_Y})年?)?(?P<w5>{words}))
+      | (?P<yr>(?P<y6>{_Y})年(?!\d))
+    """, re.X)
+
+
+def _last_day(y: int, m: int) -> int:
+    return calendar.monthrange(y, m)[1]
+
+
+def _iso(y: int | None, m: int, d: int) -> str | None:
+    if y is None:
+        return None
+    d = min(d, _last_day(y, m))
+    return f"{y:04d}-{m:02d}-{d:02d}"
+
+
+def _point(m: re.Match, g: _Grammar):
+    """(year, (start m, d), (end m, d), month, quarter, is_period) for one point match."""
+    gd = m.groupdict()
+    if gd["ymd"]:
+        y, mo, d = int(gd["y1"]), int(gd["m1"]), int(gd["d1"])
+        if d > _last_day(y, mo):
+            return None
+        return y, (mo, d), (mo, d), mo, None, False
+    if gd["ym"] or gd["md"]:
+        y = int(gd["y2"]) if gd["ym"] else None
+        mo = int(gd["m2"] or gd["m3"])
+        if gd["d3"]:
+            d = int(gd["d3"])
+            if d > _last_day(2000, mo):
+                return None
+            return y, (mo, d), (mo, d), mo, None, False
+        pos = gd["p2"] or gd["p3"]
+        end = {"初": 10, "上旬": 10, "中旬": 20}.get(pos, 31)
+        return y, (mo, 1), (mo, end), mo, None, False
+    if gd["q"]:
+        q = int(gd["q4"])
+        return (int(gd["y4"]) if gd["y4"] else None), (3 * q - 2, 1), (3 * q, 31), None, q, False
+    if gd["nm"]:
+        kind, start, end = g.named[gd["w5"]]
+        y = int(gd["y5"]) if gd["y5"] else None
+        return y, start, end, (end[0] if kind == "deadline" else None), None, kind == "period"
+    if gd["yr"]:
+        return int(gd["y6"]), (1, 1), (12, 31), None, None, True
+    return None
+
+
+_RE_DIGIT = re.compile(r"\d")
+_RE_RECURRING = re.compile(r"每年|每月|每季度?|逐年|年年")
+
+
+def _undated(s: str, g: _Grammar) -> str:
+    """The text with its dates blanked out: 3月底完成30% → ' 完成30%'."""
+    return g.re_point.sub(" ", s)
+
+
+def _parse_date(text: str, s: str, year: int | None, g: _Grammar) -> ParsedValue | str | None:
+    """A deadline or period; or the text with dates blanked when a quantity sits beside them; or None."""
+    matches = [m for m in g.re_point.finditer(s) if m.group()]
+    if not matches:
+        return None
+    first = matches[0]
+    pts = [_point(first, g)]
+    if pts[0] is None:
+        return None
+    tail_from = first.end()
+    if len(matches) > 1 and g.re_range.match(s[first.end():matches[1].start()]):
+        second = _point(matches[1], g)
+        if second is None:
+            return None
+        pts.append(second)
+        tail_from = matches[1].end()
+    head, tail = s[:first.start()], s[tail_from:]
+    if first.group("ym") and "年" not in first.group() and g.units.re_unit.match(tail.lstrip()):
+        return None  # 2000.5万元 is money, not May 2000
+    if _RE_DIGIT.search(head) or _RE_DIGIT.search(tail):
+        return _undated(s, g)  # "3月底完成30%": the date is context, the quantity is the value
+    recurring = bool(_RE_RECURRING.search(head))
+    sm = g.re_suffix.match(tail)
+    rest = tail[sm.end():] if sm else tail
+    if (rest.strip() or head.strip()) and first.group("w5") and not first.group("y5") and len(pts) == 1:
+        return None  # a bare vocabulary word inside prose (当年最低工资标准) is no date
+    # 12月底前 / 开学前: "by" that date
+    by = (sm and sm.group() in g.suffix_by) or any(first.group().endswith(w) for w in g.suffix_by)
+    op = "<=" if by else None
+    if len(pts) == 2:
+        (y1, s1, _, _, _, _), (y2, _, e2, _, _, _) = pts
+        y1 = y1 if y1 is not None else (y2 if y2 is not None else year)
+        y2 = y2 if y2 is not None else y1
+        return ParsedValue(text, "period", op=op, start_date=_iso(y1, *s1), date=_iso(y2, *e2),
+                           recurring=recurring)
+    y, start, end, month, quarter, is_period = pts[0]
+    y = y if y is not None else year
+    if is_period:
+        return ParsedValue(text, "period", op=op, start_date=_iso(y, *start), date=_iso(y, *end),
+                           recurring=recurring)
+    return ParsedValue(text, "deadline", op=op, date=_iso(y, *end), month=month, quarter=quarter,
+                       recurring=recurring)
+
+
+# --------------------------------------------------------------------------- quantities
+
+def _quantity(s: str, g: _Grammar):
+    """``[label][op] number [unit][op]`` → (label, op, number, unit, factor, base_unit) or None."""
+    m = _RE_NUMBER.search(s)
+    if not m:
+        return None
+    number = float(m.group())
+    head = s[:m.start()].rstrip(" :")
+    op = None
+    om = g.re_op_before_end.search(head)
+    if om:
+        op = g.op_before[om.group().strip()]
+        head = head[:om.start()]
+    pos = m.end()
+    while pos < len(s) and s[pos] == " ":
+        pos += 1
+    unit, factor, base_unit, pos = g.units.match(s, pos)
+    am = g.re_op_after.match(s, pos)
+    if am and op is None:
+        op = g.op_after[am.group().strip()]
+    label = head.strip(" :()[]<>《》\"'“”") or None
+    return label, op, number, unit, factor, base_unit
+
+
+def _numeric(text: str, s: str, g: _Grammar) -> ParsedValue | None:
+    parts = [p for p in _RE_SPLIT.split(s) if p.strip()] if _RE_SPLIT.search(s) else [s]
+    quantities = [q for q in (_quantity(p, g) for p in parts) if q is not None]
+    if not quantities:
+        return None
+    if len(quantities) == 1:
+        _, op, number, unit, factor, base_unit = quantities[0]
+        base_value = number * factor if unit is not None else None
+        if unit is not None and base_unit is None and factor == 1.0:
+            base_value = None
+        return ParsedValue(text, "numeric", op=op, number=number, unit=unit,
+                           base_value=base_value, base_unit=base_unit if base_value is not None else None)
+    ops = {q[1] for q in quantities}
+    units = {q[3] for q in quantities}
+    numbers = tuple(NumberPart(q[2], q[3], q[0]) for q in quantities)
+    return ParsedValue(text, "multi", op=ops.pop() if len(ops) == 1 else None,
+                       unit=units.pop() if len(units) == 1 else None, numbers=numbers)
+
+
+# --------------------------------------------------------------------------- entry points
+
+_RE_TIGHTEN = re.compile(r"(?<=[\d%])\s+(?=\S)|(?<=[<>=≥≤])\s+(?=\d)")
+
+
+def _clean(text: str) -> str:
+    s = normalize_chars(text)
+    if " " in s:
+        s = _RE_SPACES.sub(" ", s)
+    for _ in range(3):  # （≥90%）。 → ≥90%
+        t = _RE_TRAILING.sub("", s)
+        if len(t) >= 2 and t[0] in "([【" and t[-1] in ")]】":
+            t = t[1:-1].strip()
+        if t == s:
+            break
+        s = t
+    if "," in s:
+        s = _RE_THOUSANDS.sub("", s)
+    # 17 个 → 17个; keep spaces between words of prose
+    return _RE_TIGHTEN.sub("", s) if " " in s else s
+
+
+def _parse(text: str, year: int | None) -> ParsedValue:
+    g = _grammar()
+    s = _clean(text)
+    if s in _PLACEHOLDERS:
+        return ParsedValue(text, "empty")
+    if s in g.boolean:
+        return ParsedValue(text, "boolean", boolean=g.boolean[s])
+    if s in g.qualitative:
+        return ParsedValue(text, "qualitative", op=g.qualitative[s])
+    unit, factor, base_unit, end = g.units.match(s, 0)
+    if unit is not None and end == len(s):
+        return ParsedValue(text, "empty", unit=unit)
+    if _RE_HAS_CN.search(s) or "百分之" in s:
+        s = _convert_chinese_numerals(s)
+    if _RE_DIGIT.search(s):
+        v = _parse_date(text, s, year, g) if g.re_date_hint.search(s) else None
+        if isinstance(v, ParsedValue):
+            return v
+        v = _numeric(text, s if v is None else v, g)
+        if v is not None:
+            return v
+    else:
+        v = _parse_date(text, s, year, g) if g.re_date_hint.search(s) else None  # 年底, 开学前完成
+        if isinstance(v, ParsedValue):
+            return v
+    return ParsedValue(text, "qualitative")
+
+
+def parse_value_uncached(text: str, year: int | None = None) -> ParsedValue:
+    """:func:`parse_value` without the cache (for benchmarks and for huge one-off inputs)."""
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    try:
+        return _parse(text, year)
+    except Exception:  # noqa: BLE001 - the contract: any str gets an answer
+        return ParsedValue(text, "qualitative")
+
+
+@lru_cache(maxsize=65536)
+def _parse_cached(text: str, year: int | None) -> ParsedValue:
+    return parse_value_uncached(text, year)
+
+
+def parse_value(text: str, year: int | None = None) -> ParsedValue:
+    """Parse one 指标值. Never raises on a ``str``; results are cached and immutable.
+
+    >>> parse_value("不少于三次").to_dict()["unit"]
+    '次'
+    >>> parse_value("是").boolean
+    True
+    >>> parse_value("2020年1月--2020年11月").start_date
+    '2020-01-01'
+    """
+    if not isinstance(text, str):
+        return parse_value_uncached(text, year)
+    return _parse_cached(text, year)
+
+
+def recombine_split(op, number, unit) -> str:
+    """Join 符号/值/单位 columns into one value string.
+
+    >>> recombine_split("大于等于", "95", "%")
+    '≥95%'
+    >>> recombine_split("定性", "提升", "")
+    '提升'
+    >>> recombine_split("=", "1", "个")
+    '=1个'
+    >>> recombine_split("≥", 40.0, "件")
+    '≥40件'
+    """
+    def cell(x) -> str:
+        if x is None or (isinstance(x, float) and not math.isfinite(x)):
+            return ""
+        if isinstance(x, (int, float)) and not isinstance(x, bool):
+            return _fmt_number(float(x))
+        return normalize_chars(str(x))
+
+    o, n, u = cell(op), cell(number), cell(unit)
+    g = _grammar()
+    sym = ""
+    if o in g.op_before or o in g.op_after:
+        sym = _OP_SYMBOL[g.op_before.get(o) or g.op_after[o]]
+    if not _RE_NUMBER.fullmatch(n.replace(",", "")):
+        # 定性/文字描述 columns: the value column holds the words
+        return (n + (u if u and not n.endswith(u) else "")) if n else u
+    n = _RE_NUMBER.fullmatch(n.replace(",", "")).group()
+    if n:
+        n = _fmt_number(float(n))
+    return f"{sym}{n}{u}"
+
+
+def parse_split(op, number, unit, year: int | None = None) -> ParsedValue:
+    """Parse split 符号/值/单位 columns as if they had been written as one value.
+
+    >>> v = parse_split("大于等于", "95", "%")
+    >>> (v.op, v.number, v.unit, v.text)
+    ('>=', 95.0, '%', '≥95%')
+    """
+    return parse_value(recombine_split(op, number, unit), year=year)
+
+
+def format_value(op: str | None, number: float | None, unit: str | None) -> str:
+    """Clean rendering of a target, for suggestions.
+
+    >>> format_value(">=", 95.0, "%")
+    '≥95%'
+    >>> format_value("<=", 700.0, "万元")
+    '≤700万元'
+    >>> format_value("=", 1203.0, "米")
+    '=1203米'
+    """
+    sym = _OP_SYMBOL.get(op or "", "")
+    num = "" if number is None else _fmt_number(float(number))
+    return f"{sym}{num}{unit or ''}"
+
+
+def unit_dimension(unit: str | None) -> str | None:
+    """The dimension of a canonical unit, for features and unit/category checks.
+
+    >>> [unit_dimension(u) for u in ("%", "万元", "元/平方米", "人次", "个工作日", "米")]
+    ['percent', 'money', 'money/area', 'count', 'time', 'length']
+    >>> unit_dimension("斗") is None
+    True
+    """
+    if not unit:
+        return None
+    try:
+        return _grammar().units.dimension_of(normalize_chars(unit))
+    except Exception:  # noqa: BLE001
+        return None
