@@ -130,6 +130,39 @@ def test_project_metadata(seeds):
     assert yq.project_name == "经开区编外人员资金" and yq.year == "2021"
 
 
+# Where each seed states its department (read in the dumps by hand):
+# 000 唐山高新区 and 001 街道办事处 never name one (001 only says "街道办事处");
+# 002 永清 names it in the 机构设置 table (单位名称 over 河北永清经济开发区管理委员会,
+# L53/L63) before any project; 004 定州 heads every project table with
+# "917003西城区政府办公室 | 单位：万元" (L38, L118, ...).
+SEED_DEPARTMENTS = {
+    ("000", "L58"): "", ("000", "L5617"): "",
+    ("001", "L127"): "", ("001", "L1268"): "",
+    ("002", "L145"): "河北永清经济开发区管理委员会",   # the 部门整体 table
+    ("002", "L2360"): "河北永清经济开发区管理委员会",  # the last project table
+    ("004", "L81"): "917003西城区政府办公室", ("004", "L1228"): "917003西城区政府办公室",
+}
+
+
+@pytest.mark.parametrize("prefix,location", sorted(SEED_DEPARTMENTS))
+def test_seed_department(seeds, prefix, location):
+    assert _row(seeds.rows, prefix, location).department == SEED_DEPARTMENTS[(prefix, location)]
+
+
+def test_seed_departments_per_document(seeds):
+    by_seed = {prefix: set(_seed(seeds.projects, prefix).department) for prefix in SEED_COUNTS}
+    assert by_seed == {"000": {""}, "001": {""}, "002": {"河北永清经济开发区管理委员会"},
+                       "004": {"917003西城区政府办公室"}}
+
+
+def test_no_department_is_a_label_word(seeds):
+    from zhibiao.ingest.vocab import header_spellings, label_kinds, norm_label
+    words = set(label_kinds()) | {sp for _, sps in header_spellings() for sp in sps}
+    assert {"单位性质", "部门名称", "单位名称", "单位"} <= words
+    for df in (seeds.rows, seeds.projects):
+        assert not set(df.department.map(norm_label)) & words
+
+
 def test_empty_target_row_is_kept_with_warning(seeds):
     r = _row(seeds.rows, "004", "L501")
     assert r.level3 == "受益人数" and r.value == ""

@@ -157,3 +157,95 @@ def test_xls_merged_and_percent(tmp_path):
     rows = extract(path)
     assert rows[["location", "level1", "level3", "value"]].values.tolist() == [
         ["S1!C6", "产出指标", "长度", "5米"], ["S1!C7", "产出指标", "合格率", "95%"]]
+
+
+def _indicator_table(d, name, level3):
+    d.add_paragraph(f"{name}项目绩效目标表")
+    t = d.add_table(rows=2, cols=6)
+    for i, h in enumerate(HEADER):
+        t.cell(0, i).text = h
+    for c, v in enumerate(["产出指标", "数量指标", level3, "", "≥1个", "计划"]):
+        t.cell(1, c).text = v
+    return t
+
+
+def test_docx_document_department_applies_unless_a_table_states_its_own(tmp_path):
+    d = docx.Document()
+    d.add_paragraph("某某县2024年部门预算绩效目标")
+    d.add_paragraph("部门名称：某某县交通运输局")        # prose before the tables: the document's
+    _indicator_table(d, "道路养护", "养护里程")
+    d.add_paragraph("桥梁检测项目绩效目标表")
+    t = d.add_table(rows=3, cols=6)
+    t.cell(0, 0).text, t.cell(0, 1).text = "实施单位", "某某县公路管理站"  # this table's own
+    for i, h in enumerate(HEADER):
+        t.cell(1, i).text = h
+    for c, v in enumerate(["产出指标", "数量指标", "检测桥梁数", "", "≥5座", "计划"]):
+        t.cell(2, c).text = v
+    _indicator_table(d, "客运补贴", "补贴线路数")
+    path = tmp_path / "部门.docx"
+    d.save(path)
+    projects = extract_all(path).projects
+    assert projects.department.tolist() == ["某某县交通运输局", "某某县公路管理站", "某某县交通运输局"]
+
+
+def test_docx_unit_line_names_the_department_and_unit_note_is_not_one(tmp_path):
+    d = docx.Document()
+    d.add_paragraph("单位：某某区财政局")                  # 单位：<organisation>, not a money unit
+    _indicator_table(d, "财政信息化", "系统数")
+    path = tmp_path / "单位.docx"
+    d.save(path)
+    assert extract(path).department.tolist() == ["某某区财政局"]
+
+    d = docx.Document()
+    d.add_paragraph("单位：万元")                          # a money unit: no department
+    _indicator_table(d, "财政信息化", "系统数")
+    d.save(path)
+    assert extract(path).department.tolist() == [""]
+
+
+def test_xlsx_department_in_a_column_labelled_table(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["机构设置情况"])
+    ws.append(["单位名称", "单位性质", "单位规格", "经费保障形式"])  # labels over values
+    ws.append(["某某市生态环境局", "行政单位", "正处级", "财政拨款"])
+    ws.append([])
+    ws.append(["大气监测项目绩效目标表"])
+    ws.append(HEADER)
+    ws.append(["产出指标", "数量指标", "监测站点数", "", "≥3个", "计划"])
+    rows = extract(_save(wb, tmp_path / "机构.xlsx"))
+    assert rows.department.tolist() == ["某某市生态环境局"]
+
+
+def test_xlsx_label_beside_a_label_is_no_department(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["大气监测项目绩效目标表"])
+    ws.append(["单位名称", "单位性质"])                     # header of an empty form
+    ws.append(HEADER)
+    ws.append(["产出指标", "数量指标", "监测站点数", "", "≥3个", "计划"])
+    rows = extract(_save(wb, tmp_path / "空表.xlsx"))
+    assert rows.department.tolist() == [""]
+
+
+def test_xlsx_unlabelled_department_beside_the_unit_note(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["大气监测项目绩效目标表"])
+    ws.append(["917003某某区政府办公室", "", "单位：万元"])
+    ws.append(["项目名称", "大气监测", "预算数", 12])
+    ws.append(HEADER)
+    ws.append(["产出指标", "数量指标", "监测站点数", "", "≥3个", "计划"])
+    result = extract_all(_save(wb, tmp_path / "表头.xlsx"))
+    assert result.rows.department.tolist() == ["917003某某区政府办公室"]
+    assert result.projects.budget_wan.tolist() == [12.0]      # the note still sets the money unit
+
+
+def test_xlsx_unit_note_beside_a_caption_is_no_department(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["部门收支总表", "", "单位：万元"])             # a caption, not an organisation
+    ws.append(["大气监测项目绩效目标表"])
+    ws.append(HEADER)
+    ws.append(["产出指标", "数量指标", "监测站点数", "", "≥3个", "计划"])
+    assert extract(_save(wb, tmp_path / "收支.xlsx")).department.tolist() == [""]

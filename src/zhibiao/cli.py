@@ -15,7 +15,7 @@ from .errors import ZhibiaoError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Clean, comparable data from Chinese budget performance indicators.")
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
 out = Console(highlight=False)
 
 

@@ -1,4 +1,4 @@
-"""The README's first command: the three jobs on the bundled seed documents."""
+"""The README's first command: extract, normalize, suggest and audit on the bundled seed documents."""
 from __future__ import annotations
 
 from collections import Counter
@@ -13,6 +13,7 @@ DEMO_QUERIES = ("新建市政道路三水一路及路灯工程", "农村环卫�
 
 
 def run_demo(out_dir: Path, console: Console) -> None:
+    from .audit import audit, write_report
     from .classify import Normalizer
     from .cli import print_suggestions
     from .ingest import extract_all
@@ -48,5 +49,10 @@ def run_demo(out_dir: Path, console: Console) -> None:
     for query in DEMO_QUERIES:
         console.print(f"\n3. 建议 suggest: {query}")
         print_suggestions(suggest(query, k=10))
+
+    report = audit(normalized, result.projects)
+    path = write_report(report, out_dir / "audit.xlsx")
+    console.print(f"\n4. 审核 audit → {path} and {path.with_suffix('.html')}")
+    console.print(report.summary(), markup=False)
     failures = f", {len(result.failures)} files failed" if result.failures else ""
-    console.print(f"\nWrote {out_dir}/rows.csv, projects.csv, normalized.csv{failures}")
+    console.print(f"\nWrote {out_dir}/rows.csv, projects.csv, normalized.csv, audit.xlsx, audit.html{failures}")

@@ -75,9 +75,9 @@ class Recommender:
         rows = rows[rows["indicator_id"].fillna("") != ""].copy()
         keep = projects[projects["project_id"].isin(set(rows["project_id"]))].reset_index(drop=True)
         self.projects_ = keep[["project_id", "project_name", "source"]].copy()
-        texts = [project_text(n, keep.get("purpose", pd.Series([""] * len(keep)))[i],
-                              keep.get("goals", pd.Series([""] * len(keep)))[i])
-                 for i, n in enumerate(keep["project_name"])]
+        texts = [project_text(*r) for r in keep.reindex(columns=["project_name", "purpose", "goals"])
+                 .fillna("").itertuples(index=False)]
+        self.projects_["text"] = texts
         self.char_ = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True)
         self.char_matrix_ = self.char_.fit_transform(texts)
         self.emb_matrix_ = self.embedder.encode(texts)

@@ -7,6 +7,12 @@ table to indicator rows, until a marker row (合计, 说明), a new project or t
 end of the table. Labels and header spellings come from the data files (see
 :mod:`zhibiao.ingest.vocab`).
 
+A department (部门名称, 单位名称, 编制部门 … or, unlabelled, the organisation
+beside a "单位：万元" note) stated in a project's head belongs to that project;
+stated before the first project or after an indicator table it is the
+document's, and every project without its own takes it. Nothing is guessed:
+no statement, no department.
+
     >>> from .model import Cell, Document, Paragraph, Row, Table
     >>> def row(n, *texts): return Row([Cell(t, f"L{n}") for t in texts], f"L{n}")
     >>> doc = Document("d.txt", [Paragraph("甲项目绩效目标表", "L1"), Table([
@@ -145,6 +151,12 @@ class Project:
     rows: list[dict] = field(default_factory=list)
     title_guessed: bool = False
     title_after_table: bool = False
+    doc_department: str = ""  # the document-level department in effect when the project opened
+
+    def is_open(self) -> bool:
+        """A title, a name or a code opened this project. Goals or purposes alone do not:
+        the prose of a department overview ("绩效目标：…") lands in the first project too."""
+        return bool(self.table_title or self.project_name or self.project_code)
 
 
 class Assembler:
@@ -158,6 +170,9 @@ class Assembler:
         self.last_label = ""
         self.fill: dict[str, str] = {}
         self.doc_year = ""
+        self.doc_department = ""        # the latest document-level department
+        self.first_doc_department = ""  # for projects printed before the document names one
+        self.department_column: int | None = None  # 单位名称 heads a column; the value is below
 
     @property
     def project(self) -> Project:
@@ -172,7 +187,7 @@ class Assembler:
                 before.table_title, before.title_after_table = self.project.table_title, True
             self.project.table_title = title
             return
-        self.projects.append(Project(table_title=title))
+        self.projects.append(Project(table_title=title, doc_department=self.doc_department))
 
     @staticmethod
     def _is_orphan_title(p: "Project") -> bool:
@@ -211,6 +226,11 @@ class Assembler:
             first = next((v for v in values if any(ch.isdigit() for ch in v)), "")
             if first and not p.unit_hint and (note := _unit_note(label)):
                 p.unit_hint = note
+        if kind == "unit" and first and not _is_money_unit(first):
+            # "单位：XX局" names the unit that reports, not a money unit
+            if _looks_like_org(first):
+                self.department(first)
+            return
         if kind == "project_name":
             if p.rows or p.project_name:
                 self.new_project()
@@ -224,12 +244,59 @@ class Assembler:
             p.purpose.append(" ".join(values))
         elif kind == "goals" and values:
             p.goals.append(" ".join(values))
-        elif kind == "department" and first and not p.department:
-            p.department = first
+        elif kind == "department" and first:
+            self.department(first)
         elif kind == "unit" and first:
             p.unit_hint = first
 
+    def department(self, value: str) -> None:
+        """A department the document states. Inside a project's head (after its title
+        or name, before its indicators) it is the project's; before the first project
+        or after an indicator table it is the document's."""
+        if not _is_department(value):
+            return
+        p = self.project
+        if p.is_open() and not p.rows:
+            p.department = p.department or value
+            return
+        self.doc_department = value
+        self.first_doc_department = self.first_doc_department or value
+        if not p.rows:
+            p.doc_department = value
+
+    def column_department(self, row: Row) -> bool:
+        """The value row under a 单位名称 column label; True if the row was used."""
+        col, self.department_column = self.department_column, None
+        texts = [clean(c.text) for c in row.cells]
+        if any(label_kinds().get(norm_label(t)) for t in texts if t):
+            return False
+        if col < len(texts) and texts[col]:
+            self.department(texts[col])
+        return True
+
+    def unlabelled_department(self, texts: list[str]) -> None:
+        """"917003西城区政府办公室 | 单位：万元": the cell beside a table's money-unit note."""
+        filled = [t for t in texts if t]
+        if len(filled) != 2:
+            return
+        notes = [t for t in filled if _unit_declaration(t)]
+        if len(notes) != 1:
+            return
+        other = next(t for t in filled if t != notes[0])
+        if ("：" not in other.replace(":", "：") and label_kinds().get(norm_label(other)) is None
+                and _looks_like_org(other)):
+            self.department(other)
+
     def meta_row(self, row: Row) -> None:
+        if self.department_column is not None and self.column_department(row):
+            return
+        all_texts = [clean(c.text) for c in row.cells]
+        all_kinds = [label_kinds().get(norm_label(t)) if t else None for t in all_texts]
+        if (sum(1 for t in all_texts if t) >= 2 and "department" in all_kinds
+                and all(k is not None for t, k in zip(all_texts, all_kinds) if t)):
+            # a row of labels only (单位名称 | 单位性质 | …): the values are in the row below
+            self.department_column = all_kinds.index("department")
+        self.unlabelled_department(all_texts)
         cells = [c for c in row.cells if not c.merged]
         texts = [clean(c.text) for c in cells]
         kinds = [label_kinds().get(norm_label(t)) if t else None for t in texts]
@@ -255,6 +322,7 @@ class Assembler:
         for row in table.rows:
             self.row(row)
         self.colmap, self.expect_subheader = None, False  # an indicator block ends with its table
+        self.department_column = None
 
     def row(self, row: Row) -> None:
         texts = [clean(c.text) for c in row.cells]
@@ -371,8 +439,9 @@ class Assembler:
             budget = _values.budget_wan(p.budget_text, p.unit_hint) if p.budget_text else None
             if p.budget_text and budget is None:
                 project_warnings.append(f"budget_unit_unknown: {p.budget_text}")
+            department = p.department or p.doc_department or self.first_doc_department
             base = {"source": source, "project_id": pid, "project_name": name, "table_title": title,
-                    "project_code": p.project_code, "department": p.department, "year": year,
+                    "project_code": p.project_code, "department": department, "year": year,
                     "budget_wan": budget}
             projects.append({**base, "purpose": " ".join(p.purpose), "goals": " ".join(p.goals),
                              "n_indicators": len(p.rows)})
@@ -390,6 +459,34 @@ def _unit_note(label: str) -> str:
         if f"（{unit}）" in key or f"单位：{unit}" in key:
             return unit
     return ""
+
+
+def _is_money_unit(text: str) -> bool:
+    """"万元", "元", "千元": the value of a 单位 label that declares money."""
+    key = norm_header(text)
+    return bool(key) and key.endswith("元") and len(key) <= 3
+
+
+def _unit_declaration(text: str) -> bool:
+    """"单位：万元", "金额单位：元": a table's money-unit note."""
+    label, sep, value = text.replace(":", "：").partition("：")
+    return bool(sep) and label_kinds().get(norm_label(label)) == "unit" and _is_money_unit(value)
+
+
+def _looks_like_org(text: str) -> bool:
+    """An organisation name: ends with 局, 办公室, 委员会, 街道 … (data: org_suffix), no colon, not a title."""
+    key = norm_header(text)
+    if not 2 <= len(key) <= 60 or "：" in key or is_title(key) or key in marker_set("skip"):
+        return False
+    return any(key.endswith(norm_header(s)) for s in markers().get("org_suffix", []))
+
+
+def _is_department(text: str) -> bool:
+    """A stated department: not empty, not a placeholder, not itself a label or header word."""
+    key = norm_label(text)
+    if _is_blank(text) or key in label_kinds() or any(key in sp for _, sp in header_spellings()):
+        return False
+    return not any(key in marker_set(k) for k in ("end", "qualitative_op"))
 
 
 def _is_blank(text: str) -> bool:
