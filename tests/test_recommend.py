@@ -65,13 +65,13 @@ def test_budget_sets_the_cost_target():
 
 
 def test_draft_gets_only_what_is_missing_and_odd_rows_flagged():
-    draft = pd.DataFrame({"level1": ["满意度指标", "产出指标"], "level2": ["服务对象满意度指标", "质量指标"],
-                          "level3": ["群众满意度", "计划生育政策宣传率"], "value": ["≥90%", "100%"]})
+    draft = pd.DataFrame({"level1": ["满意度指标", "产出指标"], "level2": ["服务对象满意度指标", "成本指标"],
+                          "level3": ["群众满意度", "农村部分计划生育家庭奖励扶助金发放标准"], "value": ["≥90%", "≥90百分比"]})
     out = suggest("新建市政道路三水一路及路灯工程", k=8, draft=draft)
     reviewed = {r["level3"]: r for r in out["draft"]}
     sat_id = next(r["indicator_id"] for r in out["draft"] if r["level3"] == "群众满意度")
     assert sat_id and sat_id not in {s["indicator_id"] for s in out["suggestions"]}
-    assert "unusual_for_project" in reviewed["计划生育政策宣传率"]["flags"]
+    assert "unusual_for_project" in reviewed["农村部分计划生育家庭奖励扶助金发放标准"]["flags"]
     assert "unusual_for_project" not in reviewed["群众满意度"]["flags"]
 
 

@@ -37,13 +37,12 @@ import json
 import math
 import os
 import sqlite3
-import sys
 import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd

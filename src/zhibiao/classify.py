@@ -29,7 +29,7 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from .embed import Embedder, get_embedder
+from .embed import Embedder, get_embedder  # noqa: F401  (used by the docstring examples)
 from .errors import ModelNotFound
 from .resources import models_dir
 from .taxonomy import canonical_category, level1_of, load_library

@@ -39,6 +39,14 @@ def one_line_errors(fn):
     return wrapper
 
 
+def exit_on_failures(failures) -> None:
+    """A batch reports its unreadable files at the end, then exits 1 (the others were processed)."""
+    for failure in failures:
+        err.print(f"error: {failure}", markup=False)
+    if failures:
+        raise typer.Exit(1)
+
+
 @app.command("parse-value")
 @one_line_errors
 def parse_value_cmd(text: str, year: Optional[int] = typer.Option(None, help="Year for deadlines without one.")):
@@ -61,10 +69,7 @@ def extract(files: List[Path] = typer.Argument(..., help="Documents: .txt dumps,
         write_table(result.projects, projects)
     out.print(f"{len(result.rows)} indicator rows from {len(result.projects)} projects "
               f"in {len(files) - len(result.failures)} of {len(files)} files → {output}")
-    for failure in result.failures:
-        err.print(f"error: {failure}", markup=False)
-    if result.failures:
-        raise typer.Exit(1)
+    exit_on_failures(result.failures)
 
 
 @app.command()
@@ -89,10 +94,7 @@ def normalize(inputs: List[Path] = typer.Argument(..., help="rows files (.csv .j
     out.print(report.summary(), markup=False)
     for warning in report.warnings:
         err.print(f"warning: {warning}", markup=False)
-    for failure in report.failures:
-        err.print(f"error: {failure}", markup=False)
-    if report.failures:
-        raise typer.Exit(1)
+    exit_on_failures(report.failures)
 
 
 @app.command()
@@ -159,10 +161,7 @@ def audit(files: List[Path] = typer.Argument(..., help="documents to review (.tx
     path = write_report(report, output)
     out.print(report.summary(), markup=False)
     out.print(f"→ {path} and {path.with_suffix('.html')}")
-    for failure in report.failures:
-        err.print(f"error: {failure}", markup=False)
-    if report.failures:
-        raise typer.Exit(1)
+    exit_on_failures(report.failures)
 
 
 @app.command()

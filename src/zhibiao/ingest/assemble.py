@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import _values
-from .model import Cell, Document, Paragraph, Row, Table
+from .model import Document, Paragraph, Row, Table
 from .vocab import clean, header_spellings, label_kinds, marker_set, markers, norm_header, norm_label
 
 ROW_COLUMNS = ["source", "location", "project_id", "project_name", "table_title", "project_code",

@@ -1,0 +1,80 @@
+"""The CLI is a thin layer: JSON contracts, row preservation, one-line errors."""
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from zhibiao.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_parse_value_prints_the_parsed_value():
+    result = run("parse-value", "85%以上")
+    assert result.exit_code == 0
+    got = json.loads(result.output)
+    assert (got["kind"], got["op"], got["number"], got["unit"]) == ("numeric", ">=", 85.0, "%")
+
+
+def test_parse_value_resolves_deadlines_against_year():
+    got = json.loads(run("parse-value", "12月底前", "--year", "2021").output)
+    assert got["kind"] == "deadline" and got["date"] == "2021-12-31" and got["month"] == 12
+
+
+def test_suggest_json_contract():
+    result = run("suggest", "农村环卫保洁项目", "-k", "6", "--json")
+    assert result.exit_code == 0
+    got = json.loads(result.output)
+    assert got["query"].startswith("农村环卫保洁项目")
+    assert len(got["suggestions"]) == 6 and got["neighbours"]
+    assert all({"indicator_id", "suggested_value", "score", "examples"} <= set(s) for s in got["suggestions"])
+
+
+def test_suggest_table_output_is_chinese_and_grounded():
+    result = run("suggest", "新建市政道路工程", "-k", "5")
+    assert result.exit_code == 0
+    assert "相似项目" in result.output and "指标值" in result.output
+
+
+def test_normalize_keeps_every_row(tmp_path):
+    rows = pd.DataFrame({"level3": ["群众满意度", "新建道路长度", "", "锟斤拷", "群众满意度"],
+                         "value": ["≥90%", "=1203米", "", "??", "≥90%"],
+                         "level2": ["满意度指标", "数量指标", "", "质量指标", "数量指标"]})
+    src, dst = tmp_path / "rows.csv", tmp_path / "out.csv"
+    rows.to_csv(src, index=False)
+    result = run("normalize", src, "-o", dst, "--no-progress")
+    assert result.exit_code == 0, result.output
+    out = pd.read_csv(dst, dtype=str, keep_default_na=False)
+    assert len(out) == len(rows)
+    assert list(out["level3"]) == list(rows["level3"].fillna(""))
+    assert out.loc[4, "flags"].split(";")[0] == "category_mismatch"
+    assert "unmatched_indicator" in out.loc[3, "flags"]
+
+
+def test_normalize_reads_documents_directly(tmp_path, seed_dir):
+    dst = tmp_path / "out.jsonl"
+    result = run("normalize", seed_dir / "004_61a35c4abf65a0b4.txt", "-o", dst, "--no-progress")
+    assert result.exit_code == 0, result.output
+    out = pd.read_json(dst, lines=True)
+    assert len(out) == 75 and out["category"].notna().all()
+
+
+@pytest.mark.parametrize("args", [
+    ("extract", "no/such/file.docx", "-o", "x.csv"),
+    ("normalize", "no/such/rows.csv", "-o", "x.csv"),
+    ("suggest", "   "),
+    ("audit", "no/such/file.xlsx"),
+])
+def test_bad_input_is_one_line_and_nonzero(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert result.exit_code != 0
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) >= 1 and all(len(e) < 400 for e in errors)
