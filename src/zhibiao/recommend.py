@@ -93,6 +93,7 @@ class Recommender:
                              for iid in self.ids_}
         self.id_name_ = {iid: library.loc[iid, "name"] if iid in library.index else iid for iid in self.ids_}
         self.id_sector_ = {iid: library.loc[iid, "sector"] if iid in library.index else "通用" for iid in self.ids_}
+        self.id_kind_ = {iid: library.loc[iid, "value_kind"] if iid in library.index else "" for iid in self.ids_}
         self.project_sector_ = np.array([self._sector_of(self.presence_[i]) for i in range(len(pos))])
         # Evidence per type for names, values and 确定依据: (project index, level3, value, basis).
         self.evidence_ = defaultdict(list)
@@ -226,7 +227,7 @@ class Recommender:
         evidence = self.evidence_.get(iid, [])
         # Neighbours' rows count by their similarity weight; the rest of the corpus a little.
         weighted = [(weight_of.get(p, 0.0) + 0.05, l3, v, b, p) for p, l3, v, b in evidence]
-        value, op, unit = typical_value([(wt, v) for wt, _, v, _, _ in weighted])
+        value, op, unit = typical_value([(wt, v) for wt, _, v, _, _ in weighted], self.id_kind_.get(iid))
         category = self.id_category_[iid]
         if budget and "成本" in category and unit in ("万元", None):
             value, op, unit = format_value("<=", float(budget), "万元"), "<=", "万元"
@@ -253,12 +254,17 @@ def _mode(pairs) -> str | None:
     return tally.most_common(1)[0][0] if tally else None
 
 
-def typical_value(weighted_values: list[tuple[float, str]]) -> tuple[str, str | None, str | None]:
+def typical_value(weighted_values: list[tuple[float, str]],
+                  expected_kind: str | None = None) -> tuple[str, str | None, str | None]:
     """A clean target from many clerks' values: the most common kind, operator and unit,
     and the weighted median number, rendered afresh (so one clerk's typo never shows).
+    When the type expects a kind (the library's value_kind) and some clerk wrote one,
+    that kind wins over vaguer majorities (按照规定标准控制 is no target for a cost).
 
     >>> typical_value([(1, "≥90%"), (1, "90%以上"), (1, "≥95%"), (.1, "=1个")])
     ('≥90%', '>=', '%')
+    >>> typical_value([(2, "按照规定标准控制"), (1, "≤50万元")], "numeric")[0]
+    '≤50万元'
     """
     parsed = [(wt, parse_value(v)) for wt, v in weighted_values]
     kinds = Counter()
@@ -267,7 +273,7 @@ def typical_value(weighted_values: list[tuple[float, str]]) -> tuple[str, str | 
             kinds[pv.kind] += wt
     if not kinds:
         return "", None, None
-    kind = kinds.most_common(1)[0][0]
+    kind = expected_kind if expected_kind in kinds else kinds.most_common(1)[0][0]
     same = [(wt, pv) for wt, pv in parsed if pv.kind == kind]
     if kind == "numeric":
         op_unit = _mode([(wt, (pv.op or "=", pv.unit or "")) for wt, pv in same])
