@@ -112,32 +112,38 @@ class CategoryClassifier:
         self.value_weight = value_weight
         self.C = C
 
-    def _features(self, texts: list[str], values: list[str], fit: bool):
+    def _features(self, texts: list[str], values: list[str], names: list[str], fit: bool):
+        values = [value_features(v) for v in values]
         if fit:
             self.tfidf_ = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
             self.dict_ = DictVectorizer()
-            blocks = [self.tfidf_.fit_transform(texts),
-                      self.dict_.fit_transform([value_features(v) for v in values]) * self.value_weight]
+            blocks = [self.tfidf_.fit_transform(texts), self.dict_.fit_transform(values) * self.value_weight]
         else:
-            blocks = [self.tfidf_.transform(texts),
-                      self.dict_.transform([value_features(v) for v in values]) * self.value_weight]
+            blocks = [self.tfidf_.transform(texts), self.dict_.transform(values) * self.value_weight]
         if self.embedder is not None:
-            blocks.append(sparse.csr_matrix(self.embedder.encode(texts) * self.embedding_weight))
+            # The name alone is embedded: the matcher embeds the same strings, so each
+            # distinct name costs one embedding (the description still reaches the n-grams).
+            blocks.append(sparse.csr_matrix(self.embedder.encode([clean_name(n) for n in names])
+                                            * self.embedding_weight))
         return sparse.hstack(blocks, format="csr")
 
-    def fit(self, texts: list[str], values: list[str], y: list[str]) -> "CategoryClassifier":
-        X = self._features(list(texts), list(values), fit=True)
+    def fit(self, texts, values, y, names=None) -> "CategoryClassifier":
+        """``texts`` are name + description (see ``category_text``); ``names`` the names alone."""
+        texts = list(texts)
+        X = self._features(texts, list(values), list(texts if names is None else names), fit=True)
         self.model_ = LogisticRegression(C=self.C, max_iter=3000, class_weight="balanced")
         self.model_.fit(X, list(y))
         self.classes_ = self.model_.classes_
         return self
 
-    def predict_proba(self, texts: list[str], values: list[str]) -> np.ndarray:
-        return self.model_.predict_proba(self._features(list(texts), list(values), fit=False))
+    def predict_proba(self, texts, values, names=None) -> np.ndarray:
+        texts = list(texts)
+        return self.model_.predict_proba(
+            self._features(texts, list(values), list(texts if names is None else names), fit=False))
 
-    def predict(self, texts: list[str], values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def predict(self, texts, values, names=None) -> tuple[np.ndarray, np.ndarray]:
         """Return (categories, confidences)."""
-        proba = self.predict_proba(texts, values)
+        proba = self.predict_proba(texts, values, names)
         best = proba.argmax(axis=1)
         return self.classes_[best], proba[np.arange(len(best)), best]
 
@@ -333,7 +339,7 @@ class Normalizer:
         if not keys:
             return []
         texts = [category_text(k[0], k[1]) for k in keys]
-        proba = self.classifier.predict_proba(texts, [k[2] for k in keys])
+        proba = self.classifier.predict_proba(texts, [k[2] for k in keys], [k[0] for k in keys])
         matches = self.matcher.match([k[0] for k in keys], category_proba=(proba, self.classifier.classes_))
         best = proba.argmax(axis=1)
         lib = self.library

