@@ -108,3 +108,12 @@ def test_choose_threshold_meets_target_precision():
 def test_clean_name_drops_bracketed_units():
     assert clean_name("受访人员满意度（%）") == "受访人员满意度"
     assert clean_name("（%）") == "(%)"
+
+
+def test_template_copies_flagged_when_rows_carry_their_projects(normalizer, seed_dir):
+    from zhibiao import extract
+    out = normalizer.normalize(extract(seed_dir / "004_61a35c4abf65a0b4.txt"))
+    copied = out[out["flags"].str.contains("template_copy")]
+    assert copied["level3"].str.contains("计划生育").sum() >= 5
+    # the 环保专项资金 project has its own indicators
+    assert not copied["project_name"].str.contains("环保专项资金").any()

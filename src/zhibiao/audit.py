@@ -48,6 +48,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from .classify import GROWTH, RATE_NAME, RATE_UNITS
 from .recommend import GROUP_OF, REQUIRED_GROUPS
 from .resources import data_file
 from .text import normalize_chars, tokenize
@@ -80,9 +81,6 @@ _GROUP_EXAMPLES = {
     "满意度": "服务对象满意度",
 }
 # A rate may exceed 100% when it measures growth.
-_GROWTH = re.compile(r"增长|增幅|增速|同比|环比|上升|增加|提高|提升|倍")
-_RATE_NAME = re.compile(r"(率|满意度|满意率)$")
-_RATE_UNITS = {"%", "个百分点", "百分点", "分", "‰"}
 _LOST_GE = re.compile(r"^2(\d{1,3}(?:\.\d+)?)(%|百分比)$")
 
 
@@ -644,7 +642,7 @@ def _row_findings(rows: pd.DataFrame, library) -> list[dict]:
         expected = ""
         if "unit_mismatch" in flags:
             expected = _expected_unit(_s(r.indicator_id), library) or "其他单位"
-        elif unit and _RATE_NAME.search(name) and unit not in _RATE_UNITS:
+        elif unit and RATE_NAME.search(name) and unit not in RATE_UNITS:
             expected = "%"
         if expected:
             kind_of = f"“{_s(r.indicator_name)}”" if _s(r.indicator_name) else "该类指标"
@@ -652,8 +650,8 @@ def _row_findings(rows: pd.DataFrame, library) -> list[dict]:
 
         # implausible values
         if number is not None:
-            rate_like = unit == "%" or (not unit and _RATE_NAME.search(name) and kind == "numeric")
-            if rate_like and number > 100 and not _GROWTH.search(name):
+            rate_like = unit == "%" or (not unit and RATE_NAME.search(name) and kind == "numeric")
+            if rate_like and number > 100 and not GROWTH.search(name):
                 m = _LOST_GE.match(value_text)
                 if m and 0 < float(m.group(1)) <= 100:
                     out.append(_finding("implausible_value", base,

@@ -317,7 +317,8 @@ class Normalizer:
     def normalize(self, df: pd.DataFrame) -> pd.DataFrame:
         """Return ``df`` with the DESIGN §4 columns added; same rows, same order.
 
-        Only ``level3`` is required. Each distinct text is classified once.
+        Only ``level3`` is required. Each distinct text is classified once. Rows that carry
+        their project (``project_id``, as extracted) are also checked for template copies.
         """
         if "level3" not in df.columns:
             from .errors import ZhibiaoError
@@ -332,6 +333,11 @@ class Normalizer:
         added = added.iloc[[position[k] for k in keys]].set_axis(df.index)
         for col in OUTPUT_COLUMNS:
             out[col] = added[col]
+        if "project_id" in df.columns and len(df):
+            # A copied indicator shows only against its project and the other projects.
+            from .audit import detect_template_copy
+            copied = detect_template_copy(out)["template_copy"].astype(bool)
+            out.loc[copied, "flags"] = [";".join(filter(None, [f, "template_copy"])) for f in out.loc[copied, "flags"]]
         return out
 
     def _tag(self, keys: list[tuple]) -> list[dict]:
@@ -360,7 +366,7 @@ class Normalizer:
                 "value_kind": pv.kind, "op": pv.op, "number": pv.number, "unit": pv.unit,
                 "base_value": pv.base_value, "base_unit": pv.base_unit, "date": pv.date,
             }
-            rec["flags"] = ";".join(row_flags(rec, pv, entry, declared, self.mismatch_confidence))
+            rec["flags"] = ";".join(row_flags(rec, pv, entry, declared, self.mismatch_confidence, level3))
             records.append(rec)
         return records
 
@@ -370,8 +376,22 @@ def _year(text: str) -> int | None:
     return int(text[:4]) if text[:4].isdigit() and 1990 <= int(text[:4]) <= 2100 else None
 
 
-def row_flags(rec: dict, pv, entry, declared: str | None, mismatch_confidence: float) -> list[str]:
-    """Row-level review flags (project-level ones are the audit's job)."""
+# A rate is written in %, whatever its name says; growth rates may exceed 100%.
+RATE_NAME = re.compile(r"(率|满意度|满意率)$")
+RATE_UNITS = frozenset({"%", "个百分点", "百分点", "分", "‰"})
+GROWTH = re.compile(r"增长|增幅|增速|同比|环比|上升|增加|提高|提升|倍")
+GENERIC_COUNTER = "个"
+
+
+def row_flags(rec: dict, pv, entry, declared: str | None, mismatch_confidence: float,
+              name: str = "") -> list[str]:
+    """Row-level review flags (project-level ones are the audit's job).
+
+    >>> from zhibiao.values import parse_value
+    >>> row_flags({"category": "质量指标", "indicator_id": "x", "category_confidence": 1.0},
+    ...           parse_value("95人"), None, None, 0.7, name="验收合格率")
+    ['unit_mismatch']
+    """
     flags = []
     if declared and declared != rec["category"] and rec["category_confidence"] >= mismatch_confidence \
             and not _same_cost_family(declared, rec["category"]):
@@ -384,13 +404,26 @@ def row_flags(rec: dict, pv, entry, declared: str | None, mismatch_confidence: f
     expects_number = expected_kind == "numeric" if expected_kind else rec["category"] in ("数量指标", "质量指标")
     if pv.kind == "qualitative" and expects_number:
         flags.append("not_measurable")
-    if entry is not None and pv.unit and entry.get("unit"):
-        got, want = unit_dimension(pv.unit), unit_dimension(entry["unit"])
-        if got and want and got.split("/")[0] != want.split("/")[0]:
-            flags.append("unit_mismatch")
-    if pv.unit == "%" and pv.number is not None and pv.number > 100:
+    if pv.unit and (_unit_conflict(pv.unit, entry.get("unit") if entry is not None else "")
+                    or (RATE_NAME.search(clean_name(name)) and pv.unit not in RATE_UNITS)):
+        flags.append("unit_mismatch")
+    if pv.unit == "%" and pv.number is not None and pv.number > 100 and not GROWTH.search(name):
         flags.append("implausible_value")
     return flags
+
+
+def _unit_conflict(got: str, want: str) -> bool:
+    """Units of different dimensions, or different counters (a 人数 valued in 次)."""
+    if not want:
+        return False
+    got_dim, want_dim = unit_dimension(got), unit_dimension(want)
+    if not (got_dim and want_dim):
+        return False
+    if got_dim.split("/")[0] != want_dim.split("/")[0]:
+        return True
+    counters = {got.split("/")[0], want.split("/")[0]}
+    return got_dim == want_dim == "count" and GENERIC_COUNTER not in counters and \
+        not any(a != b and a in b for a in counters for b in counters)
 
 
 def _same_cost_family(a: str, b: str) -> bool:
