@@ -117,3 +117,10 @@ def test_template_copies_flagged_when_rows_carry_their_projects(normalizer, seed
     assert copied["level3"].str.contains("计划生育").sum() >= 5
     # the 环保专项资金 project has its own indicators
     assert not copied["project_name"].str.contains("环保专项资金").any()
+
+
+def test_unit_mismatch_catches_wrong_counters_and_rates_not_same_units(normalizer):
+    out = norm(normalizer, level3=["协管员人数", "验收合格率", "受益人数", "培训人次"],
+               value=["≥5次", "≥95个", "≥100人", "≥300人次"])
+    flagged = ["unit_mismatch" in f for f in out["flags"]]
+    assert flagged == [True, True, False, False]

@@ -413,7 +413,11 @@ def row_flags(rec: dict, pv, entry, declared: str | None, mismatch_confidence: f
 
 
 def _unit_conflict(got: str, want: str) -> bool:
-    """Units of different dimensions, or different counters (a 人数 valued in 次)."""
+    """Units of different dimensions, or different counters (a 人数 valued in 次).
+
+    >>> _unit_conflict("人", "人"), _unit_conflict("次", "人"), _unit_conflict("人次", "人"), _unit_conflict("%", "个")
+    (False, True, False, True)
+    """
     if not want:
         return False
     got_dim, want_dim = unit_dimension(got), unit_dimension(want)
@@ -421,9 +425,9 @@ def _unit_conflict(got: str, want: str) -> bool:
         return False
     if got_dim.split("/")[0] != want_dim.split("/")[0]:
         return True
-    counters = {got.split("/")[0], want.split("/")[0]}
-    return got_dim == want_dim == "count" and GENERIC_COUNTER not in counters and \
-        not any(a != b and a in b for a in counters for b in counters)
+    g, w = got.split("/")[0], want.split("/")[0]
+    # 个 is the generic counter; 人次 and 人 count the same people.
+    return got_dim == want_dim == "count" and GENERIC_COUNTER not in (g, w) and g not in w and w not in g
 
 
 def _same_cost_family(a: str, b: str) -> bool:
