@@ -78,3 +78,12 @@ def test_bad_input_is_one_line_and_nonzero(args, tmp_path, monkeypatch):
     assert result.exit_code != 0
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) >= 1 and all(len(e) < 400 for e in errors)
+
+
+def test_audit_reports_bad_files_at_the_end_and_still_writes(tmp_path, seed_dir):
+    report = tmp_path / "audit.xlsx"
+    result = run("audit", seed_dir / "004_61a35c4abf65a0b4.txt", tmp_path / "missing.docx", "-o", report)
+    assert result.exit_code == 1
+    assert report.exists() and report.with_suffix(".html").exists()
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "missing.docx" in errors[0]

@@ -163,7 +163,7 @@ def audit(files: List[Path] = typer.Argument(..., help="documents to review (.tx
     path = write_report(report, output)
     out.print(report.summary(), markup=False)
     out.print(f"→ {path} and {path.with_suffix('.html')}")
-    exit_on_failures(report.failures)
+    exit_on_failures([f"{f.source}: {f.error}" for f in report.failures.itertuples()])
 
 
 @app.command()
