@@ -314,11 +314,12 @@ class Normalizer:
         return self._library
 
     # -- the job -----------------------------------------------------------
-    def normalize(self, df: pd.DataFrame) -> pd.DataFrame:
+    def normalize(self, df: pd.DataFrame, projects: pd.DataFrame | None = None) -> pd.DataFrame:
         """Return ``df`` with the DESIGN §4 columns added; same rows, same order.
 
         Only ``level3`` is required. Each distinct text is classified once. Rows that carry
-        their project (``project_id``, as extracted) are also checked for template copies.
+        their project (``project_id``, as extracted) are also checked for template copies,
+        more precisely when the projects table (purpose, goals) is given too.
         """
         if "level3" not in df.columns:
             from .errors import ZhibiaoError
@@ -336,7 +337,7 @@ class Normalizer:
         if "project_id" in df.columns and len(df):
             # A copied indicator shows only against its project and the other projects.
             from .audit import detect_template_copy
-            copied = detect_template_copy(out)["template_copy"].astype(bool)
+            copied = detect_template_copy(out, projects)["template_copy"].astype(bool)
             out.loc[copied, "flags"] = [";".join(filter(None, [f, "template_copy"])) for f in out.loc[copied, "flags"]]
         return out
 

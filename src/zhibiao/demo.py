@@ -32,7 +32,7 @@ def run_demo(out_dir: Path, console: Console) -> None:
         table.add_row(source, str(g["project_id"].nunique()), str(len(g)), str(int((g["warnings"] != "").sum())))
     console.print(table)
 
-    normalized = Normalizer.load().normalize(result.rows)
+    normalized = Normalizer.load().normalize(result.rows, result.projects)
     write_table(normalized, out_dir / "normalized.csv")
     flags = Counter(f for fs in normalized["flags"] for f in fs.split(";") if f)
     table = Table(title=f"2. 标准化 normalize: {len(normalized)} rows → {out_dir / 'normalized.csv'}")
