@@ -88,12 +88,12 @@ class Recommender:
         self.presence_ = np.zeros((len(pos), len(self.ids_)), dtype=np.float32)
         for pid, iid in zip(rows["project_id"], rows["indicator_id"]):
             self.presence_[pos[pid], col[iid]] = 1.0
-        library = load_library().set_index("indicator_id")
-        self.id_category_ = {iid: library.loc[iid, "category"] if iid in library.index else ""
-                             for iid in self.ids_}
-        self.id_name_ = {iid: library.loc[iid, "name"] if iid in library.index else iid for iid in self.ids_}
-        self.id_sector_ = {iid: library.loc[iid, "sector"] if iid in library.index else "通用" for iid in self.ids_}
-        self.id_kind_ = {iid: library.loc[iid, "value_kind"] if iid in library.index else "" for iid in self.ids_}
+        # What the library says of each type, as plain dicts for the per-query hot path.
+        info = load_library().set_index("indicator_id").reindex(self.ids_)
+        self.id_category_ = dict(zip(self.ids_, info["category"].fillna("")))
+        self.id_name_ = dict(zip(self.ids_, info["name"].fillna(pd.Series(self.ids_, index=info.index))))
+        self.id_sector_ = dict(zip(self.ids_, info["sector"].fillna("通用")))
+        self.id_kind_ = dict(zip(self.ids_, info["value_kind"].fillna("")))
         self.project_sector_ = np.array([self._sector_of(self.presence_[i]) for i in range(len(pos))])
         # Evidence per type for names, values and 确定依据: (project index, level3, value, basis).
         self.evidence_ = defaultdict(list)
