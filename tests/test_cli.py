@@ -87,3 +87,11 @@ def test_audit_reports_bad_files_at_the_end_and_still_writes(tmp_path, seed_dir)
     assert report.exists() and report.with_suffix(".html").exists()
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "missing.docx" in errors[0]
+
+
+def test_normalize_resolves_each_rows_deadline_against_its_own_year(tmp_path):
+    src, dst = tmp_path / "rows.csv", tmp_path / "out.csv"
+    pd.DataFrame({"level3": ["项目完成时间"] * 2, "value": ["12月底前"] * 2, "year": ["2021", "2023"]}).to_csv(src, index=False)
+    assert run("normalize", src, "-o", dst, "--no-progress").exit_code == 0
+    out = pd.read_csv(dst, dtype=str, keep_default_na=False)
+    assert list(out["date"]) == ["2021-12-31", "2023-12-31"]

@@ -273,6 +273,8 @@ class Normalizer:
     """
 
     mismatch_confidence = 0.7   # below this a disagreement with the declared label is not flagged
+    # What a row's tags depend on; the batch engine de-duplicates and caches on exactly these.
+    key_columns = ("level3", "description", "value", "level1", "level2", "year")
 
     def __init__(self, classifier: CategoryClassifier, matcher: IndicatorMatcher, card: dict | None = None):
         self.classifier = classifier
@@ -325,7 +327,7 @@ class Normalizer:
             from .errors import ZhibiaoError
             raise ZhibiaoError("normalize needs a level3 column (the indicator name)")
         out = df.copy()
-        cols = [_column(df, c) for c in ("level3", "description", "value", "level1", "level2", "year")]
+        cols = [_column(df, c) for c in self.key_columns]
         keys = list(zip(*cols))
         uniq = list(dict.fromkeys(keys))
         added = pd.DataFrame.from_records(self._tag(uniq), columns=OUTPUT_COLUMNS)
