@@ -350,6 +350,9 @@ def _normalized(rows: pd.DataFrame, normalizer, notes: list[str]) -> pd.DataFram
             normalizer = RuleNormalizer()
     if isinstance(normalizer, RuleNormalizer) and not any("申报的二级指标" in n for n in notes):
         notes.append("未使用分类模型：按申报的二级指标判断类别；未检查“指标类别不符”和“未匹配标准指标”。")
+    from .classify import Normalizer
+    if isinstance(normalizer, Normalizer):  # the copy check runs below, with its evidence
+        return normalizer.normalize(rows, context=False)
     return normalizer.normalize(rows)
 
 

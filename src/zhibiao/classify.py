@@ -316,12 +316,14 @@ class Normalizer:
         return self._library
 
     # -- the job -----------------------------------------------------------
-    def normalize(self, df: pd.DataFrame, projects: pd.DataFrame | None = None) -> pd.DataFrame:
+    def normalize(self, df: pd.DataFrame, projects: pd.DataFrame | None = None, *,
+                  context: bool = True) -> pd.DataFrame:
         """Return ``df`` with the DESIGN §4 columns added; same rows, same order.
 
         Only ``level3`` is required. Each distinct text is classified once. Rows that carry
         their project (``project_id``, as extracted) are also checked for template copies,
-        more precisely when the projects table (purpose, goals) is given too.
+        more precisely when the projects table (purpose, goals) is given too; ``context=False``
+        skips that check (the audit runs it itself, with its evidence).
         """
         if "level3" not in df.columns:
             from .errors import ZhibiaoError
@@ -336,7 +338,7 @@ class Normalizer:
         added = added.iloc[[position[k] for k in keys]].set_axis(df.index)
         for col in OUTPUT_COLUMNS:
             out[col] = added[col]
-        if "project_id" in df.columns and len(df):
+        if context and "project_id" in df.columns and len(df):
             # A copied indicator shows only against its project and the other projects.
             from .audit import detect_template_copy
             copied = detect_template_copy(out, projects)["template_copy"].astype(bool)
