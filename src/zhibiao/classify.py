@@ -30,7 +30,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from .embed import Embedder, get_embedder  # noqa: F401  (used by the docstring examples)
-from .errors import ModelNotFound
+from .errors import ModelNotFound, ZhibiaoError
 from .resources import models_dir
 from .taxonomy import canonical_category, level1_of, load_library
 from .text import normalize_chars
@@ -326,7 +326,6 @@ class Normalizer:
         skips that check (the audit runs it itself, with its evidence).
         """
         if "level3" not in df.columns:
-            from .errors import ZhibiaoError
             raise ZhibiaoError("normalize needs a level3 column (the indicator name)")
         out = df.copy()
         cols = [_column(df, c) for c in self.key_columns]
@@ -353,13 +352,15 @@ class Normalizer:
         proba = self.classifier.predict_proba(texts, [k[2] for k in keys], [k[0] for k in keys])
         matches = self.matcher.match([k[0] for k in keys], category_proba=(proba, self.classifier.classes_))
         best = proba.argmax(axis=1)
+        # One lookup for all matched types, not one per row (this is the batch hot path).
         lib = self.library
+        entries = lib.loc[lib.index.intersection(sorted({m.indicator_id for m in matches} - {None}))].to_dict("index")
         records = []
         for (level3, _desc, value, l1, l2, year), b, p, m in zip(keys, best, proba, matches):
             category = self.classifier.classes_[b]
             pv = parse_value(value, year=_year(year))
             declared = canonical_category(l2, l1) if (l2 or l1) else None
-            entry = lib.loc[m.indicator_id] if m.indicator_id in lib.index else None
+            entry = entries.get(m.indicator_id)
             rec = {
                 "category": category,
                 "category_confidence": round(float(p[b]), 4),
