@@ -2,7 +2,7 @@
 import json
 import math
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from zhibiao.values import KINDS, OPS, parse_value, parse_value_uncached, recombine_split
 
@@ -30,6 +30,8 @@ def _check(text, year=None):
 
 @settings(max_examples=500, deadline=None)
 @given(st.text())
+@example("1" * 400)  # float() overflows to inf
+@example("9" * 305 + "亿元")  # finite number, infinite base value
 def test_any_text(text):
     _check(text)
 
@@ -43,5 +45,6 @@ def test_grammar_like_text(text, year):
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.none(), st.text(max_size=5)), st.one_of(st.none(), st.text(max_size=8), st.floats()),
        st.one_of(st.none(), st.text(max_size=5)))
+@example(None, 1.7976931348623157e308, "万元")  # found by CI: the largest float renders as 309 digits
 def test_recombine_never_raises(op, number, unit):
     _check(recombine_split(op, number, unit))

@@ -463,6 +463,8 @@ def _quantity(s: str, g: _Grammar):
     if not m:
         return None
     number = float(m.group())
+    if not math.isfinite(number):  # a 400-digit "number" is a typo or junk, not a quantity
+        return None
     head = s[:m.start()].rstrip(" :")
     op = None
     om = g.re_op_before_end.search(head)
@@ -489,6 +491,8 @@ def _numeric(text: str, s: str, g: _Grammar) -> ParsedValue | None:
         _, op, number, unit, factor, base_unit = quantities[0]
         base_value = number * factor if unit is not None else None
         if unit is not None and base_unit is None and factor == 1.0:
+            base_value = None
+        if base_value is not None and not math.isfinite(base_value):
             base_value = None
         return ParsedValue(text, "numeric", op=op, number=number, unit=unit,
                            base_value=base_value, base_unit=base_unit if base_value is not None else None)
