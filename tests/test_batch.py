@@ -317,3 +317,46 @@ def test_document_inputs_with_real_extractor(tmp_path):
     out = read_out(tmp_path / "out.csv")
     assert rep.rows_out == len(out) > 0
     assert any("bad.docx" in f for f in rep.failures)
+
+
+def _copied_document():
+    """The 定州 seed: a department that filled several projects from one unrelated template."""
+    from zhibiao.resources import training_data_dir
+    doc = next((training_data_dir() / "raw").glob("004_*.txt"), None)
+    if doc is None:
+        pytest.skip("no 定州 seed")
+    return doc
+
+
+@pytest.mark.parametrize("engine,jobs", [("local", 1), ("local", 2), ("dask", 1)])
+def test_documents_get_the_template_copy_check(tmp_path, engine, jobs):
+    """A batch over documents flags template copies exactly as detect_template_copy does on the
+    document's rows and projects, whatever the engine, and keeps the normalizer's own flags."""
+    if engine == "dask":
+        pytest.importorskip("distributed")
+    from zhibiao.audit import detect_template_copy
+    from zhibiao.ingest import extract_all
+
+    doc = _copied_document()
+    extracted = extract_all([doc])
+    expected = detect_template_copy(extracted.rows, extracted.projects)["template_copy"].to_numpy()
+    assert 10 <= expected.sum() < len(expected)      # the seed has copies, and other rows
+
+    rep = run_batch([doc], tmp_path / "out.csv", normalizer=FakeNormalizer(), engine=engine, jobs=jobs,
+                    cache=False, progress=False)
+    out = read_out(tmp_path / "out.csv")
+    assert rep.rows_out == len(out) == len(extracted.rows)
+    flags = out["flags"].str.split(";")
+    assert (flags.map(lambda f: "template_copy" in f).to_numpy() == expected).all()
+    missing = (extracted.rows["value"].fillna("") == "").to_numpy()
+    assert (flags.map(lambda f: "missing_value" in f).to_numpy() == missing).all()
+
+
+def test_rows_files_are_not_checked_for_copies(tmp_path):
+    """A rows file is cut into chunks that may split a project, so the check is left to audit."""
+    from zhibiao.ingest import extract_all
+
+    rows = extract_all([_copied_document()]).rows
+    src = write_csv(rows, tmp_path / "rows.csv")
+    run_batch([src], tmp_path / "out.csv", normalizer=FakeNormalizer(), cache=False, progress=False)
+    assert not read_out(tmp_path / "out.csv")["flags"].str.contains("template_copy").any()

@@ -553,6 +553,18 @@ def detect_template_copy(rows: pd.DataFrame, projects: pd.DataFrame | None = Non
     return out
 
 
+def flag_template_copies(rows: pd.DataFrame, projects: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Add ``template_copy`` to the ``flags`` of normalized rows found by :func:`detect_template_copy`.
+
+    The rows must carry their project (``project_id``); returns them, flags updated in place.
+    """
+    copied = detect_template_copy(rows, projects)["template_copy"].astype(bool)
+    if copied.any():
+        rows.loc[copied, "flags"] = [";".join(filter(None, [_s(f), "template_copy"]))
+                                     for f in rows.loc[copied, "flags"]]
+    return rows
+
+
 def _get_embedder(embedder):
     if embedder is None or not isinstance(embedder, str):
         return embedder

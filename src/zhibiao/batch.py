@@ -24,6 +24,9 @@
   ``map_partitions`` on ``Client(scheduler)`` or a ``LocalCluster``;
 * **no row is ever lost** – a row whose normalization raises is kept, with
   ``normalize_error`` in ``flags`` and the exception in ``error``.
+* **template copies** – a document's rows are checked against its own projects
+  afterwards, as ``Normalizer.normalize`` does; rows files are cut into chunks
+  that may split a project, so for them that check is left to ``zhibiao audit``.
 
 The normalizer is duck-typed: anything with ``normalize(df) -> df`` (same rows,
 same order, input columns kept, result columns added) and, for the cache, a
@@ -538,23 +541,29 @@ def _count_rows(inp: _Input) -> int | None:
     return None
 
 
-def _extract_document(path: Path) -> tuple[pd.DataFrame, list[str]]:
+def _extract_document(path: Path) -> tuple[pd.DataFrame, list[str], pd.DataFrame | None]:
+    """(indicator rows, failures, projects table) of one document."""
+    empty = pd.DataFrame(columns=list(DOCUMENT_COLUMNS))
     try:
         from .ingest import extract_all
     except ImportError as exc:
-        return pd.DataFrame(columns=list(DOCUMENT_COLUMNS)), [f"{path}: document inputs need zhibiao.ingest.extract_all ({exc})"]
+        return empty, [f"{path}: document inputs need zhibiao.ingest.extract_all ({exc})"], None
     try:
         result = extract_all([path], errors="collect")
     except Exception as exc:  # noqa: BLE001 - one bad document never stops the run
-        return pd.DataFrame(columns=list(DOCUMENT_COLUMNS)), [f"{path}: {exc}"]
+        return empty, [f"{path}: {exc}"], None
     rows = result.rows if result.rows is not None else pd.DataFrame()
     if "level3" not in rows.columns and len(rows) == 0:
         rows = pd.DataFrame(columns=list(DOCUMENT_COLUMNS), dtype="str")
-    return rows.reset_index(drop=True), [str(f) for f in (result.failures or [])]
+    return rows.reset_index(drop=True), [str(f) for f in (result.failures or [])], result.projects
 
 
-def _iter_chunks(inp: _Input, chunk_rows: int, skip: set[str]) -> Iterator[tuple[str, pd.DataFrame | None, list[str]]]:
-    """(chunk id, frame or None when skipped, document failures) in input order."""
+def _iter_chunks(inp: _Input, chunk_rows: int, skip: set[str]) -> Iterator[tuple]:
+    """(chunk id, frame or None when skipped, document failures, projects table or None) in input order.
+
+    Only a document is a chunk whose projects are all whole, so only a document's chunk carries
+    its projects table, for the template-copy check (:func:`_flag_template_copies`).
+    """
     prefix = f"{inp.index}:"
     if inp.kind == "csv":
         reader = pd.read_csv(inp.path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
@@ -562,33 +571,43 @@ def _iter_chunks(inp: _Input, chunk_rows: int, skip: set[str]) -> Iterator[tuple
         with reader:
             for k, df in enumerate(reader):
                 cid = f"{prefix}{k}"
-                yield cid, (None if cid in skip else df), []
+                yield cid, (None if cid in skip else df), [], None
     elif inp.kind == "jsonl":
         reader = pd.read_json(inp.path, lines=True, chunksize=chunk_rows, dtype=False,
                               encoding="utf-8")
         with reader:
             for k, df in enumerate(reader):
                 cid = f"{prefix}{k}"
-                yield cid, (None if cid in skip else df), []
+                yield cid, (None if cid in skip else df), [], None
     elif inp.kind == "parquet":
         import pyarrow.parquet as pq
         pf = pq.ParquetFile(inp.path)
         for k, batch in enumerate(pf.iter_batches(batch_size=chunk_rows)):
             cid = f"{prefix}{k}"
-            yield cid, (None if cid in skip else batch.to_pandas()), []
+            yield cid, (None if cid in skip else batch.to_pandas()), [], None
     elif inp.kind == "xlsx-rows":
         from .tables import read_rows
         df = read_rows(inp.path)
         for k in range(max(1, math.ceil(len(df) / chunk_rows))):
             cid = f"{prefix}{k}"
-            yield cid, (None if cid in skip else df.iloc[k * chunk_rows:(k + 1) * chunk_rows]), []
+            yield cid, (None if cid in skip else df.iloc[k * chunk_rows:(k + 1) * chunk_rows]), [], None
     else:  # document: one chunk
         cid = f"{prefix}0"
         if cid in skip:
-            yield cid, None, []
+            yield cid, None, [], None
             return
-        rows, failures = _extract_document(inp.path)
-        yield cid, rows, failures
+        rows, failures, projects = _extract_document(inp.path)
+        yield cid, rows, failures, projects
+
+
+def _flag_template_copies(out: pd.DataFrame, projects: pd.DataFrame) -> None:
+    """The template-copy check of ``Normalizer.normalize``, on one whole document's rows.
+
+    The per-chunk normalization sees only de-duplicated texts, never their projects.
+    """
+    if len(out) and "project_id" in out.columns and "flags" in out.columns:
+        from .audit import flag_template_copies
+        flag_template_copies(out, projects)
 
 
 # --------------------------------------------------------------------------- output + manifest
@@ -867,9 +886,11 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
     with bar:
         task = bar.add_task("normalize", total=total)
 
-        def on_commit(cid, df, failures, stats):
+        def on_commit(cid, df, failures, stats, projects=None):
             if stats.get("rows", len(df)) != len(df):  # pragma: no cover - invariant
                 raise RuntimeError(f"internal error: chunk {cid} has {len(df)} rows out of {stats['rows']} in")
+            if projects is not None:
+                _flag_template_copies(df, projects)
             writer.commit(cid, df, failures, stats)
             report.chunks += 1
             report.rows_in += int(stats.get("rows", len(df)))
@@ -892,12 +913,12 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
                       on_commit, on_skip, report)
         elif jobs == 1:
             for inp in ins:
-                for cid, df, failures in _iter_chunks(inp, chunk_rows, set(writer.done)):
+                for cid, df, failures, projects in _iter_chunks(inp, chunk_rows, set(writer.done)):
                     if df is None:
                         on_skip(cid)
                         continue
                     out, stats = normalize_chunk(df, normalizer, store, key_columns)
-                    on_commit(cid, out, failures, stats)
+                    on_commit(cid, out, failures, stats, projects)
         else:
             _run_processes(ins, writer, ref, key_columns, store, chunk_rows, jobs, on_commit, on_skip)
 
@@ -916,15 +937,15 @@ def _run_processes(ins, writer, ref, key_columns, store, chunk_rows, jobs, on_co
     pending: deque = deque()
 
     def drain_one():
-        cid, prep, fut, failures = pending.popleft()
+        cid, prep, fut, failures, projects = pending.popleft()
         fresh = fut.result() if fut is not None else []
         out, stats = _finish(prep, fresh, store)
-        on_commit(cid, out, failures, stats)
+        on_commit(cid, out, failures, stats, projects)
 
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
                              initializer=_init_worker, initargs=(ref,)) as pool:
         for inp in ins:
-            for cid, df, failures in _iter_chunks(inp, chunk_rows, set(writer.done)):
+            for cid, df, failures, projects in _iter_chunks(inp, chunk_rows, set(writer.done)):
                 if df is None:
                     while pending:
                         drain_one()
@@ -932,7 +953,7 @@ def _run_processes(ins, writer, ref, key_columns, store, chunk_rows, jobs, on_co
                     continue
                 prep = _prepare(df, key_columns, store)
                 fut = pool.submit(_worker_compute, prep.miss_frame()) if len(prep.miss) else None
-                pending.append((cid, prep, fut, failures))
+                pending.append((cid, prep, fut, failures, projects))
                 while len(pending) >= window:
                     drain_one()
         while pending:
@@ -953,18 +974,20 @@ def _read_csv_rows(spec) -> pd.DataFrame:
 
 
 def _dask_frames(inp: _Input, chunk_rows: int, report: BatchReport):
-    """(dask DataFrame, failures) for one input; partitions ≈ chunk_rows rows."""
+    """(dask DataFrame, failures, projects) for one input; partitions ≈ chunk_rows rows.
+
+    ``projects`` is the projects table of a document, None for a rows file (as in _iter_chunks)."""
     import dask.dataframe as dd
     size = inp.path.stat().st_size
     if inp.kind == "csv":
         rows, embedded, starts = _scan_csv(inp.path)
         if rows == 0:
             return dd.from_pandas(pd.read_csv(inp.path, dtype=str, keep_default_na=False,
-                                              encoding="utf-8-sig"), npartitions=1), []
+                                              encoding="utf-8-sig"), npartitions=1), [], None
         if not embedded:
             blocksize = max(1 << 16, int(size / max(rows, 1) * chunk_rows))
             return dd.read_csv(str(inp.path), dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                               blocksize=blocksize), []
+                               blocksize=blocksize), [], None
         # a quoted field holds a newline: byte-based blocks could split a row, so
         # cut at the row starts found by the quote-aware scan instead
         header_end = starts[0] if starts else size
@@ -973,22 +996,22 @@ def _dask_frames(inp: _Input, chunk_rows: int, report: BatchReport):
             end = starts[k + chunk_rows] if k + chunk_rows < len(starts) else None
             specs.append((str(inp.path), header_end, starts[k], end))
         report.warnings.append(f"{inp.path}: quoted newlines; partitioned by a quote-aware scan")
-        return dd.from_map(_read_csv_rows, specs, enforce_metadata=False), []
+        return dd.from_map(_read_csv_rows, specs, enforce_metadata=False), [], None
     if inp.kind == "jsonl":
         rows = _count_rows(inp) or 1
         blocksize = max(1 << 16, int(size / rows * chunk_rows))
         return dd.read_json(str(inp.path), lines=True, blocksize=blocksize, dtype=False,
-                            encoding="utf-8"), []
+                            encoding="utf-8"), [], None
     if inp.kind == "parquet":
         return dd.read_parquet(str(inp.path), split_row_groups="adaptive",
-                               blocksize=max(1 << 20, int(size / max(_count_rows(inp) or 1, 1) * chunk_rows * 4))), []
+                               blocksize=max(1 << 20, int(size / max(_count_rows(inp) or 1, 1) * chunk_rows * 4))), [], None
     if inp.kind == "xlsx-rows":
         from .tables import read_rows
         df = read_rows(inp.path)
-        return dd.from_pandas(df, chunksize=chunk_rows), []
+        return dd.from_pandas(df, chunksize=chunk_rows), [], None
     # documents are extracted on the client, one at a time, and normalized on the cluster
-    rows, failures = _extract_document(inp.path)
-    return dd.from_pandas(rows, npartitions=1), failures
+    rows, failures, projects = _extract_document(inp.path)
+    return dd.from_pandas(rows, npartitions=1), failures, projects
 
 
 def _run_dask(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs, scheduler,
@@ -1014,7 +1037,7 @@ def _run_dask(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs
             if inp.kind == "document" and doc_cid in writer.done:
                 on_skip(doc_cid)
                 continue
-            ddf, failures = _dask_frames(inp, chunk_rows, report)
+            ddf, failures, projects = _dask_frames(inp, chunk_rows, report)
             # meta from a small sample, run through the same function
             sample = ddf.partitions[0].head(2, compute=False).compute(scheduler="sync")
             meta = normalize_chunk(sample, normalizer, None, key_columns)[0].iloc[:0]
@@ -1043,7 +1066,7 @@ def _run_dask(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs
                 fut.release()
                 top_up()
                 stats = df.attrs.get("zhibiao_stats") or {"rows": len(df)}
-                on_commit(cid, df, failures if inp.kind == "document" else [], stats)
+                on_commit(cid, df, failures if inp.kind == "document" else [], stats, projects)
     finally:
         client.close()
         if cluster is not None:

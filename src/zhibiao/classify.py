@@ -339,9 +339,8 @@ class Normalizer:
             out[col] = added[col]
         if context and "project_id" in df.columns and len(df):
             # A copied indicator shows only against its project and the other projects.
-            from .audit import detect_template_copy
-            copied = detect_template_copy(out, projects)["template_copy"].astype(bool)
-            out.loc[copied, "flags"] = [";".join(filter(None, [f, "template_copy"])) for f in out.loc[copied, "flags"]]
+            from .audit import flag_template_copies
+            flag_template_copies(out, projects)
         return out
 
     def _tag(self, keys: list[tuple]) -> list[dict]:
