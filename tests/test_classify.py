@@ -124,3 +124,40 @@ def test_unit_mismatch_catches_wrong_counters_and_rates_not_same_units(normalize
                value=["≥5次", "≥95个", "≥100人", "≥300人次"])
     flagged = ["unit_mismatch" in f for f in out["flags"]]
     assert flagged == [True, True, False, False]
+
+
+def test_2021_cost_framework(normalizer):
+    """A 2021 table files money costs under 一级 成本指标 / 二级 经济成本指标: that agrees with the
+    model's 成本指标 and keeps the table's name; a money cost filed as an environmental cost does not."""
+    out = norm(normalizer,
+               level1=["成本指标", "成本指标", "成本指标", "产出指标"],
+               level2=["经济成本指标", "经济成本指标", "生态环境成本指标", "成本指标"],
+               level3=["项目总成本", "道路单位造价", "设备购置成本", "社会成本"],
+               value=["≤500万元", "≤450元/平方米", "≤30万元", "无"])
+    assert list(out["category"][:2]) == ["经济成本指标", "经济成本指标"]
+    assert list(out["level1_canonical"][:3]) == ["成本指标"] * 3
+    flags = out["flags"].str.split(";")
+    assert not any("category_mismatch" in f for f in flags[:2])
+    assert out.loc[2, "category"] == "成本指标" and "category_mismatch" in flags[2]
+    # the older tables' undivided 成本指标 covers the 2021 social cost
+    assert out.loc[3, "category"] == "社会成本指标" and "category_mismatch" not in flags[3]
+
+
+def test_fingerprint_follows_the_data_files(normalizer, tmp_path, monkeypatch):
+    """Batch caches are keyed on the fingerprint: an expert's edit to a data file must change it."""
+    import shutil
+
+    from zhibiao import resources
+    data = tmp_path / "data"
+    shutil.copytree(resources.DATA_DIR, data)
+    monkeypatch.setattr(resources, "DATA_DIR", data)
+    resources.rules_fingerprint.cache_clear()
+    try:
+        before = normalizer.fingerprint
+        with open(data / "units.txt", "a", encoding="utf-8") as fh:
+            fh.write("\n# a reviewed correction\n")
+        resources.rules_fingerprint.cache_clear()
+        assert normalizer.fingerprint != before
+        assert normalizer.fingerprint.startswith(normalizer.card["fingerprint"])
+    finally:
+        resources.rules_fingerprint.cache_clear()

@@ -31,8 +31,8 @@ from sklearn.linear_model import LogisticRegression
 
 from .embed import Embedder, get_embedder  # noqa: F401  (used by the docstring examples)
 from .errors import ModelNotFound, ZhibiaoError
-from .resources import models_dir
-from .taxonomy import canonical_category, level1_of, load_library
+from .resources import models_dir, rules_fingerprint
+from .taxonomy import canonical_category, level1_of, load_library, reconcile
 from .text import normalize_chars
 from .values import parse_value, unit_dimension
 
@@ -305,9 +305,10 @@ class Normalizer:
 
     @property
     def fingerprint(self) -> str:
-        """Identifies the model version, for caches keyed on its output."""
-        return self.card.get("fingerprint") or hashlib.sha1(
+        """Identifies what the output depends on (model, data files, code version), for caches."""
+        model = self.card.get("fingerprint") or hashlib.sha1(
             json.dumps(self.card, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+        return f"{model}-{rules_fingerprint()}"
 
     @property
     def library(self) -> pd.DataFrame:
@@ -356,9 +357,9 @@ class Normalizer:
         entries = lib.loc[lib.index.intersection(sorted({m.indicator_id for m in matches} - {None}))].to_dict("index")
         records = []
         for (level3, _desc, value, l1, l2, year), b, p, m in zip(keys, best, proba, matches):
-            category = self.classifier.classes_[b]
             pv = parse_value(value, year=_year(year))
             declared = canonical_category(l2, l1) if (l2 or l1) else None
+            category, _ = reconcile(self.classifier.classes_[b], declared)
             entry = entries.get(m.indicator_id)
             rec = {
                 "category": category,
@@ -398,8 +399,7 @@ def row_flags(rec: dict, pv, entry, declared: str | None, mismatch_confidence: f
     ['unit_mismatch']
     """
     flags = []
-    if declared and declared != rec["category"] and rec["category_confidence"] >= mismatch_confidence \
-            and not _same_cost_family(declared, rec["category"]):
+    if declared and rec["category_confidence"] >= mismatch_confidence and not reconcile(rec["category"], declared)[1]:
         flags.append("category_mismatch")
     if not rec["indicator_id"]:
         flags.append("unmatched_indicator")
@@ -433,8 +433,3 @@ def _unit_conflict(got: str, want: str) -> bool:
     g, w = got.split("/")[0], want.split("/")[0]
     # 个 is the generic counter; 人次 and 人 count the same people.
     return got_dim == want_dim == "count" and GENERIC_COUNTER not in (g, w) and g not in w and w not in g
-
-
-def _same_cost_family(a: str, b: str) -> bool:
-    # 经济成本指标 etc. refine 成本指标; older tables only say 成本指标.
-    return "成本" in a and "成本" in b

@@ -6,7 +6,9 @@ A source checkout (editable install) uses the repository's top-level
 """
 from __future__ import annotations
 
+import hashlib
 import os
+from functools import lru_cache
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -35,3 +37,20 @@ def training_data_dir() -> Path:
 def data_file(name: str) -> Path:
     """A shipped domain-knowledge file under ``zhibiao/data``."""
     return DATA_DIR / name
+
+
+@lru_cache(maxsize=1)
+def rules_fingerprint() -> str:
+    """Hash of the code version and the domain-knowledge files that shape a row's tags.
+
+    Caches of normalized rows are keyed on it (with the model's own fingerprint), so an
+    expert's correction to units.txt or the library, or a new release, is never hidden by
+    results cached before it.
+    """
+    from . import __version__
+    from .taxonomy import library_path
+    h = hashlib.sha256(__version__.encode())
+    for path in sorted(DATA_DIR.iterdir()) + [library_path()]:
+        if path.is_file():
+            h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()[:12]

@@ -26,6 +26,7 @@ from .categories import (
     categories_of_level1,
     level1_of,
     normalize_label,
+    reconcile,
 )
 from .library import (
     LIBRARY_COLUMNS,
@@ -46,6 +47,7 @@ __all__ = [
     "categories_of_level1",
     "level1_of",
     "normalize_label",
+    "reconcile",
     "LIBRARY_COLUMNS",
     "SECTORS",
     "VALUE_KINDS",

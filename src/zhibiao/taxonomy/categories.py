@@ -28,6 +28,7 @@ __all__ = [
     "canonical_level1",
     "normalize_label",
     "categories_of_level1",
+    "reconcile",
 ]
 
 _DATA = "categories.tsv"
@@ -41,6 +42,8 @@ def _load() -> dict:
     rules2: list[tuple[str, str | None, tuple[str, ...]]] = []
     rules1: list[tuple[str, tuple[str, ...]]] = []
     level1_order: list[str] = []
+    same: set[tuple[str, str]] = set()
+    within: set[tuple[str, str]] = set()
     with open(data_file(_DATA), encoding="utf-8") as fh:
         for raw in fh:
             line = raw.rstrip("\n")
@@ -63,11 +66,18 @@ def _load() -> dict:
                 rules2.append((canon, None if extra in ("", "-") else extra, alias_list))
             elif kind == "rule1":
                 rules1.append((canon, alias_list))
+            elif kind == "same":
+                same.add((canon, extra))
+            elif kind == "within":
+                within.add((canon, extra))
             else:
                 raise ValueError(f"{_DATA}: unknown record kind {kind!r}")
     for canon, cond, _ in rules2:
         if canon not in cats:
             raise ValueError(f"{_DATA}: rule for unknown category {canon!r}")
+    for a, b in same | within:
+        if a not in cats or b not in cats:
+            raise ValueError(f"{_DATA}: relation between unknown categories {a!r}, {b!r}")
     return {
         "cats": cats,
         "cat_alias": cat_alias,
@@ -75,6 +85,8 @@ def _load() -> dict:
         "rules2": rules2,
         "rules1": rules1,
         "level1_order": tuple(level1_order),
+        "same": frozenset(same),
+        "within": frozenset(within),
     }
 
 
@@ -188,3 +200,25 @@ def canonical_category(declared_level2: str | None, declared_level1: str | None 
     if l1 == "满意度指标":
         return "服务对象满意度指标"
     return None
+
+
+def reconcile(predicted: str, declared: str | None) -> tuple[str, bool]:
+    """The category to report for a row, and whether its table's declaration agrees.
+
+    Equal names agree. So do two names of one category (``same`` in the data file), and the
+    table's name is kept; and a finer category under the undivided one it is part of
+    (``within``), keeping the finer name. Anything else disagrees, and the prediction stands.
+
+    >>> reconcile("成本指标", "经济成本指标")
+    ('经济成本指标', True)
+    >>> reconcile("社会成本指标", "成本指标")
+    ('社会成本指标', True)
+    >>> reconcile("成本指标", "生态环境成本指标")
+    ('成本指标', False)
+    """
+    if not declared or declared == predicted:
+        return predicted, True
+    d = _load()
+    if (predicted, declared) in d["same"] or (declared, predicted) in d["same"]:
+        return declared, True
+    return predicted, (predicted, declared) in d["within"]
