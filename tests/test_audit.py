@@ -270,7 +270,7 @@ def test_template_copy_against_labels(seeds):
 # --- output ------------------------------------------------------------------------------------
 
 def test_write_report(tmp_path):
-    bad = [("产出指标", "数量指标", "宣传活动场次", "", "提高"),
+    bad = [("产出指标", "数量指标", "宣传活动场次", "", "=提高"),   # "=…" is text, never a formula
            ("产出指标", "质量指标", "宣传品发放合格率", "", "292%")]
     report = run(table("农村环卫保洁项目", COMPLETE), table("宣传经费", bad, dept="宣传部"))
     assert list(report.findings.columns) == FINDING_COLUMNS
@@ -285,6 +285,8 @@ def test_write_report(tmp_path):
     assert ws.column_dimensions["G"].width >= 30   # 问题说明 is readable
     messages = [ws.cell(row=i, column=header.index("问题说明") + 1).value for i in range(2, ws.max_row + 1)]
     assert any("≥92%" in m for m in messages)
+    values = [c for row in ws.iter_rows(min_row=2) for c in row if str(c.value).startswith("=")]
+    assert values and not any(c.data_type == "f" for c in values)
     projects = wb["项目"]
     p_header = [c.value for c in projects[1]]
     assert {"项目名称", "得分", "缺少的指标类别"} <= set(p_header)

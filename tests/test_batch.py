@@ -360,3 +360,39 @@ def test_rows_files_are_not_checked_for_copies(tmp_path):
     src = write_csv(rows, tmp_path / "rows.csv")
     run_batch([src], tmp_path / "out.csv", normalizer=FakeNormalizer(), cache=False, progress=False)
     assert not read_out(tmp_path / "out.csv")["flags"].str.contains("template_copy").any()
+
+
+def test_xlsx_output_keeps_every_row_as_data_and_resumes(tmp_path):
+    df = make_rows(600, unique_desc=True)
+    df.loc[::50, "value"] = "=100%"                 # a 指标值 an xlsx writer would turn into a formula
+    df.loc[350, "level3"] = "CRASH-HERE"
+    src = write_csv(df, tmp_path / "rows.csv")
+    out = tmp_path / "out.xlsx"
+    with pytest.raises(KeyboardInterrupt):
+        run_batch([src], out, normalizer=FakeNormalizer(crash_marker="CRASH"), chunk_rows=100,
+                  cache=False, progress=False)
+    assert not out.exists()                         # nothing half-written where the result goes
+    rep = run_batch([src], out, normalizer=FakeNormalizer(), chunk_rows=100, cache=False, resume=True,
+                    progress=False)
+    assert rep.skipped_chunks == 3 and rep.rows_out == 600 and rep.output == str(out)
+    got = pd.read_excel(out, dtype=str, keep_default_na=False)
+    assert list(got["location"]) == list(df["location"])
+    assert list(got["value"]) == list(df["value"])
+    ref = tmp_path / "ref.csv"
+    run_batch([src], ref, normalizer=FakeNormalizer(), chunk_rows=100, cache=False, progress=False)
+    assert list(got["category"]) == list(read_out(ref)["category"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.xlsx", "ref.csv", "ref.csv.manifest.json",
+                                                          "rows.csv"]
+
+
+def test_write_xlsx_continues_past_the_sheet_limit(tmp_path, monkeypatch):
+    from openpyxl import load_workbook
+
+    from zhibiao import tables
+    monkeypatch.setattr(tables, "EXCEL_MAX_ROWS", 4)   # 3 data rows per sheet
+    frames = [pd.DataFrame({"level3": [f"指标{i}" for i in range(k, k + 4)], "value": "=1个"}) for k in (0, 4)]
+    wb = load_workbook(tables.write_xlsx(frames, tmp_path / "t.xlsx"))
+    assert wb.sheetnames == ["rows", "rows (2)", "rows (3)"]
+    rows = [r for ws in wb for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert [r[0] for r in rows] == [f"指标{i}" for i in range(8)] and {r[1] for r in rows} == {"=1个"}
+    assert all(next(ws.iter_rows(max_row=1, values_only=True)) == ("level3", "value") for ws in wb)

@@ -30,7 +30,8 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 from zhibiao.classify import NORMALIZER_FILE  # noqa: E402
 from zhibiao.recommend import RECOMMENDER_FILE  # noqa: E402
 from zhibiao.resources import models_dir  # noqa: E402
-from zhibiao.service.app import STANDARD_HEADERS, create_app  # noqa: E402
+from zhibiao.forms import STANDARD_HEADERS  # noqa: E402
+from zhibiao.service.app import create_app  # noqa: E402
 
 if not ((models_dir() / NORMALIZER_FILE).exists() and (models_dir() / RECOMMENDER_FILE).exists()):
     pytest.skip(f"trained models missing in {models_dir()} (run `zhibiao train`)", allow_module_level=True)

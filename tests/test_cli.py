@@ -95,3 +95,14 @@ def test_normalize_resolves_each_rows_deadline_against_its_own_year(tmp_path):
     assert run("normalize", src, "-o", dst, "--no-progress").exit_code == 0
     out = pd.read_csv(dst, dtype=str, keep_default_na=False)
     assert list(out["date"]) == ["2021-12-31", "2023-12-31"]
+
+
+def test_extract_to_xlsx_keeps_values_that_look_like_formulas(tmp_path, seed_dir):
+    """Seeds write targets as "=1203米"; an xlsx must keep them as text, not formulas."""
+    from zhibiao.tables import read_rows
+    seed = sorted(seed_dir.glob("000_*.txt"))[0]
+    assert run("extract", seed, "-o", tmp_path / "rows.csv").exit_code == 0
+    assert run("extract", seed, "-o", tmp_path / "rows.xlsx").exit_code == 0
+    csv, xlsx = read_rows(tmp_path / "rows.csv"), read_rows(tmp_path / "rows.xlsx")
+    assert csv["value"].str.startswith("=").sum() > 20
+    assert list(xlsx["value"]) == list(csv["value"]) and list(xlsx["level3"]) == list(csv["level3"])

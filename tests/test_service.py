@@ -19,6 +19,7 @@ pytest.importorskip("httpx", reason="the FastAPI TestClient needs httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 from openpyxl import Workbook, load_workbook  # noqa: E402
 
+from zhibiao.forms import STANDARD_HEADERS  # noqa: E402
 from zhibiao.classify import NORMALIZER_FILE, OUTPUT_COLUMNS  # noqa: E402
 from zhibiao.recommend import RECOMMENDER_FILE  # noqa: E402
 from zhibiao.resources import models_dir, training_data_dir  # noqa: E402
@@ -176,7 +177,7 @@ def test_normalize_as_standard_xlsx(client):
     cells = [[c for c in row] for row in ws.iter_rows(values_only=True)]
     assert cells[0][0] == "唐山创新中心运营服务费项目绩效目标表"
     header_at = next(i for i, row in enumerate(cells) if row[0] == "一级指标")
-    assert list(cells[header_at][:6]) == service.STANDARD_HEADERS
+    assert list(cells[header_at][:6]) == STANDARD_HEADERS
     data = cells[header_at + 1:header_at + 1 + len(rows)]
     assert [row[2] for row in data] == [r["level3"] for r in rows]
     assert data[-1][4] == "=100%"           # a value, never a formula

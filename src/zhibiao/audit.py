@@ -51,6 +51,7 @@ import pandas as pd
 from .classify import GROWTH, RATE_NAME, RATE_UNITS
 from .recommend import GROUP_OF, REQUIRED_GROUPS
 from .resources import data_file
+from .tables import as_text_cell
 from .text import normalize_chars, tokenize
 
 __all__ = ["AuditReport", "audit", "audit_files", "write_report", "detect_template_copy",
@@ -1022,6 +1023,9 @@ def write_report(report: AuditReport, path) -> Path:
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         for name, df in frames.items():
             df.to_excel(xw, sheet_name=name, index=False)
+            for row in xw.sheets[name].iter_rows(min_row=2):
+                for cell in row:
+                    as_text_cell(cell)
         ws_info = xw.sheets["说明"]
         r = len(frames["说明"]) + 3
         extra = []

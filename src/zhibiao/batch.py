@@ -7,7 +7,8 @@
   document for .txt/.docx/.xlsx/.xls), and the output is written incrementally:
   ``.csv`` and ``.jsonl`` are appended chunk by chunk, ``.parquet`` becomes a
   directory of part files (``out.parquet/part-000000.parquet`` …), which
-  ``pandas.read_parquet("out.parquet")`` reads as one table;
+  ``pandas.read_parquet("out.parquet")`` reads as one table; ``.xlsx`` is
+  converted at the end from such a directory beside it (``out.xlsx.parts.parquet``);
 * **dedupe** – within a chunk each distinct (level3, description, value, level1,
   level2) tuple is normalized once and broadcast back; results are kept in a
   sqlite cache keyed by (normalizer.fingerprint, hash of the tuple) and reused
@@ -64,7 +65,7 @@ ERROR_COLUMN = "error"
 ERROR_FLAG = "normalize_error"
 ROWS_SUFFIXES = (".csv", ".jsonl", ".parquet")
 DOCUMENT_SUFFIXES = (".txt", ".docx", ".xlsx", ".xls")
-OUTPUT_SUFFIXES = (".csv", ".jsonl", ".parquet")
+OUTPUT_SUFFIXES = (".csv", ".jsonl", ".parquet", ".xlsx")
 # the columns `zhibiao extract` writes (DESIGN §4), used as the schema of document inputs
 DOCUMENT_COLUMNS = ("source", "location", "project_id", "project_name", "table_title", "project_code",
                     "department", "year", "budget_wan", "level1", "level2", "level3", "description",
@@ -831,13 +832,17 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
     ``normalizer``: an object with ``normalize(df)`` (and ``fingerprint`` for the
     cache); ``None`` loads ``zhibiao.Normalizer.load()`` (each worker loads its
     own); a str/Path loads ``Normalizer.load(path)``.
-    ``output`` suffix picks the format: ``.csv``, ``.jsonl``, or ``.parquet``
-    (a directory of part files). Returns a :class:`BatchReport`.
+    ``output`` suffix picks the format: ``.csv``, ``.jsonl``, ``.parquet``
+    (a directory of part files) or ``.xlsx`` (written at the end from a
+    parquet store beside it, which ``resume`` continues until then). Returns a :class:`BatchReport`.
     """
     t0 = time.perf_counter()
     output = Path(output)
     if output.suffix.lower() not in OUTPUT_SUFFIXES:
         raise UnsupportedFormat(output, f"batch output must be one of {', '.join(OUTPUT_SUFFIXES)}")
+    xlsx = None
+    if output.suffix.lower() == ".xlsx":  # an xlsx cannot be appended to: stream parquet parts, convert at the end
+        xlsx, output = output, output.with_name(output.name + ".parts.parquet")
     if engine not in ("local", "dask"):
         raise ZhibiaoError(f"unknown engine {engine!r}; use local or dask")
     if chunk_rows < 1 or jobs < 1:
@@ -924,9 +929,25 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
 
     writer.finish()
     report.rows_out = writer.rows_written
+    if xlsx is not None:
+        _parts_to_xlsx(writer, xlsx)
+        report.output = str(xlsx)
     report.seconds = time.perf_counter() - t0
     report.rows_per_s = report.rows_processed / report.seconds if report.seconds else 0.0
     return report
+
+
+def _parts_to_xlsx(writer: _Writer, xlsx: Path) -> None:
+    """Convert a finished parquet store to one .xlsx, part by part, then remove the store."""
+    import shutil
+
+    from .tables import write_xlsx
+    parts = [writer.output / c["part"] for c in writer.manifest["chunks"]]
+    tmp = xlsx.with_name(f".{xlsx.name}.tmp.xlsx")
+    write_xlsx((pd.read_parquet(p) for p in parts), tmp)
+    os.replace(tmp, xlsx)
+    shutil.rmtree(writer.output, ignore_errors=True)
+    writer.manifest_path.unlink(missing_ok=True)
 
 
 def _run_processes(ins, writer, ref, key_columns, store, chunk_rows, jobs, on_commit, on_skip):

@@ -11,7 +11,7 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
-from .errors import ZhibiaoError
+from .errors import UnsupportedFormat, ZhibiaoError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Clean, comparable data from Chinese budget performance indicators.")
@@ -75,7 +75,7 @@ def extract(files: List[Path] = typer.Argument(..., help="Documents: .txt dumps,
 @app.command()
 @one_line_errors
 def normalize(inputs: List[Path] = typer.Argument(..., help="rows files (.csv .jsonl .parquet) or documents"),
-              output: Path = typer.Option(..., "-o", "--output", help="output: .csv .jsonl .parquet"),
+              output: Path = typer.Option(..., "-o", "--output", help="output: .csv .jsonl .parquet .xlsx"),
               jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="local worker processes"),
               engine: str = typer.Option("local", help="local | dask"),
               scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address (default: a LocalCluster)"),
@@ -104,10 +104,18 @@ def suggest(text: str = typer.Argument(..., help="project name or short descript
             budget: Optional[float] = typer.Option(None, "--budget", help="budget in 万元"),
             k: int = typer.Option(10, "-k", min=1, max=50),
             draft: Optional[Path] = typer.Option(None, "--draft", help="partial draft table to complete"),
-            as_json: bool = typer.Option(False, "--json", help="print the JSON of DESIGN §5")):
+            as_json: bool = typer.Option(False, "--json", help="print the JSON of DESIGN §5"),
+            xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="also write the set as a 绩效目标表 .xlsx")):
     """Suggest a complete indicator set for a project, with the similar past projects behind it."""
     from .recommend import suggest as _suggest
     result = _suggest(text, description=description, budget=budget, k=k, draft=draft)
+    if xlsx is not None:
+        from .forms import suggestion_rows, target_table_xlsx
+        if xlsx.suffix.lower() != ".xlsx":
+            raise UnsupportedFormat(xlsx, "--xlsx writes an .xlsx workbook")
+        project = {"project_name": text, "budget_wan": budget, "purpose": description}
+        xlsx.parent.mkdir(parents=True, exist_ok=True)
+        xlsx.write_bytes(target_table_xlsx(suggestion_rows(result), project=project))
     if as_json:
         out.print_json(json.dumps(result, ensure_ascii=False))
     else:

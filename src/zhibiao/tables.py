@@ -1,7 +1,9 @@
 """Read and write row tables by file suffix: .csv, .xlsx, .jsonl, .parquet."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any, Iterable
 
 import pandas as pd
 
@@ -19,7 +21,7 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     if suffix == ".csv":
         df.to_csv(path, index=False, encoding="utf-8-sig")
     elif suffix == ".xlsx":
-        df.to_excel(path, index=False)
+        write_xlsx([df], path)
     elif suffix == ".jsonl":
         df.to_json(path, orient="records", lines=True, force_ascii=False)
     else:
@@ -43,3 +45,84 @@ def read_rows(path: str | Path) -> pd.DataFrame:
     if suffix == ".xlsx":
         return pd.read_excel(path, dtype=str, keep_default_na=False)
     raise UnsupportedFormat(path, f"not a rows file: {suffix}")
+
+
+EXCEL_MAX_ROWS = 1_048_576  # per sheet, header included
+
+
+def cell_value(v: Any) -> Any:
+    """A value a spreadsheet cell can hold: numpy and pandas scalars unwrapped, NaN and missing → None."""
+    item = getattr(v, "item", None)
+    if callable(item) and not isinstance(v, (str, bytes)):
+        try:
+            v = item()
+        except (TypeError, ValueError):
+            pass
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if v is None or isinstance(v, (str, bool, int, float)):
+        return v
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(v)
+
+
+def as_text_cell(cell) -> None:
+    """Keep a string that starts with "=" (指标值 "=100%") as text: openpyxl would store a formula,
+    which Excel evaluates and a reader gets back empty."""
+    if cell.data_type == "f":
+        cell.data_type = "s"
+
+
+def write_xlsx(frames: Iterable[pd.DataFrame], path: str | Path, sheet: str = "rows") -> Path:
+    """Stream frames with the same columns into one .xlsx table (bounded memory).
+
+    Every value is stored as data, never as a formula; characters that .xlsx cannot hold are
+    dropped. Past Excel's 1,048,576 rows the table continues on sheets ``rows (2)``, ``rows (3)`` …,
+    each with the header.
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    path = Path(path)
+    wb = Workbook(write_only=True)
+    ws, used, header, n_sheets = None, 0, None, 0
+
+    def value(v):
+        v = cell_value(v)
+        if isinstance(v, str):
+            v = ILLEGAL_CHARACTERS_RE.sub("", v)
+            if v.startswith("="):
+                c = WriteOnlyCell(ws, value=v)
+                as_text_cell(c)
+                return c
+        return v
+
+    def new_sheet():
+        nonlocal ws, used, n_sheets
+        n_sheets += 1
+        ws = wb.create_sheet(sheet if n_sheets == 1 else f"{sheet} ({n_sheets})")
+        ws.append([value(h) for h in header])
+        used = 1
+
+    for df in frames:
+        if header is None:
+            header = [str(c) for c in df.columns]
+            new_sheet()
+        for row in df.itertuples(index=False, name=None):
+            if used >= EXCEL_MAX_ROWS:
+                new_sheet()
+            ws.append([value(v) for v in row])
+            used += 1
+    if header is None:
+        header = []
+        new_sheet()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path

@@ -507,93 +507,14 @@ def _rows_body(schema_ref: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- xlsx
-STANDARD_HEADERS = ["一级指标", "二级指标", "三级指标", "绩效指标描述", "指标值", "指标值确定依据"]
-NORMALIZED_HEADERS = {  # extra columns after the standard six
-    "level1_canonical": "规范一级指标", "category": "规范二级指标", "category_confidence": "类别置信度",
-    "indicator_id": "标准指标编号", "indicator_name": "标准指标名称", "flags": "审核标记",
-}
-
-
-def _put(ws, row: int, col: int, v: Any):
-    """Write a value as data: never a formula (指标值 like "=100%" are text), no control characters."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    v = jsonable(v)
-    if isinstance(v, (dict, list)):
-        v = str(v)
-    if isinstance(v, str):
-        v = ILLEGAL_CHARACTERS_RE.sub("", v)
-    cell = ws.cell(row, col, "" if v is None else v)
-    if cell.data_type == "f":
-        cell.data_type = "s"
-    return cell
-
-
 def standard_xlsx(rows, projects=None, payload: RowsIn | None = None) -> bytes:
-    """The normalized rows as a 项目支出绩效目标表 workbook: per project a title row,
-    项目名称 / 预算数 / 资金用途 rows, the standard header and its indicator rows."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-    from openpyxl.utils import get_column_letter
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "绩效目标表"
-    extra = [c for c in NORMALIZED_HEADERS if c in rows.columns]
-    headers = STANDARD_HEADERS + [NORMALIZED_HEADERS[c] for c in extra]
-    width = len(headers)
-    thin = Side(style="thin", color="999999")
-    border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    bold = Font(bold=True)
-    head_fill = PatternFill("solid", fgColor="DDEBF7")
-    meta = {}
-    if projects is not None and len(projects) and "project_name" in projects.columns:
-        for rec in records(projects):
-            meta.setdefault(rec.get("project_name") or "", rec)
-    names = rows["project_name"].fillna("").astype(str) if "project_name" in rows.columns else None
-    groups = list(dict.fromkeys(names)) if names is not None else [""]
-    r = 1
-    for name in groups:
-        part = rows[names == name] if names is not None else rows
-        info = meta.get(name, {})
-        if payload is not None:
-            info = {"project_name": payload.project_name, "budget_wan": payload.budget, "purpose": payload.description}
-        title = f"{name or '未命名'}项目绩效目标表" if not str(name).endswith("项目") else f"{name}绩效目标表"
-        _put(ws, r, 1, title).font = Font(bold=True, size=14)
-        ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=width)
-        ws.cell(r, 1).alignment = Alignment(horizontal="center")
-        r += 1
-        for label, value in (("项目名称", name), ("预算数", info.get("budget_wan")),
-                             ("项目资金主要用途", info.get("purpose")), ("项目编码", info.get("project_code")),
-                             ("部门名称", info.get("department"))):
-            if value in (None, "") and label != "项目名称":
-                continue
-            if label == "预算数":
-                value = f"{value:g}万元" if isinstance(value, (int, float)) else f"{value}万元"
-            _put(ws, r, 1, label).font = bold
-            _put(ws, r, 2, value)
-            ws.merge_cells(start_row=r, start_column=2, end_row=r, end_column=width)
-            r += 1
-        for j, h in enumerate(headers, 1):
-            c = _put(ws, r, j, h)
-            c.font, c.fill, c.border = bold, head_fill, border
-            c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        r += 1
-        for rec in records(part):
-            level2 = rec.get("level2") or rec.get("category") or ""
-            level1 = rec.get("level1") or rec.get("level1_canonical") or ""
-            vals = [level1, level2, rec.get("level3"), rec.get("description"), rec.get("value"), rec.get("basis")]
-            vals += [rec.get(c) for c in extra]
-            for j, v in enumerate(vals, 1):
-                c = _put(ws, r, j, v)
-                c.border = border
-                c.alignment = Alignment(vertical="center", wrap_text=True)
-            r += 1
-        r += 1  # a blank row between projects
-    for j, w in enumerate([12, 16, 22, 30, 14, 16, 12, 18, 10, 14, 18, 24][:width], 1):
-        ws.column_dimensions[get_column_letter(j)].width = w
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    """The normalized rows in the 绩效目标表 layout (:func:`zhibiao.forms.target_table_xlsx`)."""
+    from ..forms import target_table_xlsx
+    project = None
+    if payload is not None:
+        project = {"project_name": payload.project_name, "budget_wan": payload.budget,
+                   "purpose": payload.description}
+    return target_table_xlsx(rows, projects, project=project)
 
 
 def _xlsx_response(data: bytes, stem: str) -> Response:
