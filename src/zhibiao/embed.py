@@ -635,7 +635,9 @@ class SentenceTransformerEmbedder(Embedder):
     @property
     def dim(self) -> int:
         model, _ = self._model()
-        return int(model.get_sentence_embedding_dimension())
+        # renamed in sentence-transformers 5; the old name warns there
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(get_dim())
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         model, lock = self._model()
