@@ -44,7 +44,7 @@ def _expected(row) -> ParsedValue:
         boolean=_opt(row["boolean"], lambda s: s == "true"), recurring=row["recurring"] == "true")
 
 
-CASES = [(row, _opt(row["year"], int)) for name in ("values_cases.csv", "values_issue_cases.csv")
+CASES = [(row, _opt(row["year"], int)) for name in ("values_cases.csv", "values_issue_cases.csv", "values_qa_cases.csv")
          for row in _rows(name)]
 SEED_CASES = list(_rows("values_cases.csv"))
 

@@ -156,12 +156,12 @@ class _Units:
 
         Handles a written 万/亿 prefix and compounds joined by / or 每.
         """
-        m = self.re_unit.match(s, pos)
+        m = self._whole(self.re_unit.match(s, pos), s)
         prefix, end = "", pos
         pm = self.re_prefix.match(s, pos) if self.re_prefix else None
         if pm:
             # 万人次 has no spelling of its own: prefix + unit, when that covers more text
-            m2 = self.re_unit.match(s, pm.end())
+            m2 = self._whole(self.re_unit.match(s, pm.end()), s)
             if m is None or (m2 is not None and m2.end() > m.end()):
                 prefix, m, end = pm.group(), m2, pm.end()
         if m:
@@ -174,19 +174,33 @@ class _Units:
             return None, 1.0, None, pos
         factor *= self.prefixes.get(prefix, 1.0)
         base_parts = [base] if base else []
-        # denominators: 元/平米, 元每人每月, 元/人·月 – kept as written (canonicalised)
-        while end < len(s) and s[end] in "/每·":
-            d = self.re_denominator.match(s, end + 1)
+        # denominators: 元/平米, 元每人每月, 元/人·月, 户/人.月, 元/(人·月) – kept as written (canonicalised)
+        bracket = False
+        while end < len(s) and (s[end] in "/每·" or (s[end] == "." and "/" in unit)):
+            start = end + 1
+            if s[end] == "/" and s[start:start + 1] == "(":
+                start, bracket = start + 1, True
+            d = self.re_denominator.match(s, start)
             if not d:
                 break
             canon = self.any_alias[d.group()]
             unit += "/" + canon
             base_parts.append("/" + canon)
             end = d.end()
+        if bracket and s[end:end + 1] == ")":
+            end += 1
         base_unit = "".join(base_parts) or None
         if base_unit and base_unit.startswith("/"):
             base_unit = None  # bare 万/月: no unit to convert to
         return unit, factor, base_unit, end
+
+    @staticmethod
+    def _whole(m: re.Match | None, s: str) -> re.Match | None:
+        """A unit written in Latin letters must not run on into more letters (m in mg, t in ton)."""
+        if m and m.group()[-1:].isascii() and m.group()[-1:].isalpha() and s[m.end():m.end() + 1].isascii() \
+                and s[m.end():m.end() + 1].isalpha():
+            return None
+        return m
 
     def dimension_of(self, unit: str) -> str | None:
         dims = []
@@ -254,7 +268,7 @@ class _Grammar:
         self.re_range = re.compile(f"^\\s*(?:{_alternation(sec.get('range', ['-']))})\\s*$")
         self.re_point = _point_regex(self.named)
         # cheap test before the date grammar runs: most values have none of these
-        self.re_date_hint = re.compile(f"[年月季日.~-]|{_alternation(self.named)}")
+        self.re_date_hint = re.compile(f"[年月季日.~/-]|{_alternation(self.named)}")
 
 
 _G: _Grammar | None = None
@@ -271,12 +285,12 @@ def _grammar() -> _Grammar:
 
 _CN_DIGITS = "零〇一二两三四五六七八九十百千"
 _RE_HAS_CN = re.compile(f"[{_CN_DIGITS}]")
-_RE_PERCENT_CN = re.compile(f"百分之([{_CN_DIGITS}万]+(?:点[{_CN_DIGITS}]+)?)")
+_RE_PERCENT_CN = re.compile(f"(百|千)分之([{_CN_DIGITS}万]+(?:点[{_CN_DIGITS}]+)?|\\d+(?:\\.\\d+)?)")
 _RE_CN_RUN = re.compile(f"(第?)([{_CN_DIGITS}]+(?:点[零〇一二三四五六七八九]+)?)")
 _RE_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?:\D|$))")
 _RE_NUMBER = re.compile(r"(?:(?<![\dA-Za-z%])-)?\d+(?:\.\d+)?")  # -5% is negative; 90-95 is a range
 # parts of a multi value: 1600人、200人; 5万/10万; 90%-95%
-_RE_SPLIT = re.compile(r"[、;,]|/(?=\s*[<>=≥≤约]?\s*\d)|(?<=[\d%])\s*(?:-|~|至|到)\s*(?=\d)")
+_RE_SPLIT = re.compile(r"[、;,]|/(?=\s*[<>=≥≤约]?\s*\d)|(?<=[\d%万亿])\s*(?:-|~|至|到)\s*(?=\d)")
 _RE_TRAILING = re.compile(r"[\s。.;,、!?:]+$")
 _RE_SPACES = re.compile(r"\s+")
 _PLACEHOLDERS = {"", "-", "--", "/", "—", "无数据", "空", "null", "None", "nan", "NaN", "N/A", "n/a"}
@@ -298,9 +312,10 @@ def _convert_chinese_numerals(s: str) -> str:
     A run of numerals is converted only before a unit, 月, 季度, 万/亿 or after 第,
     so words that merely contain 一 or 十 keep their meaning.
     """
-    def percent(m: re.Match) -> str:
-        num = _cn2num(m.group(1))
-        return m.group(0) if num is None else num + "%"
+    def percent(m: re.Match) -> str:   # 百分之九十 → 90%, 百分之95 → 95%, 千分之五 → 5‰
+        run = m.group(2)
+        num = run if run[0].isdigit() else "100" if run == "百" else _cn2num(run)
+        return m.group(0) if num is None else num + ("%" if m.group(1) == "百" else "‰")
 
     s = _RE_PERCENT_CN.sub(percent, s)
     if not _RE_HAS_CN.search(s):
@@ -355,9 +370,13 @@ def _point_regex(named) -> re.Pattern:
       | (?P<ym>(?P<y2>{_Y})(?:年|[./-])(?P<m2>{_MON})(?:月|(?![\d.]))(?P<p2>{_POS})?)
       | (?P<md>(?<![\d.])(?P<m3>{_MON})月(?:(?P<d3>{_DAY})日|(?P<p3>{_POS}))?)
       | (?P<q>(?:(?P<y4>{_Y})年)?第?(?P<q4>[1-4])季度(?:末|底)?)
-      | (?P<nm>(?:(?P<y5>{_Y})年?)?(?P<w5>{words}))
+      | (?P<nm>(?:(?P<y5>{_Y})年?|(?<![\d.]))(?P<w5>{words}))
       | (?P<yr>(?P<y6>{_Y})年(?!\d))
     """, re.X)
+
+
+# 1-12月, 6至12月: the first month of a span is often written without 月
+_RE_MONTH_SPAN = re.compile(rf"(?<![\d.年/-])({_MON})\s*(?:-|~|至|到)\s*(?=(?:{_MON})月)")
 
 
 def _last_day(y: int, m: int) -> int:
@@ -413,6 +432,7 @@ def _undated(s: str, g: _Grammar) -> str:
 
 def _parse_date(text: str, s: str, year: int | None, g: _Grammar) -> ParsedValue | str | None:
     """A deadline or period; or the text with dates blanked when a quantity sits beside them; or None."""
+    s = _RE_MONTH_SPAN.sub(r"\1月-", s)
     matches = [m for m in g.re_point.finditer(s) if m.group()]
     if not matches:
         return None
@@ -457,6 +477,9 @@ def _parse_date(text: str, s: str, year: int | None, g: _Grammar) -> ParsedValue
 
 # --------------------------------------------------------------------------- quantities
 
+_RE_INCLUSIVE = re.compile(r"\s*\(\s*含[^()]{0,10}\)")
+
+
 def _quantity(s: str, g: _Grammar):
     """``[label][op] number [unit][op]`` → (label, op, number, unit, factor, base_unit) or None."""
     m = _RE_NUMBER.search(s)
@@ -475,11 +498,27 @@ def _quantity(s: str, g: _Grammar):
     while pos < len(s) and s[pos] == " ":
         pos += 1
     unit, factor, base_unit, pos = g.units.match(s, pos)
+    im = _RE_INCLUSIVE.match(s, pos)   # 95%(含)以上: the bracket says the bound is included
+    if im:
+        pos = im.end()
     am = g.re_op_after.match(s, pos)
     if am and op is None:
         op = g.op_after[am.group().strip()]
     label = head.strip(" :()[]<>《》\"'“”") or None
     return label, op, number, unit, factor, base_unit
+
+
+def _share_unit(quantities: list[tuple]) -> list[tuple]:
+    """3-5次 and 1600、200人 write the unit once, after the last number; 5万-10万元 writes the
+    prefix at each. When the parts that name a whole unit agree, the parts with none, or with
+    just its prefix, take it too."""
+    named = {q[3] for q in quantities if q[3]}
+    whole = {u for u in named if not any(v != u and v.startswith(u) for v in named)}
+    if len(whole) != 1:
+        return quantities
+    unit = whole.pop()
+    return [q if q[3] == unit or (q[3] and not unit.startswith(q[3])) else (*q[:3], unit, *q[4:])
+            for q in quantities]
 
 
 def _numeric(text: str, s: str, g: _Grammar) -> ParsedValue | None:
@@ -496,6 +535,7 @@ def _numeric(text: str, s: str, g: _Grammar) -> ParsedValue | None:
             base_value = None
         return ParsedValue(text, "numeric", op=op, number=number, unit=unit,
                            base_value=base_value, base_unit=base_unit if base_value is not None else None)
+    quantities = _share_unit(quantities)
     ops = {q[1] for q in quantities}
     units = {q[3] for q in quantities}
     numbers = tuple(NumberPart(q[2], q[3], q[0]) for q in quantities)
@@ -505,13 +545,29 @@ def _numeric(text: str, s: str, g: _Grammar) -> ParsedValue | None:
 
 # --------------------------------------------------------------------------- entry points
 
-_RE_TIGHTEN = re.compile(r"(?<=[\d%])\s+(?=\S)|(?<=[<>=≥≤])\s+(?=\d)")
+_RE_TIGHTEN = re.compile(r"(?<=[\d%])\s+(?=\S)|(?<=[<>=≥≤年月])\s+(?=\d)")
+
+
+# Two targets on two lines or side by side in one cell (≥90%\n≥95%, 1600人 200人) are two parts,
+# unless the first line is only an operator word (不低于 95%): see _separate_parts.
+_RE_PART_BREAK = re.compile(r"(?<=[\d%\u4e00-\u9fff])(?<![年月])\s+(?=[<>=≥≤]?\s*\d)")
+_RE_CURRENCY = re.compile(r"[￥¥]\s*(\d[\d,]*(?:\.\d+)?)(?![\d,.])(?!\s*[万亿千百]?元)")
+
+
+def _separate_parts(s: str, g: _Grammar) -> str:
+    def repl(m: re.Match) -> str:
+        head = s[:m.start()]
+        return m.group() if g.re_op_before_end.search(head) or not _RE_DIGIT.search(head) else ";"
+    return _RE_PART_BREAK.sub(repl, s)
 
 
 def _clean(text: str) -> str:
     s = normalize_chars(text)
     if " " in s:
         s = _RE_SPACES.sub(" ", s)
+        s = _separate_parts(s, _grammar())
+    if "￥" in s or "¥" in s:
+        s = _RE_CURRENCY.sub(r"\1元", s)   # ￥100 → 100元
     for _ in range(3):  # （≥90%）。 → ≥90%
         t = _RE_TRAILING.sub("", s)
         if len(t) >= 2 and t[0] in "([【" and t[-1] in ")]】":
@@ -537,7 +593,7 @@ def _parse(text: str, year: int | None) -> ParsedValue:
     unit, factor, base_unit, end = g.units.match(s, 0)
     if unit is not None and end == len(s):
         return ParsedValue(text, "empty", unit=unit)
-    if _RE_HAS_CN.search(s) or "百分之" in s:
+    if _RE_HAS_CN.search(s) or "分之" in s:
         s = _convert_chinese_numerals(s)
     if _RE_DIGIT.search(s):
         v = _parse_date(text, s, year, g) if g.re_date_hint.search(s) else None
