@@ -396,3 +396,38 @@ def test_write_xlsx_continues_past_the_sheet_limit(tmp_path, monkeypatch):
     rows = [r for ws in wb for r in ws.iter_rows(min_row=2, values_only=True)]
     assert [r[0] for r in rows] == [f"指标{i}" for i in range(8)] and {r[1] for r in rows} == {"=1个"}
     assert all(next(ws.iter_rows(max_row=1, values_only=True)) == ("level3", "value") for ws in wb)
+
+
+def test_rows_file_saved_as_gbk_is_read(tmp_path):
+    """Excel on a Chinese Windows saves "CSV" in GBK: the rows are read, not rejected."""
+    df = make_rows(300)
+    src = tmp_path / "rows_gbk.csv"
+    df.to_csv(src, index=False, encoding="gbk")
+    rep = run_batch([src], tmp_path / "out.csv", normalizer=FakeNormalizer(), chunk_rows=100, cache=False,
+                    progress=False)
+    got = read_out(tmp_path / "out.csv")
+    assert rep.rows_out == 300 and not rep.failures
+    assert list(got["level3"]) == list(df["level3"]) and list(got["description"]) == list(df["description"])
+
+
+def test_one_unreadable_file_is_reported_and_the_rest_processed(tmp_path):
+    good = write_csv(make_rows(200), tmp_path / "good.csv")
+    (tmp_path / "bad.jsonl").write_text('{"level3": "a"}\n{"level3": \n', encoding="utf-8")
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")
+    broken = tmp_path / "broken.csv"          # readable header and first chunk, then bytes of no encoding
+    broken.write_bytes(make_rows(150).to_csv(index=False).encode("utf-8") + b"\xff\xfe\xfa,\x81\n" * 3)
+    inputs = [tmp_path / "bad.jsonl", good, tmp_path / "missing.csv", broken, tmp_path / "bad.parquet"]
+    rep = run_batch(inputs, tmp_path / "out.csv", normalizer=FakeNormalizer(), chunk_rows=100, cache=False,
+                    progress=False)
+    named = sorted(f.split(":")[0].rsplit("/", 1)[-1] for f in rep.failures)
+    assert named == ["bad.jsonl", "bad.parquet", "broken.csv", "missing.csv"]
+    got = read_out(tmp_path / "out.csv")
+    assert list(got["location"][:200]) == [str(i) for i in range(200)]   # the good file, whole
+    assert rep.rows_out == len(got) >= 200
+
+
+def test_no_readable_input_is_one_clear_error(tmp_path):
+    (tmp_path / "bad.jsonl").write_text("not json\n", encoding="utf-8")
+    with pytest.raises(batch.ZhibiaoError, match="bad.jsonl"):
+        run_batch([tmp_path / "bad.jsonl"], tmp_path / "out.csv", normalizer=FakeNormalizer(), cache=False,
+                  progress=False)

@@ -249,3 +249,41 @@ def test_xlsx_unit_note_beside_a_caption_is_no_department(tmp_path):
     ws.append(HEADER)
     ws.append(["产出指标", "数量指标", "监测站点数", "", "≥3个", "计划"])
     assert extract(_save(wb, tmp_path / "收支.xlsx")).department.tolist() == [""]
+
+
+def test_xlsx_split_columns_keep_the_operator_of_a_percent_value(tmp_path):
+    """指标性质 ≥ over an 指标值 typed as an Excel percentage (0.8 shown as 80%) or written "95%"."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["项目名称", "就业补助资金"])
+    ws.append(["一级指标", "二级指标", "三级指标", "指标性质", "指标值", "计量单位", "指标值确定依据"])
+    ws.append(["产出指标", "质量指标", "就业率", "≥", 0.8, "%", "历史"])
+    ws["E3"].number_format = "0%"
+    ws.append(["产出指标", "质量指标", "合格率", "≥", "95%", "%", "历史"])
+    ws.append(["产出指标", "质量指标", "差错率", "反向", "5%", "", "制度"])
+    ws.append(["产出指标", "时效指标", "拨付时长", "≤", 10, "天", "制度"])
+    rows = extract([_save(wb, tmp_path / "split.xlsx")])
+    assert list(rows["value"]) == ["≥80%", "≥95%", "≤5%", "≤10天"]
+
+
+def test_docx_two_row_header_symbol_number_unit(tmp_path):
+    """指标值 spanning 符号 / 数值 / 单位 in a second header row."""
+    d = docx.Document()
+    d.add_paragraph("项目名称：城区道路改造")
+    t = d.add_table(rows=4, cols=6)
+    for j, h in enumerate(["一级指标", "二级指标", "三级指标", "指标值", "", ""]):
+        t.cell(0, j).text = h
+    t.cell(0, 3).merge(t.cell(0, 5))
+    for j in range(3):
+        t.cell(0, j).merge(t.cell(1, j))
+    for j, h in zip((3, 4, 5), ("符号", "数值", "单位")):
+        t.cell(1, j).text = h
+    for r, vals in enumerate([("产出指标", "数量指标", "新建道路长度", "≥", "2", "公里"),
+                              ("产出指标", "质量指标", "验收合格率", "=", "100", "%")], start=2):
+        for j, v in enumerate(vals):
+            t.cell(r, j).text = v
+    path = tmp_path / "twohdr.docx"
+    d.save(path)
+    rows = extract([path])
+    assert list(rows["level3"]) == ["新建道路长度", "验收合格率"]
+    assert list(rows["value"]) == ["≥2公里", "=100%"]

@@ -98,7 +98,7 @@ class BatchReport:
     error_rows: int = 0         # rows kept with the normalize_error flag
     chunks: int = 0             # chunks in the input (done now + skipped)
     skipped_chunks: int = 0     # chunks already committed by an earlier run (resume)
-    failures: list[str] = field(default_factory=list)   # documents that could not be read
+    failures: list[str] = field(default_factory=list)   # files that could not be read (or not to the end)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     rows_per_s: float = 0.0
@@ -124,7 +124,7 @@ class BatchReport:
                 f"({self.rows_per_s:,.0f} rows/s); {self.distinct} distinct, "
                 f"{self.cache_hits} cache hits ({self.cache_hit_rate:.0%}); "
                 f"{self.chunks} chunks ({self.skipped_chunks} resumed); "
-                f"{self.error_rows} error rows; {len(self.failures)} failed documents")
+                f"{self.error_rows} error rows; {len(self.failures)} unreadable files")
 
 
 # --------------------------------------------------------------------------- cache
@@ -442,16 +442,56 @@ def _worker_compute(frame: pd.DataFrame) -> list[dict]:
 
 # --------------------------------------------------------------------------- inputs
 
+def _read_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (ZhibiaoError, ValueError, OSError)  # decode, parse, JSON, I/O
+    try:
+        import pyarrow
+        errors += (pyarrow.ArrowException,)
+    except ImportError:  # pragma: no cover - pyarrow is a core dependency
+        pass
+    return errors
+
+
+# What reading a bad input raises: the file is reported and the run goes on with the next one.
+_READ_ERRORS = _read_errors()
+
+
+def _read_failure(path: Path, exc: BaseException) -> str:
+    if isinstance(exc, ZhibiaoError):
+        return str(exc)
+    reason = str(exc).replace("\n", " ")[:200]
+    return f"{path}: cannot read it as a rows file ({type(exc).__name__}: {reason})"
+
+
 @dataclass
 class _Input:
     index: int
     path: Path
     kind: str          # csv | jsonl | parquet | xlsx-rows | document
     columns: list[str]
+    encoding: str = "utf-8-sig"   # of a csv rows file
 
 
-def _csv_columns(path: Path) -> list[str]:
-    return list(pd.read_csv(path, nrows=0, dtype=str, encoding="utf-8-sig").columns)
+def _csv_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) or, for a rows file re-saved by Excel on a Chinese Windows, GB18030.
+
+    Judged on the first MB; a file that changes encoding further on fails when that chunk is read,
+    and is reported then.
+    """
+    with open(path, "rb") as fh:
+        sample = fh.read(1 << 20)
+    sample = sample[:sample.rfind(b"\n") + 1] or sample   # whole lines: no character cut in two
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            sample.decode(encoding)
+            return encoding
+        except UnicodeDecodeError:
+            pass
+    raise InputError(path, "not UTF-8 or GB18030 text; save it as CSV UTF-8")
+
+
+def _csv_columns(path: Path, encoding: str) -> list[str]:
+    return list(pd.read_csv(path, nrows=0, dtype=str, encoding=encoding).columns)
 
 
 def _classify_input(i: int, path: Path) -> _Input:
@@ -461,11 +501,12 @@ def _classify_input(i: int, path: Path) -> _Input:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         try:
-            cols = _csv_columns(path)
-        except pd.errors.EmptyDataError:
-            cols = []
+            encoding = _csv_encoding(path)
+            cols = _csv_columns(path, encoding)
+        except (InputError, ValueError, UnicodeDecodeError):  # not a rows file: extraction judges it
+            encoding, cols = "utf-8-sig", []
         if "level3" in cols:
-            return _Input(i, path, "csv", cols)
+            return _Input(i, path, "csv", cols, encoding)
         return _Input(i, path, "document", _document_columns())  # a table to extract from
     if suffix == ".jsonl":
         cols: list[str] = []
@@ -567,7 +608,7 @@ def _iter_chunks(inp: _Input, chunk_rows: int, skip: set[str]) -> Iterator[tuple
     """
     prefix = f"{inp.index}:"
     if inp.kind == "csv":
-        reader = pd.read_csv(inp.path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
+        reader = pd.read_csv(inp.path, dtype=str, keep_default_na=False, encoding=inp.encoding,
                              chunksize=chunk_rows)
         with reader:
             for k, df in enumerate(reader):
@@ -869,10 +910,17 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
     elif cache:
         report.warnings.append("normalizer has no fingerprint; the on-disk cache is off")
 
-    ins = [_classify_input(i, Path(p)) for i, p in enumerate(inputs)]
-    for inp in ins:
-        if inp.kind in ("csv", "jsonl", "parquet", "xlsx-rows") and "level3" not in inp.columns:
-            raise InputError(inp.path, "no level3 column")
+    ins = []
+    for i, p in enumerate(inputs):  # one unreadable file is reported at the end, not fatal
+        try:
+            inp = _classify_input(i, Path(p))
+            if inp.kind in ("csv", "jsonl", "parquet", "xlsx-rows") and "level3" not in inp.columns:
+                raise InputError(inp.path, "no level3 column")
+            ins.append(inp)
+        except _READ_ERRORS as exc:
+            report.failures.append(_read_failure(Path(p), exc))
+    if not ins:
+        raise ZhibiaoError("no readable input: " + "; ".join(report.failures))
     base_columns: list[str] = []
     for inp in ins:
         base_columns += [c for c in inp.columns if c not in base_columns]
@@ -918,14 +966,18 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
                       on_commit, on_skip, report)
         elif jobs == 1:
             for inp in ins:
-                for cid, df, failures, projects in _iter_chunks(inp, chunk_rows, set(writer.done)):
-                    if df is None:
-                        on_skip(cid)
-                        continue
-                    out, stats = normalize_chunk(df, normalizer, store, key_columns)
-                    on_commit(cid, out, failures, stats, projects)
+                try:
+                    for cid, df, failures, projects in _iter_chunks(inp, chunk_rows, set(writer.done)):
+                        if df is None:
+                            on_skip(cid)
+                            continue
+                        out, stats = normalize_chunk(df, normalizer, store, key_columns)
+                        on_commit(cid, out, failures, stats, projects)
+                except _READ_ERRORS as exc:
+                    report.failures.append(_read_failure(inp.path, exc))
         else:
-            _run_processes(ins, writer, ref, key_columns, store, chunk_rows, jobs, on_commit, on_skip)
+            _run_processes(ins, writer, ref, key_columns, store, chunk_rows, jobs, on_commit, on_skip,
+                           report)
 
     writer.finish()
     report.rows_out = writer.rows_written
@@ -950,7 +1002,7 @@ def _parts_to_xlsx(writer: _Writer, xlsx: Path) -> None:
     writer.manifest_path.unlink(missing_ok=True)
 
 
-def _run_processes(ins, writer, ref, key_columns, store, chunk_rows, jobs, on_commit, on_skip):
+def _run_processes(ins, writer, ref, key_columns, store, chunk_rows, jobs, on_commit, on_skip, report):
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
@@ -966,17 +1018,20 @@ def _run_processes(ins, writer, ref, key_columns, store, chunk_rows, jobs, on_co
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
                              initializer=_init_worker, initargs=(ref,)) as pool:
         for inp in ins:
-            for cid, df, failures, projects in _iter_chunks(inp, chunk_rows, set(writer.done)):
-                if df is None:
-                    while pending:
+            try:
+                for cid, df, failures, projects in _iter_chunks(inp, chunk_rows, set(writer.done)):
+                    if df is None:
+                        while pending:
+                            drain_one()
+                        on_skip(cid)
+                        continue
+                    prep = _prepare(df, key_columns, store)
+                    fut = pool.submit(_worker_compute, prep.miss_frame()) if len(prep.miss) else None
+                    pending.append((cid, prep, fut, failures, projects))
+                    while len(pending) >= window:
                         drain_one()
-                    on_skip(cid)
-                    continue
-                prep = _prepare(df, key_columns, store)
-                fut = pool.submit(_worker_compute, prep.miss_frame()) if len(prep.miss) else None
-                pending.append((cid, prep, fut, failures, projects))
-                while len(pending) >= window:
-                    drain_one()
+            except _READ_ERRORS as exc:
+                report.failures.append(_read_failure(inp.path, exc))
         while pending:
             drain_one()
 
@@ -985,13 +1040,13 @@ def _run_processes(ins, writer, ref, key_columns, store, chunk_rows, jobs, on_co
 
 def _read_csv_rows(spec) -> pd.DataFrame:
     """Read data rows [start, end) of a CSV (byte offsets of row starts) plus its header."""
-    path, header_end, start, end = spec
+    path, header_end, start, end, encoding = spec
     import io
     with open(path, "rb") as fh:
         header = fh.read(header_end)
         fh.seek(start)
         body = fh.read(end - start) if end is not None else fh.read()
-    return pd.read_csv(io.BytesIO(header + body), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    return pd.read_csv(io.BytesIO(header + body), dtype=str, keep_default_na=False, encoding=encoding)
 
 
 def _dask_frames(inp: _Input, chunk_rows: int, report: BatchReport):
@@ -1004,10 +1059,10 @@ def _dask_frames(inp: _Input, chunk_rows: int, report: BatchReport):
         rows, embedded, starts = _scan_csv(inp.path)
         if rows == 0:
             return dd.from_pandas(pd.read_csv(inp.path, dtype=str, keep_default_na=False,
-                                              encoding="utf-8-sig"), npartitions=1), [], None
+                                              encoding=inp.encoding), npartitions=1), [], None
         if not embedded:
             blocksize = max(1 << 16, int(size / max(rows, 1) * chunk_rows))
-            return dd.read_csv(str(inp.path), dtype=str, keep_default_na=False, encoding="utf-8-sig",
+            return dd.read_csv(str(inp.path), dtype=str, keep_default_na=False, encoding=inp.encoding,
                                blocksize=blocksize), [], None
         # a quoted field holds a newline: byte-based blocks could split a row, so
         # cut at the row starts found by the quote-aware scan instead
@@ -1015,7 +1070,7 @@ def _dask_frames(inp: _Input, chunk_rows: int, report: BatchReport):
         specs = []
         for k in range(0, len(starts), chunk_rows):
             end = starts[k + chunk_rows] if k + chunk_rows < len(starts) else None
-            specs.append((str(inp.path), header_end, starts[k], end))
+            specs.append((str(inp.path), header_end, starts[k], end, inp.encoding))
         report.warnings.append(f"{inp.path}: quoted newlines; partitioned by a quote-aware scan")
         return dd.from_map(_read_csv_rows, specs, enforce_metadata=False), [], None
     if inp.kind == "jsonl":
@@ -1058,37 +1113,47 @@ def _run_dask(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs
             if inp.kind == "document" and doc_cid in writer.done:
                 on_skip(doc_cid)
                 continue
-            ddf, failures, projects = _dask_frames(inp, chunk_rows, report)
-            # meta from a small sample, run through the same function
-            sample = ddf.partitions[0].head(2, compute=False).compute(scheduler="sync")
-            meta = normalize_chunk(sample, normalizer, None, key_columns)[0].iloc[:0]
-            out = ddf.map_partitions(_dask_partition, ref, key_columns, cache_path, fingerprint,
-                                     meta=meta, enforce_metadata=False)
-            parts = out.to_delayed()
-            cids = [f"{inp.index}:d{k}" for k in range(len(parts))] if inp.kind != "document" else [doc_cid]
-            # a sliding window of partitions in flight: results wait on the workers
-            # only until the client writes them, in order
-            window = max(2, 2 * n_workers)
-            todo = deque((cid, part) for cid, part in zip(cids, parts) if cid not in writer.done)
-            in_flight: dict[str, Any] = {}
-
-            def top_up():
-                while todo and len(in_flight) < window:
-                    cid_, part_ = todo.popleft()
-                    in_flight[cid_] = client.compute(part_)
-
-            for cid in cids:
-                if cid in writer.done:
-                    on_skip(cid)
-                    continue
-                top_up()
-                fut = in_flight.pop(cid)
-                df = fut.result()
-                fut.release()
-                top_up()
-                stats = df.attrs.get("zhibiao_stats") or {"rows": len(df)}
-                on_commit(cid, df, failures if inp.kind == "document" else [], stats, projects)
+            try:
+                _dask_input(inp, client, writer, ref, normalizer, key_columns, cache_path, fingerprint,
+                            chunk_rows, n_workers, on_commit, on_skip, report)
+            except _READ_ERRORS as exc:
+                report.failures.append(_read_failure(inp.path, exc))
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _dask_input(inp, client, writer, ref, normalizer, key_columns, cache_path, fingerprint, chunk_rows,
+                n_workers, on_commit, on_skip, report):
+    """Normalize one input on the cluster, committing its partitions in order."""
+    ddf, failures, projects = _dask_frames(inp, chunk_rows, report)
+    # meta from a small sample, run through the same function
+    sample = ddf.partitions[0].head(2, compute=False).compute(scheduler="sync")
+    meta = normalize_chunk(sample, normalizer, None, key_columns)[0].iloc[:0]
+    out = ddf.map_partitions(_dask_partition, ref, key_columns, cache_path, fingerprint,
+                             meta=meta, enforce_metadata=False)
+    parts = out.to_delayed()
+    cids = [f"{inp.index}:d{k}" for k in range(len(parts))] if inp.kind != "document" else [f"{inp.index}:0"]
+    # a sliding window of partitions in flight: results wait on the workers
+    # only until the client writes them, in order
+    window = max(2, 2 * n_workers)
+    todo = deque((cid, part) for cid, part in zip(cids, parts) if cid not in writer.done)
+    in_flight: dict[str, Any] = {}
+
+    def top_up():
+        while todo and len(in_flight) < window:
+            cid_, part_ = todo.popleft()
+            in_flight[cid_] = client.compute(part_)
+
+    for cid in cids:
+        if cid in writer.done:
+            on_skip(cid)
+            continue
+        top_up()
+        fut = in_flight.pop(cid)
+        df = fut.result()
+        fut.release()
+        top_up()
+        stats = df.attrs.get("zhibiao_stats") or {"rows": len(df)}
+        on_commit(cid, df, failures if inp.kind == "document" else [], stats, projects)

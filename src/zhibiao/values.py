@@ -650,6 +650,8 @@ def recombine_split(op, number, unit) -> str:
     '=1个'
     >>> recombine_split("≥", 40.0, "件")
     '≥40件'
+    >>> recombine_split("≥", "95%", "%"), recombine_split("反向", "5%", "")
+    ('≥95%', '≤5%')
     """
     def cell(x) -> str:
         if x is None or (isinstance(x, float) and not math.isfinite(x)):
@@ -664,8 +666,10 @@ def recombine_split(op, number, unit) -> str:
     if o in g.op_before or o in g.op_after:
         sym = _OP_SYMBOL[g.op_before.get(o) or g.op_after[o]]
     if not _RE_NUMBER.fullmatch(n.replace(",", "")):
-        # 定性/文字描述 columns: the value column holds the words
-        return (n + (u if u and not n.endswith(u) else "")) if n else u
+        # 定性/文字描述 columns: the value column holds the words; or a number already written with
+        # its unit (95%, or 0.8 shown as 80%), which still takes the operator column's symbol
+        text = (n + (u if u and not n.endswith(u) else "")) if n else u
+        return sym + text if sym and _RE_NUMBER.match(n) else text
     n = _RE_NUMBER.fullmatch(n.replace(",", "")).group()
     if n:
         n = _fmt_number(float(n))
