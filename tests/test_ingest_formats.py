@@ -287,3 +287,47 @@ def test_docx_two_row_header_symbol_number_unit(tmp_path):
     rows = extract([path])
     assert list(rows["level3"]) == ["新建道路长度", "验收合格率"]
     assert list(rows["value"]) == ["≥2公里", "=100%"]
+
+
+def test_xlsx_projects_stacked_on_one_sheet_with_titles_and_footers(tmp_path):
+    """A department's export: per project a title row (with 单位：万元), metadata, header, indicators,
+    and a 填表人/联系电话 footer. Titles and footers are no indicators; each budget keeps its unit."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for name, code, budget, rows in [
+            ("就业补助资金", "130100-24-001", 500, [("产出指标", "数量指标", "培训人数", "≥500人次"),
+                                              ("满意度指标", "服务对象满意度指标", "满意度", "≥90%")]),
+            ("公益性岗位补贴", "130100-24-002", 200, [("产出指标", "数量指标", "岗位数", "≥80个")])]:
+        r = ws.max_row + 2 if ws.max_row > 1 else 1
+        ws.cell(r, 1, f"{name}绩效目标表")
+        ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=3)
+        ws.cell(r, 4, "单位：万元")
+        ws.append(["项目名称", name, "项目编码", code])
+        ws.append(["主管部门", "某区人力资源和社会保障局", "预算数", budget])
+        ws.append(["一级指标", "二级指标", "三级指标", "指标值"])
+        for row in rows:
+            ws.append(list(row))
+        ws.append(["填表人：张三", "", "联系电话：0311-1234567", "填报日期：2024年1月5日"])
+    result = extract_all([_save(wb, tmp_path / "stacked.xlsx")])
+    rows, projects = result.rows, result.projects
+    assert list(rows["level3"]) == ["培训人数", "满意度", "岗位数"]
+    assert list(rows["project_name"]) == ["就业补助资金", "就业补助资金", "公益性岗位补贴"]
+    assert not rows["warnings"].str.contains("budget_unit").any()
+    assert list(projects["budget_wan"]) == [500.0, 200.0]
+    assert list(projects["table_title"]) == ["就业补助资金绩效目标表", "公益性岗位补贴绩效目标表"]
+
+
+def test_docx_header_repeated_on_a_new_page_is_one_project(tmp_path):
+    d = docx.Document()
+    d.add_paragraph("项目名称：城区道路改造项目")
+    header = ["一级指标", "二级指标", "三级指标", "指标值"]
+    body = [header, ("产出指标", "数量指标", "新建道路长度", "≥2公里"), ("产出指标", "质量指标", "验收合格率", "100%"),
+            header, ("产出指标", "时效指标", "完工时间", "2024年12月31日前")]
+    t = d.add_table(rows=len(body), cols=4)
+    for r, vals in enumerate(body):
+        for j, v in enumerate(vals):
+            t.cell(r, j).text = v
+    d.save(tmp_path / "rephdr.docx")
+    result = extract_all([tmp_path / "rephdr.docx"])
+    assert list(result.rows["level3"]) == ["新建道路长度", "验收合格率", "完工时间"]
+    assert len(result.projects) == 1 and result.projects["project_name"][0] == "城区道路改造项目"

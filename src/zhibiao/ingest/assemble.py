@@ -335,6 +335,9 @@ class Assembler:
                 self.colmap, self.header_texts = colmap, merged
                 return
         if (colmap := map_header([c.text for c in row.cells])) is not None:
+            if self.colmap is not None and [norm_header(t) for t in texts] == [norm_header(t) for t in self.header_texts]:
+                self.expect_subheader = True  # the header repeated on a new page: same table, same project
+                return
             if self.project.rows:
                 self.new_project()
             if not self.project.table_title and not self.project.project_name and self.last_prose:
@@ -343,8 +346,11 @@ class Assembler:
             self.expect_subheader, self.fill = True, {}
             return
         distinct = {t for t in texts if t}
-        if len(distinct) == 1 and is_title(next(iter(distinct))):
-            self.new_project(next(iter(distinct)))
+        notes = {t for t in distinct if _unit_declaration(t)}  # 某某项目绩效目标表 | 单位：万元
+        if len(distinct - notes) == 1 and is_title(title := next(iter(distinct - notes))):
+            self.new_project(title)
+            if notes:
+                self.project.unit_hint = _unit_note(next(iter(notes)))
             return
         if self.colmap is None:
             self.meta_row(row)
@@ -354,8 +360,8 @@ class Assembler:
         if kinds & {"project_name", "project_code"}:
             self.colmap = None
             self.meta_row(row)
-        elif norm_label(first) in marker_set("end"):
-            self.colmap = None
+        elif norm_label(first.replace(":", "：").partition("：")[0]) in marker_set("end"):
+            self.colmap = None   # 合计, 备注, or a footer: 填表人：张三 …
         else:
             self.indicator(row)
 
