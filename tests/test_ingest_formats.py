@@ -331,3 +331,19 @@ def test_docx_header_repeated_on_a_new_page_is_one_project(tmp_path):
     result = extract_all([tmp_path / "rephdr.docx"])
     assert list(result.rows["level3"]) == ["新建道路长度", "验收合格率", "完工时间"]
     assert len(result.projects) == 1 and result.projects["project_name"][0] == "城区道路改造项目"
+
+
+def test_two_targets_on_two_lines_of_a_cell_stay_two_numbers(tmp_path):
+    from zhibiao import parse_value
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["项目名称", "老旧小区改造"])
+    ws.append(["一级指标", "二级指标", "三级指标", "指标值"])
+    ws.append(["产出指标", "数量指标", "改造户数", "120户\n80户"])
+    ws.append(["产出指标", "质量指标", "达标率", "≥90%\n≥95%"])
+    ws.append(["产出指标", "质量指标", "绿化\n面积", "1200\n平方米"])
+    rows = extract([_save(wb, tmp_path / "lines.xlsx")])
+    assert list(rows["level3"]) == ["改造户数", "达标率", "绿化面积"]
+    assert [p.number for p in parse_value(rows["value"][0]).numbers] == [120, 80]
+    assert [p.number for p in parse_value(rows["value"][1]).numbers] == [90, 95]
+    assert parse_value(rows["value"][2]).number == 1200

@@ -31,11 +31,22 @@ def clean(text) -> str:
 
         >>> clean("  给水等于4032.37米；\\n污水等于4119.901米 ")
         '给水等于4032.37米；污水等于4119.901米'
+        >>> clean("≥90%\\n≥95%"), clean("产出\\n指标")
+        ('≥90% ≥95%', '产出指标')
     """
     if text is None:
         return ""
-    lines = [ln.strip(" \t\u3000\r") for ln in str(text).split("\n")]
-    return re.sub(r"[ \t\u3000]{2,}", " ", "".join(ln for ln in lines if ln)).strip()
+    lines = [ln for ln in (ln.strip(" \t\u3000\r") for ln in str(text).split("\n")) if ln]
+    joined = ""
+    for ln in lines:
+        if joined and _RE_NUMBER_END.search(joined) and _RE_NUMBER_START.match(ln):
+            joined += " "   # 120⏎80 or ≥90%⏎≥95% are two numbers, not 12080
+        joined += ln
+    return re.sub(r"[ \t\u3000]{2,}", " ", joined).strip()
+
+
+_RE_NUMBER_END = re.compile(r"[\d%‰\u4e00-\u9fff]$")
+_RE_NUMBER_START = re.compile(r"[≥≤<>=＞＜≧≦]?\s*\d")
 
 
 def norm_header(text: str) -> str:
