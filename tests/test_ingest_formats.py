@@ -347,3 +347,22 @@ def test_two_targets_on_two_lines_of_a_cell_stay_two_numbers(tmp_path):
     assert [p.number for p in parse_value(rows["value"][0]).numbers] == [120, 80]
     assert [p.number for p in parse_value(rows["value"][1]).numbers] == [90, 95]
     assert parse_value(rows["value"][2]).number == 1200
+
+
+def test_xlsx_tall_merged_row_is_one_indicator_but_two_targets_stay_two(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["项目名称", "城区道路改造项目"])
+    ws.append(["一级指标", "二级指标", "三级指标", "指标值", "指标值确定依据"])
+    ws.append(["产出指标", "数量指标", "新建道路长度", "≥2公里", "合同约定"])
+    ws.append([None, None, None, None, "（2023年签订）"])          # the basis goes on below
+    for col in "ABCD":
+        ws.merge_cells(f"{col}3:{col}4")
+    ws.append(["产出指标", "质量指标", "验收合格率", "≥95%", "规范"])
+    ws.append([None, None, None, "=100%", "合同"])                 # one name, a second target
+    for col in "ABC":
+        ws.merge_cells(f"{col}5:{col}6")
+    rows = extract([_save(wb, tmp_path / "tall.xlsx")])
+    assert list(rows["level3"]) == ["新建道路长度", "验收合格率", "验收合格率"]
+    assert list(rows["value"]) == ["≥2公里", "≥95%", "=100%"]
+    assert rows["basis"][0] == "合同约定 （2023年签订）"

@@ -376,6 +376,8 @@ class Assembler:
         mapped = [cells[i] for i in cm.values() if i < len(cells)]
         if mapped and all(c.merged for c in mapped):
             return  # the lower half of a tall merged row
+        if self._continues_tall_row(rec, cells):
+            return
         if any(k in cm for k in SPLIT_COLUMNS):
             rec["value"] = rec["value"] or self.split_value(rec["value_op"], rec["value_number"], rec["value_unit"])
         for level in ("level1", "level2"):
@@ -399,6 +401,19 @@ class Assembler:
                "value_op_raw": rec["value_op"], "value_number_raw": rec["value_number"],
                "value_unit_raw": rec["value_unit"], "_warnings": warnings}
         self.project.rows.append(out)
+
+    def _continues_tall_row(self, rec: dict, cells: list) -> bool:
+        """A row whose name and target are merged down from the row above only adds lines to that
+        indicator's other cells (a basis written on two rows): join them, make no new indicator."""
+        cm, prev = self.colmap, self.project.rows[-1] if self.project.rows else None
+        merged = lambda key: key in cm and cm[key] < len(cells) and cells[cm[key]].merged
+        if prev is None or not merged("level3") or not (merged("value") or not rec["value"]) \
+                or rec["level3"] != prev["level3"]:
+            return False
+        for key in ("description", "basis", "actual_value"):
+            if rec[key] and not merged(key):
+                prev[key] = f"{prev[key]} {rec[key]}".strip()
+        return True
 
     def location(self, row: Row) -> str:
         cm = self.colmap
