@@ -366,3 +366,27 @@ def test_xlsx_tall_merged_row_is_one_indicator_but_two_targets_stay_two(tmp_path
     assert list(rows["level3"]) == ["新建道路长度", "验收合格率", "验收合格率"]
     assert list(rows["value"]) == ["≥2公里", "≥95%", "100%"]
     assert rows["basis"][0] == "合同约定 （2023年签订）"
+
+
+def test_docx_metadata_on_one_line_and_generic_titles(tmp_path):
+    """"项目名称：X　　主管部门：Y　　预算金额：100万元" on one line, under the same generic title per project."""
+    d = docx.Document()
+    for title, meta, level3 in [
+            ("2024年度项目支出绩效目标表", "项目名称：城区道路改造项目\u3000\u3000主管部门：某区住房和城乡建设局\u3000\u3000预算金额：100万元",
+             "新建道路长度"),
+            ("2024年度项目支出绩效目标表", "项目名称：农村环卫保洁项目\t主管部门：某区农业农村局\t单位：万元", "保洁面积")]:
+        d.add_paragraph(title)
+        d.add_paragraph(meta)
+        t = d.add_table(rows=2, cols=4)
+        for j, v in enumerate(["一级指标", "二级指标", "三级指标", "指标值"]):
+            t.cell(0, j).text = v
+        for j, v in enumerate(["产出指标", "数量指标", level3, "≥10"]):
+            t.cell(1, j).text = v
+    d.save(tmp_path / "metaline.docx")
+    result = extract_all([tmp_path / "metaline.docx"])
+    p = result.projects
+    assert list(p["project_name"]) == ["城区道路改造项目", "农村环卫保洁项目"]
+    assert list(p["department"]) == ["某区住房和城乡建设局", "某区农业农村局"]
+    assert list(p["table_title"]) == ["2024年度项目支出绩效目标表"] * 2
+    assert p["budget_wan"][0] == 100.0
+    assert not result.rows["warnings"].str.contains("title_mismatch").any()

@@ -204,8 +204,9 @@ class Assembler:
             if name_from_title(text) in ("", "项目") and self.last_prose and not is_title(self.last_prose):
                 text = self.last_prose + text  # title on two lines
             self.new_project(text)
-        elif "：" in text.replace(":", "：") and self.label_value(text):
-            pass
+        elif "：" in text.replace(":", "："):
+            if any([self.label_value(segment) for segment in _label_segments(text)]):
+                text = ""  # a metadata line is not the first half of a title
         self.last_prose = text
 
     def label_value(self, text: str) -> bool:
@@ -471,6 +472,18 @@ class Assembler:
                 rows.append({**base, **r, "warnings": ";".join(warnings)})
         return ([{k: r.get(k, "") for k in ROW_COLUMNS} for r in rows],
                 [{k: p.get(k, "") for k in PROJECT_COLUMNS} for p in projects])
+
+
+_LABEL_AT = re.compile(r"(?:^|(?<=\s))([^\s：:]{2,12})[：:]")
+
+
+def _label_segments(text: str) -> list[str]:
+    """A line of several "label：value" pairs set apart by spaces or tabs, one pair each:
+    "项目名称：X　　主管部门：Y　　预算金额：100万元" → three segments. Only known labels split."""
+    starts = [m.start(1) for m in _LABEL_AT.finditer(text) if norm_label(m.group(1)) in label_kinds()]
+    if len(starts) < 2:
+        return [text]
+    return [text[a:b].strip() for a, b in zip(starts, starts[1:] + [len(text)])]
 
 
 def _unit_note(label: str) -> str:
