@@ -71,6 +71,7 @@ def test_normalize_reads_documents_directly(tmp_path, seed_dir):
     ("normalize", "no/such/rows.csv", "-o", "x.csv"),
     ("suggest", "   "),
     ("audit", "no/such/file.xlsx"),
+    ("audit", "no/such/file.xlsx", "-o", "report.csv"),
 ])
 def test_bad_input_is_one_line_and_nonzero(args, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -167,6 +167,8 @@ def audit(files: List[Path] = typer.Argument(..., help="documents to review (.tx
           output: Path = typer.Option(Path("audit.xlsx"), "-o", "--output", help="report .xlsx (an .html goes beside it)")):
     """绩效目标审核: per-project and per-department problems, as .xlsx and .html."""
     from .audit import audit_files, write_report
+    if output.suffix.lower() != ".xlsx":   # say so before the work, not after
+        raise UnsupportedFormat(output, "the audit report is an .xlsx workbook (an .html goes beside it)")
     report = audit_files(files)
     path = write_report(report, output)
     out.print(report.summary(), markup=False)
