@@ -282,10 +282,10 @@ def _fake_extract_all(paths, errors="collect"):
     (path,) = paths
     if "bad" in path.name:
         return types.SimpleNamespace(rows=pd.DataFrame(), projects=pd.DataFrame(),
-                                     failures=[f"{path}: corrupt document"])
+                                     failures=[f"{path}: corrupt document"], notes=[])
     rows = make_rows(40, seed=len(str(path)))
     rows["source"] = str(path)
-    return types.SimpleNamespace(rows=rows, projects=pd.DataFrame(), failures=[])
+    return types.SimpleNamespace(rows=rows, projects=pd.DataFrame(), failures=[], notes=[])
 
 
 def test_document_inputs_bad_file_reported_not_fatal(tmp_path, monkeypatch):

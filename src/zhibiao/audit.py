@@ -947,6 +947,7 @@ def audit_files(paths: Iterable, normalizer=None, *, embedder=None) -> AuditRepo
         rows = pd.DataFrame(columns=_BASE_ROW_COLUMNS)
     report = audit(rows, projects, normalizer=normalizer, embedder=embedder)
     report.failures = failures
+    report.notes.extend(getattr(result, "notes", []))
     return report
 
 

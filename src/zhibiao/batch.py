@@ -583,8 +583,9 @@ def _count_rows(inp: _Input) -> int | None:
     return None
 
 
-def _extract_document(path: Path) -> tuple[pd.DataFrame, list[str], pd.DataFrame | None]:
-    """(indicator rows, failures, projects table) of one document."""
+def _extract_document(path: Path, notes: list[str]) -> tuple[pd.DataFrame, list[str], pd.DataFrame | None]:
+    """(indicator rows, failures, projects table) of one document; what its reader left out on
+    purpose (a hidden sheet) is added to ``notes``."""
     empty = pd.DataFrame(columns=list(DOCUMENT_COLUMNS))
     try:
         from .ingest import extract_all
@@ -597,10 +598,11 @@ def _extract_document(path: Path) -> tuple[pd.DataFrame, list[str], pd.DataFrame
     rows = result.rows if result.rows is not None else pd.DataFrame()
     if "level3" not in rows.columns and len(rows) == 0:
         rows = pd.DataFrame(columns=list(DOCUMENT_COLUMNS), dtype="str")
+    notes.extend(result.notes)
     return rows.reset_index(drop=True), [str(f) for f in (result.failures or [])], result.projects
 
 
-def _iter_chunks(inp: _Input, chunk_rows: int, skip: set[str]) -> Iterator[tuple]:
+def _iter_chunks(inp: _Input, chunk_rows: int, skip: set[str], notes: list[str]) -> Iterator[tuple]:
     """(chunk id, frame or None when skipped, document failures, projects table or None) in input order.
 
     Only a document is a chunk whose projects are all whole, so only a document's chunk carries
@@ -638,7 +640,7 @@ def _iter_chunks(inp: _Input, chunk_rows: int, skip: set[str]) -> Iterator[tuple
         if cid in skip:
             yield cid, None, [], None
             return
-        rows, failures, projects = _extract_document(inp.path)
+        rows, failures, projects = _extract_document(inp.path, notes)
         yield cid, rows, failures, projects
 
 
@@ -967,7 +969,8 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
         elif jobs == 1:
             for inp in ins:
                 try:
-                    for cid, df, failures, projects in _iter_chunks(inp, chunk_rows, set(writer.done)):
+                    chunks = _iter_chunks(inp, chunk_rows, set(writer.done), report.warnings)
+                    for cid, df, failures, projects in chunks:
                         if df is None:
                             on_skip(cid)
                             continue
@@ -1019,7 +1022,8 @@ def _run_processes(ins, writer, ref, key_columns, store, chunk_rows, jobs, on_co
                              initializer=_init_worker, initargs=(ref,)) as pool:
         for inp in ins:
             try:
-                for cid, df, failures, projects in _iter_chunks(inp, chunk_rows, set(writer.done)):
+                chunks = _iter_chunks(inp, chunk_rows, set(writer.done), report.warnings)
+                for cid, df, failures, projects in chunks:
                     if df is None:
                         while pending:
                             drain_one()
@@ -1086,7 +1090,7 @@ def _dask_frames(inp: _Input, chunk_rows: int, report: BatchReport):
         df = read_rows(inp.path)
         return dd.from_pandas(df, chunksize=chunk_rows), [], None
     # documents are extracted on the client, one at a time, and normalized on the cluster
-    rows, failures, projects = _extract_document(inp.path)
+    rows, failures, projects = _extract_document(inp.path, report.warnings)
     return dd.from_pandas(rows, npartitions=1), failures, projects
 
 

@@ -69,6 +69,8 @@ def extract(files: List[Path] = typer.Argument(..., help="Documents: .txt dumps,
         write_table(result.projects, projects)
     out.print(f"{len(result.rows)} indicator rows from {len(result.projects)} projects "
               f"in {len(files) - len(result.failures)} of {len(files)} files → {output}")
+    for note in result.notes:
+        err.print(f"note: {note}", markup=False)
     exit_on_failures(result.failures)
 
 

@@ -32,6 +32,7 @@ class ExtractResult:
     rows: pd.DataFrame
     projects: pd.DataFrame
     failures: list[InputError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)   # "file: what a reader left out on purpose"
 
 
 def max_bytes() -> int:
@@ -121,13 +122,18 @@ def read_document(path: str | Path, limit: int | None = None) -> Document:
 
 def extract_file(path: str | Path) -> tuple[list[dict], list[dict]]:
     """(rows, projects) of one file; raises InputError subclasses."""
+    rows, projects, _ = _extract_file(path)
+    return rows, projects
+
+
+def _extract_file(path) -> tuple[list[dict], list[dict], list[str]]:
     doc = read_document(path)
     if not any(doc.blocks):
         raise EmptyDocument(path, "the document has no text")
     rows, projects = assemble(doc)
     if not rows:
         raise NoIndicatorTable(path, "no indicator table found (no header row with 三级指标/指标名称 and 指标值)")
-    return rows, projects
+    return rows, projects, [f"{doc.source}: {note}" for note in doc.notes]
 
 
 def _as_list(paths) -> list:
@@ -144,10 +150,10 @@ def extract_all(paths, errors: str = "raise") -> ExtractResult:
     """
     if errors not in ("raise", "collect"):
         raise ValueError("errors must be 'raise' or 'collect'")
-    rows, projects, failures = [], [], []
+    rows, projects, failures, notes = [], [], [], []
     for path in _as_list(paths):
         try:
-            file_rows, file_projects = extract_file(path)
+            file_rows, file_projects, file_notes = _extract_file(path)
         except InputError as exc:
             if errors == "raise":
                 raise
@@ -155,8 +161,9 @@ def extract_all(paths, errors: str = "raise") -> ExtractResult:
             continue
         rows.extend(file_rows)
         projects.extend(file_projects)
+        notes.extend(file_notes)
     return ExtractResult(rows=_frame(rows, ROW_COLUMNS), projects=_frame(projects, PROJECT_COLUMNS),
-                         failures=failures)
+                         failures=failures, notes=notes)
 
 
 def extract(paths) -> pd.DataFrame:

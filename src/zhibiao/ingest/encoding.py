@@ -1,14 +1,17 @@
 """Decoding of text files of unknown encoding.
 
-Chinese budget files come in UTF-8 (with or without BOM), GBK and GB18030.
-UTF-8 is tried first because it fails loudly on GBK bytes; otherwise
-charset-normalizer picks the encoding, and the GB family is decoded as
-GB18030, which is a superset of GB2312 and GBK.
+Chinese budget files come in UTF-8 (with or without BOM), GBK and GB18030;
+Excel's "Unicode text" export is UTF-16 with a BOM, decoded as such. UTF-8 is
+tried first because it fails loudly on GBK bytes; otherwise charset-normalizer
+picks the encoding, and the GB family is decoded as GB18030, which is a
+superset of GB2312 and GBK.
 
     >>> decode("项目名称".encode("gbk"))
     '项目名称'
     >>> decode("\\ufeff指标值".encode("utf-8"))
     '指标值'
+    >>> decode("三级指标\\t指标值".encode("utf-16"))
+    '三级指标\\t指标值'
 """
 from __future__ import annotations
 
@@ -20,6 +23,9 @@ _GB_FAMILY = {"gb2312", "gbk", "gb18030", "cp936", "hz"}
 def decode(data: bytes, path="<bytes>") -> str:
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UnsupportedFormat(path, "not a text document: the content is binary")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Excel "Unicode text": UTF-16 with a BOM; GB18030 or a guess must not get a go at it
+        return data.decode("utf-16", errors="replace")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -45,6 +45,8 @@ class Paragraph:
 
 @dataclass
 class Document:
-    """What a reader returns: the blocks in reading order, and the file's basename."""
+    """What a reader returns: the blocks in reading order, the file's basename, and notes on what
+    it left out on purpose (a hidden sheet), for the user."""
     source: str
     blocks: list = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)

@@ -8,20 +8,24 @@ Excel shows them (0.95 → "95%", 35 with ``"≥"0"人"`` → "≥35人"; see
 Sheets are streamed (read-only mode) and only cells with text are kept, so a
 stray cell at XFD1048576 costs nothing; content beyond :data:`MAX_ROWS` rows
 or :data:`MAX_COLS` columns is refused as :class:`~zhibiao.errors.FileTooLarge`.
-Hidden sheets are skipped; a trailing Paragraph per skipped sheet records it.
+Hidden sheets are skipped; ``Document.notes`` records each.
 """
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from pathlib import Path
 
 from ..errors import FileTooLarge
-from .model import Cell, Document, Paragraph, Row, Table
+from .model import Cell, Document, Row, Table
 from .numfmt import display
 
 MAX_ROWS = 200_000  # rows with text, per sheet
 MAX_COLS = 500
 MAX_CELLS = 2_000_000  # rows × columns of the table built from a sheet
-HIDDEN_NOTE = "（隐藏工作表，未读取）"  # no year, no title suffix, no "：" — inert for the assembler
+
+
+def hidden_sheet_note(name: str) -> str:
+    return f"隐藏工作表“{name}”未读取 (hidden sheet not read)"
 
 
 def read_xlsx(path) -> Document:
@@ -30,14 +34,11 @@ def read_xlsx(path) -> Document:
     wb = openpyxl.load_workbook(path, data_only=True, read_only=True)
     try:
         doc = Document(source=path.name)
-        skipped = []
         for ws in wb.worksheets:
             if ws.sheet_state != "visible":
-                skipped.append(Paragraph(HIDDEN_NOTE, f"{ws.title}!"))
+                doc.notes.append(hidden_sheet_note(ws.title))
                 continue
             doc.blocks.append(_sheet(ws, path))
-        # at the end, so the note is never taken as the title of a following table
-        doc.blocks.extend(skipped)
     finally:
         wb.close()
     return doc
@@ -85,22 +86,28 @@ def _sheet(ws, path) -> Table:
     last_row = max(grid, default=0)
 
     # merged copies, clipped to the area with content (a range can span the whole sheet)
-    copies: dict[tuple[int, int], str] = {}
+    spans = []
     for rng in (parser.merged_cells.mergeCell if parser.merged_cells else ()):
         min_col, min_row, max_col, max_row = _bounds(rng.ref)
-        text = grid.get(min_row, {}).get(min_col)
-        if text is None:
-            continue
-        max_col = min(max_col, MAX_COLS)
-        width = max(width, max_col)
-        for r in range(min_row, min(max_row, last_row) + 1):
+        text = grid.get(min_row, {}).get(min_col, "")
+        spans.append((min_row, min_col, min(max_row, last_row), min(max_col, MAX_COLS), text))
+        if text:
+            width = max(width, min(max_col, MAX_COLS))  # a merge with text widens the table
+    content_rows = sorted(grid)
+    copies: dict[tuple[int, int], str] = {}
+    for min_row, min_col, max_row, max_col, text in spans:
+        max_col = min(max_col, width)
+        # an empty merge only marks cells of rows that are there anyway
+        rows_in = range(min_row, max_row + 1) if text else \
+            content_rows[bisect_left(content_rows, min_row):bisect_right(content_rows, max_row)]
+        if len(copies) + len(rows_in) * (max_col - min_col + 1) > MAX_CELLS:
+            raise FileTooLarge(path, f"sheet {ws.title!r} has merged ranges over more than {MAX_CELLS} cells")
+        for r in rows_in:
             for c in range(min_col, max_col + 1):
                 if (r, c) != (min_row, min_col):
                     copies[(r, c)] = text
-        if len(copies) > MAX_CELLS:
-            raise FileTooLarge(path, f"sheet {ws.title!r} has merged ranges over more than {MAX_CELLS} cells")
-    for r, c in copies:
-        grid.setdefault(r, {})  # a row of merged copies only is still a row, as before
+            if text:
+                grid.setdefault(r, {})  # a row of merged copies only is still a row, as before
     if len(grid) * width > MAX_CELLS:
         raise FileTooLarge(path, f"sheet {ws.title!r} is {len(grid)} rows × {width} columns, "
                                  f"above the {MAX_CELLS}-cell limit")
