@@ -504,8 +504,30 @@ def _quantity(s: str, g: _Grammar):
     am = g.re_op_after.match(s, pos)
     if am and op is None:
         op = g.op_after[am.group().strip()]
+    if unit and "/" not in unit and (per := _leading_denominators(head, g)):
+        unit += per   # 每人每月190元 says what 190元/人/月 says
+        base_unit = base_unit + per if base_unit else None
     label = head.strip(" :()[]<>《》\"'“”") or None
     return label, op, number, unit, factor, base_unit
+
+
+_RE_PER_HEAD = re.compile(r"(?:每[^\d每]{1,3})+")
+
+
+def _leading_denominators(head: str, g: _Grammar) -> str:
+    """"/人/月" for a head ending in 每人每月 (allowing a word between: 每户补助), else ""."""
+    m = None
+    for m in _RE_PER_HEAD.finditer(head):
+        pass
+    if m is None or head[m.end():].strip(" 为是按给予补助发放标准"):
+        return ""
+    out = ""
+    for part in m.group().split("每")[1:]:
+        d = g.units.re_denominator.match(part)
+        if not d:
+            return ""
+        out += "/" + g.units.any_alias[d.group()]
+    return out
 
 
 def _share_unit(quantities: list[tuple]) -> list[tuple]:
