@@ -89,3 +89,18 @@ def test_dingzhou_copy_paste_is_marked(rows, labels):
     assert len(fp) > 0 and (fp["template_copy"] == "1").all()
     # what the row says decides the type, whatever the project
     assert (fp["indicator_id"] == "cost.subsidy_standard").all()
+
+
+def test_realworld_holdout_labels_match_the_extracted_rows():
+    """benchmarks/holdout.py joins hand labels to the rows of the four real forms: keep them in step."""
+    from pathlib import Path
+
+    from zhibiao.ingest import extract_all
+    from zhibiao.taxonomy import CATEGORIES, load_library
+    forms = Path(__file__).parent / "fixtures" / "realworld"
+    rows = extract_all(sorted(forms.glob("*.xlsx"))).rows
+    gold = pd.read_csv(forms / "labels.csv", dtype=str, keep_default_na=False)
+    assert list(zip(gold["source"], gold["location"], gold["level3"])) == \
+        list(zip(rows["source"], rows["location"], rows["level3"]))
+    assert set(gold["category"]) <= set(CATEGORIES)
+    assert set(gold["indicator_id"]) - {""} <= set(load_library()["indicator_id"])

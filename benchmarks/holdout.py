@@ -1,0 +1,48 @@
+"""Spot check on documents from other provinces: the four real forms in tests/fixtures/realworld.
+
+None of them is a seed, so the shipped models never trained on their rows. The gold category and
+indicator type of each of their 64 rows were assigned by hand (tests/fixtures/realworld/labels.csv;
+an empty indicator_id means the library has no fitting type, so abstaining is the right answer).
+All four are 人社/就业 forms, and a few of their names are library aliases, so this is a spot
+check, not a benchmark.
+
+    python benchmarks/holdout.py
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from zhibiao import Normalizer
+from zhibiao.ingest import extract_all
+from zhibiao.taxonomy import canonical_category
+
+FORMS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "realworld"
+
+
+def main() -> None:
+    result = extract_all(sorted(FORMS.glob("*.xlsx")))
+    rows = Normalizer.load().normalize(result.rows, result.projects)
+    gold = pd.read_csv(FORMS / "labels.csv", dtype=str, keep_default_na=False)
+    m = rows.merge(gold[["source", "location", "category", "indicator_id"]], on=["source", "location"],
+                   suffixes=("", "_gold"), validate="one_to_one")
+    assert len(m) == len(gold) == len(rows), "labels.csv does not match the extracted rows"
+    declared = [canonical_category(l2, l1) for l2, l1 in zip(m["level2"], m["level1"])]
+    answered = m["indicator_id"] != ""
+    has_type = m["indicator_id_gold"] != ""
+    print(f"{len(m)} rows from {m['source'].nunique()} forms")
+    print(f"category accuracy            {(m['category'] == m['category_gold']).mean():.3f}")
+    declared = pd.Series(declared, index=m.index)
+    stated = declared.notna()
+    print(f"declared 二级 accuracy        {(declared[stated] == m['category_gold'][stated]).mean():.3f}"
+          f"  (the clerks' own labels, on the {stated.sum()} rows that state one)")
+    right = (m["indicator_id"] == m["indicator_id_gold"]) & answered
+    print(f"indicator type: answered {answered.mean():.3f} of rows, {right.sum() / max(answered.sum(), 1):.3f} "
+          f"of the answers right")
+    print(f"  rows with a fitting type: {has_type.sum()}, matched right {(right & has_type).sum()}; "
+          f"rows with none: {(~has_type).sum()}, abstained on {(~answered & ~has_type).sum()}")
+
+
+if __name__ == "__main__":
+    main()
