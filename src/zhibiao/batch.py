@@ -473,21 +473,14 @@ class _Input:
 
 
 def _csv_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM) or, for a rows file re-saved by Excel on a Chinese Windows, GB18030.
-
-    Judged on the first MB; a file that changes encoding further on fails when that chunk is read,
-    and is reported then.
-    """
+    """The encoding of a rows CSV, judged on its first MB as extraction judges a whole file (UTF-8,
+    GB18030 as Excel saves "CSV" on a Chinese Windows, UTF-16 …). Should the file change encoding
+    further on, the chunk that does fails to read, and the file is reported then."""
+    from .ingest.encoding import detect_encoding
     with open(path, "rb") as fh:
         sample = fh.read(1 << 20)
-    sample = sample[:sample.rfind(b"\n") + 1] or sample   # whole lines: no character cut in two
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            sample.decode(encoding)
-            return encoding
-        except UnicodeDecodeError:
-            pass
-    raise InputError(path, "not UTF-8 or GB18030 text; save it as CSV UTF-8")
+    cut = sample.rfind(b"\n") + 1
+    return detect_encoding(sample[:cut] if cut > 1 and len(sample) == 1 << 20 else sample, path)
 
 
 def _csv_columns(path: Path, encoding: str) -> list[str]:
