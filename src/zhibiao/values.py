@@ -515,11 +515,11 @@ _RE_PER_HEAD = re.compile(r"(?:每[^\d每]{1,3})+")
 
 
 def _leading_denominators(head: str, g: _Grammar) -> str:
-    """"/人/月" for a head ending in 每人每月 (allowing a word between: 每户补助), else ""."""
+    """"/人/月" for a head ending in 每人每月 (a short word may follow: 每户补助, 每人每月补贴), else ""."""
     m = None
     for m in _RE_PER_HEAD.finditer(head):
         pass
-    if m is None or head[m.end():].strip(" 为是按给予补助发放标准"):
+    if m is None or len(head.rstrip()) - m.end() > 4:
         return ""
     out = ""
     for part in m.group().split("每")[1:]:
