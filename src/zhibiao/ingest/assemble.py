@@ -205,7 +205,8 @@ class Assembler:
                 text = self.last_prose + text  # title on two lines
             self.new_project(text)
         elif "：" in text.replace(":", "："):
-            if any([self.label_value(segment) for segment in _label_segments(text)]):
+            known = [self.label_value(segment) for segment in _label_segments(text)]  # every segment
+            if any(known):
                 text = ""  # a metadata line is not the first half of a title
         self.last_prose = text
 
