@@ -107,3 +107,27 @@ def test_extract_to_xlsx_keeps_values_that_look_like_formulas(tmp_path, seed_dir
     csv, xlsx = read_rows(tmp_path / "rows.csv"), read_rows(tmp_path / "rows.xlsx")
     assert csv["value"].str.startswith("=").sum() > 20
     assert list(xlsx["value"]) == list(csv["value"]) and list(xlsx["level3"]) == list(csv["level3"])
+
+
+@pytest.mark.parametrize("args", [
+    ("suggest", "道路", "--budget", "abc"),
+    ("suggest", "道路", "-k", "99"),
+    ("no-such-command",),
+    ("extract",),
+])
+def test_usage_errors_from_the_console_entry_point_are_one_line(args):
+    """What the installed `zhibiao` runs (cli.main), not only the typer app the other tests drive."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "zhibiao.cli", *args], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_suggest_refuses_what_no_suggestion_can_answer():
+    for args in (("suggest", "！！！？？。。"), ("suggest", "12345"), ("suggest", "道路", "--budget", "-50"),
+                 ("suggest", "道路", "--budget", "0")):
+        result = run(*args)
+        assert result.exit_code == 1 and result.output.startswith("error: "), (args, result.output)

@@ -263,6 +263,18 @@ def test_malformed_json_and_wrong_content_type(client):
     assert r.status_code == 415 and "Content-Type" in r.json()["detail"]
 
 
+@pytest.mark.parametrize("endpoint,body", [
+    ("/parse-value", b'{"text": "\\ud800"}'),
+    ("/suggest", b'{"text": "\\ud800"}'),
+    ("/suggest", b'{"text": "\u8def", "draft": [{"level3": "\\udfff"}]}'),
+])
+def test_lone_surrogate_is_a_422_not_a_500(client, endpoint, body):
+    """JSON may carry "\\ud800", which is no UTF-8 text: the error echoing it back must not crash."""
+    r = client.post(endpoint, content=body, headers={"content-type": "application/json"})
+    assert r.status_code in (200, 422), r.text
+    r.json()
+
+
 # ------------------------------------------------------------------------------------------ limits
 def test_oversize_body_gets_413(client):
     big = json.dumps({"rows": [{"level3": "道路", "description": "x" * 4000}] * 3000}).encode()

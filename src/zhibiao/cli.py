@@ -194,8 +194,23 @@ def demo(out_dir: Path = typer.Option(Path("out"), "--out", help="where the demo
     run_demo(out_dir, out)
 
 
-def main():  # pragma: no cover
-    app()
+def main() -> None:
+    """The console entry point: a usage error (``--budget abc``) is one line too, not typer's box."""
+    from typer.exceptions import TyperException
+    try:
+        code = app(standalone_mode=False)
+    except TyperException as exc:  # typer's own click: UsageError, BadParameter, NoSuchOption …
+        if "NoArgsIsHelp" in type(exc).__name__:  # plain `zhibiao`: the help is the answer
+            out.print(exc.ctx.get_help() if getattr(exc, "ctx", None) else "zhibiao --help")
+            sys.exit(0)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        err.print(f"error: {exc.format_message()}{hint}", markup=False)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("error: interrupted", markup=False)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,6 +13,7 @@ Values, names and 确定依据 come from the neighbours' rows, rendered cleanly.
 """
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
 from functools import lru_cache
@@ -186,8 +187,7 @@ class Recommender:
                 draft: pd.DataFrame | None = None) -> dict:
         """DESIGN §5 JSON. With ``draft`` (normalized rows of a partial table), suggest only
         what is missing, and flag draft rows whose type is unusual for this kind of project."""
-        if not str(text or "").strip():
-            raise ZhibiaoError("suggest needs a project name or description")
+        budget, k = _check_arguments(text, description, budget, k)
         query = project_text(text, description)
         raw_scores, idx, sims, w = self.type_scores(query)
         scores = raw_scores
@@ -339,6 +339,26 @@ def _examples(rec: Recommender, weighted, n: int = 3) -> list[str]:
 @lru_cache(maxsize=1)
 def default_recommender() -> Recommender:
     return Recommender.load()
+
+
+_RE_WORD = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+
+
+def _check_arguments(text, description, budget, k) -> tuple[float | None, int]:
+    """One-line errors for what no suggestion can answer: a name without a word (！！！, 12345,
+    an emoji, a zero-width space), a budget that is not a positive amount, k outside 1–50."""
+    if not _RE_WORD.search(f"{text or ''}{description or ''}"):
+        raise ZhibiaoError("suggest needs a project name or description in words (Chinese or Latin letters)")
+    if budget is not None:
+        try:
+            budget = float(budget)
+        except (TypeError, ValueError):
+            raise ZhibiaoError(f"budget must be a number of 万元, not {budget!r}") from None
+        if not (math.isfinite(budget) and budget > 0):
+            raise ZhibiaoError(f"budget must be a positive number of 万元, not {budget:g}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 50:
+        raise ZhibiaoError(f"k must be a whole number from 1 to 50, not {k!r}")
+    return budget, int(k)
 
 
 def suggest(text: str, description: str = "", budget: float | None = None, k: int = 10,

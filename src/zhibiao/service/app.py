@@ -283,7 +283,21 @@ def _clean_errors(errors) -> list[dict]:
 
 class SafeJSON(JSONResponse):
     def render(self, content: Any) -> bytes:
-        return super().render(jsonable(content))
+        content = jsonable(content)
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800") echoed from the request: not UTF-8
+            return super().render(_no_surrogates(content))
+
+
+def _no_surrogates(obj: Any) -> Any:
+    if isinstance(obj, str):
+        return obj.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(obj, dict):
+        return {_no_surrogates(k): _no_surrogates(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_no_surrogates(v) for v in obj]
+    return obj
 
 
 def records(df) -> list[dict]:
