@@ -224,6 +224,19 @@ def test_unrelated_but_unique_indicator_is_not_flagged_alone():
     assert "template_copy" not in codes(run(t))
 
 
+def test_standard_cost_and_compliance_indicators_shared_by_unrelated_projects_are_no_copies():
+    """项目总成本 and 资金使用合规性 belong in every project; sharing them is no copy-paste, and
+    they must not drag the projects' own indicators into the copy finding either."""
+    shared = [("产出指标", "成本指标", "项目总成本", "", "≤100万元"),
+              ("产出指标", "质量指标", "资金使用合规性", "", "合规")]
+    own = {"法律援助经费": ("产出指标", "质量指标", "案件质量合格率", "", "≥95%"),
+           "森林防火经费": ("产出指标", "质量指标", "扑火装备完好率", "", "≥98%"),
+           "图书馆运行经费": ("产出指标", "数量指标", "接待读者人次", "", "≥5万人次"),
+           "动物防疫经费": ("产出指标", "数量指标", "免疫畜禽数量", "", "≥10万头")}
+    report = run(*[table(name, shared + [row]) for name, row in own.items()])
+    assert "template_copy" not in codes(report)
+
+
 @pytest.fixture(scope="module")
 def seeds():
     from zhibiao.ingest import extract_all
