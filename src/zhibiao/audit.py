@@ -179,7 +179,16 @@ class _SafeDict(dict):
 
 
 def _render(template: str, ctx: dict) -> str:
-    return template.format_map(_SafeDict({k: ("" if v is None else v) for k, v in ctx.items()}))
+    """Fill a message template; an optional field left empty leaves no empty brackets.
+
+    >>> _render("指标“{level3}”（{description}）无关", {"level3": "项目总成本", "description": ""})
+    '指标“项目总成本”无关'
+    """
+    text = template.format_map(_SafeDict({k: ("" if v is None else v) for k, v in ctx.items()}))
+    return _EMPTY_BRACKETS.sub("", text)  # an optional field left empty: “保洁成本”（） → “保洁成本”
+
+
+_EMPTY_BRACKETS = re.compile(r"（\s*）|\(\s*\)")
 
 
 # ---------------------------------------------------------------------------------------------
