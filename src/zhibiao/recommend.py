@@ -28,7 +28,7 @@ from .errors import ModelNotFound, ZhibiaoError
 from .resources import models_dir, training_data_dir
 from .taxonomy import level1_of, load_library
 from .text import normalize_chars
-from .values import format_value, parse_value
+from .values import format_value, parse_value, unit_dimension
 
 RECOMMENDER_FILE = "recommender.joblib"
 
@@ -227,9 +227,12 @@ class Recommender:
         evidence = self.evidence_.get(iid, [])
         # Neighbours' rows count by their similarity weight; the rest of the corpus a little.
         weighted = [(weight_of.get(p, 0.0) + 0.05, l3, v, b, p) for p, l3, v, b in evidence]
-        value, op, unit = typical_value([(wt, v) for wt, _, v, _, _ in weighted], self.id_kind_.get(iid))
+        library_unit = _library_units().get(iid, "")
+        value, op, unit = typical_value([(wt, v) for wt, _, v, _, _ in weighted], self.id_kind_.get(iid),
+                                        library_unit)
         category = self.id_category_[iid]
-        if budget and "成本" in category and unit in ("万元", None):
+        if budget and "成本" in category and library_unit in ("万元", "元"):
+            # a total cost is bounded by the budget; a per-head amount (元/人) is not
             value, op, unit = format_value("<=", float(budget), "万元"), "<=", "万元"
         return {
             "indicator_id": iid,
@@ -247,6 +250,12 @@ class Recommender:
         }
 
 
+@lru_cache(maxsize=1)
+def _library_units() -> dict[str, str]:
+    lib = load_library()
+    return dict(zip(lib["indicator_id"], lib["unit"].fillna("")))
+
+
 def _mode(pairs) -> str | None:
     tally = Counter()
     for wt, item in pairs:
@@ -254,19 +263,29 @@ def _mode(pairs) -> str | None:
     return tally.most_common(1)[0][0] if tally else None
 
 
-def typical_value(weighted_values: list[tuple[float, str]],
-                  expected_kind: str | None = None) -> tuple[str, str | None, str | None]:
+def typical_value(weighted_values: list[tuple[float, str]], expected_kind: str | None = None,
+                  expected_unit: str = "") -> tuple[str, str | None, str | None]:
     """A clean target from many clerks' values: the most common kind, operator and unit,
     and the weighted median number, rendered afresh (so one clerk's typo never shows).
     When the type expects a kind (the library's value_kind) and some clerk wrote one,
-    that kind wins over vaguer majorities (按照规定标准控制 is no target for a cost).
+    that kind wins over vaguer majorities (按照规定标准控制 is no target for a cost). When it
+    expects a unit, numbers in another dimension do not count (a 补助标准 of ≥90% was copied
+    from elsewhere), and bare numbers take the expected unit.
 
     >>> typical_value([(1, "≥90%"), (1, "90%以上"), (1, "≥95%"), (.1, "=1个")])
     ('≥90%', '>=', '%')
     >>> typical_value([(2, "按照规定标准控制"), (1, "≤50万元")], "numeric")[0]
     '≤50万元'
+    >>> typical_value([(3, "≥90%"), (1, "≥200元")], "numeric", "元/人·月")[0], typical_value([(1, "≥200")], "numeric", "人")[0]
+    ('≥200元', '≥200人')
     """
     parsed = [(wt, parse_value(v)) for wt, v in weighted_values]
+    if expected_unit:  # as the grammar spells it: the library writes 元/人·月 for 元/人/月
+        expected_unit = parse_value("1" + expected_unit).unit or expected_unit
+    if expected_unit and (want := unit_dimension(expected_unit)):
+        fits = lambda pv: pv.kind != "numeric" or not pv.unit or (unit_dimension(pv.unit) or "").split("/")[0] == want.split("/")[0]
+        parsed = [(wt, pv if pv.unit or pv.kind != "numeric" else parse_value(pv.text + expected_unit))
+                  for wt, pv in parsed if fits(pv)]
     kinds = Counter()
     for wt, pv in parsed:
         if pv.kind != "empty":
