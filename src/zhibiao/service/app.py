@@ -742,4 +742,5 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, models_path: str | Path 
     so a missing model is one clear error (ModelNotFound) instead of a degraded server."""
     import uvicorn
     models = Models.load(models_path)
-    uvicorn.run(create_app(models), host=host, port=port, log_level=log_level)
+    # Ctrl-C / SIGTERM stop the server within seconds, even while a long /audit is running.
+    uvicorn.run(create_app(models), host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
