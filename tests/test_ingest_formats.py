@@ -390,3 +390,29 @@ def test_docx_metadata_on_one_line_and_generic_titles(tmp_path):
     assert list(p["table_title"]) == ["2024年度项目支出绩效目标表"] * 2
     assert p["budget_wan"][0] == 100.0
     assert not result.rows["warnings"].str.contains("title_mismatch").any()
+
+
+def test_a_blank_form_is_a_project_without_indicators(tmp_path):
+    """A header and nothing under it: the project is kept (the audit reports 缺少绩效指标), not lost."""
+    from zhibiao.audit import RuleNormalizer, audit_files
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["项目名称", "城区道路维修"])
+    ws.append(["一级指标", "二级指标", "三级指标", "指标值"])
+    ws.append(["产出指标", "数量指标", "维修道路长度", "≥1200米"])
+    ws.append([])
+    ws.append(["项目名称", "法律援助经费"])
+    ws.append(["一级指标", "二级指标", "三级指标", "指标值"])
+    two = _save(wb, tmp_path / "two.xlsx")
+    d = docx.Document()
+    d.add_paragraph("项目名称：法律援助经费")
+    t = d.add_table(rows=3, cols=4)
+    for j, h in enumerate(["一级指标", "二级指标", "三级指标", "指标值"]):
+        t.cell(0, j).text = h
+    d.save(tmp_path / "blank.docx")
+    result = extract_all([two, tmp_path / "blank.docx"])
+    assert list(result.rows["level3"]) == ["维修道路长度"] and not result.failures
+    assert list(result.projects["project_name"]) == ["城区道路维修", "法律援助经费", "法律援助经费"]
+    assert list(result.projects["n_indicators"]) == [1, 0, 0]
+    report = audit_files([two, tmp_path / "blank.docx"], normalizer=RuleNormalizer())
+    assert (report.findings["code"] == "no_indicators").sum() == 2

@@ -131,7 +131,7 @@ def _extract_file(path) -> tuple[list[dict], list[dict], list[str]]:
     if not any(doc.blocks):
         raise EmptyDocument(path, "the document has no text")
     rows, projects = assemble(doc)
-    if not rows:
+    if not rows and not projects:  # a blank form (a header, no indicators) is a project with none
         raise NoIndicatorTable(path, "no indicator table found (no header row with 三级指标/指标名称 and 指标值)")
     return rows, projects, [f"{doc.source}: {note}" for note in doc.notes]
 

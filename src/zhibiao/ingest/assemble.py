@@ -150,6 +150,7 @@ class Project:
     goals: list[str] = field(default_factory=list)
     rows: list[dict] = field(default_factory=list)
     title_guessed: bool = False
+    has_header: bool = False  # an indicator header was found, even if no indicator row follows
     title_after_table: bool = False
     doc_department: str = ""  # the document-level department in effect when the project opened
 
@@ -345,6 +346,7 @@ class Assembler:
             if not self.project.table_title and not self.project.project_name and self.last_prose:
                 self.project.table_title, self.project.title_guessed = self.last_prose, True
             self.colmap, self.header_texts = colmap, [c.text for c in row.cells]
+            self.project.has_header = True
             self.expect_subheader, self.fill = True, {}
             return
         distinct = {t for t in texts if t}
@@ -444,7 +446,8 @@ class Assembler:
     def finish(self) -> tuple[list[dict], list[dict]]:
         rows, projects = [], []
         source = self.doc.source
-        for p in (p for p in self.projects if p.rows):
+        # a project with a header and no indicator rows is kept: "no indicators" is a finding
+        for p in (p for p in self.projects if p.rows or (p.has_header and p.is_open())):
             pid = f"{source}#{len(projects) + 1}"
             title = clean(p.table_title)
             implied = name_from_title(title) if title else ""
