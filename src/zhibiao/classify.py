@@ -428,6 +428,8 @@ def _unit_conflict(got: str, want: str) -> bool:
 
     >>> _unit_conflict("人", "人"), _unit_conflict("次", "人"), _unit_conflict("人次", "人"), _unit_conflict("%", "个")
     (False, True, False, True)
+    >>> _unit_conflict("次", "起")
+    False
     """
     if not want:
         return False
@@ -436,6 +438,8 @@ def _unit_conflict(got: str, want: str) -> bool:
         return False
     if got_dim.split("/")[0] != want_dim.split("/")[0]:
         return True
+    if parse_value("1" + got).base_unit == parse_value("1" + want).base_unit:
+        return False  # 起 is counted in 次 (units.txt): the same measure
     g, w = got.split("/")[0], want.split("/")[0]
     # 个 is the generic counter; 人次 and 人 count the same people.
     return got_dim == want_dim == "count" and GENERIC_COUNTER not in (g, w) and g not in w and w not in g
