@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from .tables import as_text_cell, cell_value
+from .tables import as_text_cell, cell_value, excel_value
 
 __all__ = ["STANDARD_HEADERS", "NORMALIZED_HEADERS", "target_table_xlsx", "suggestion_rows"]
 
@@ -33,10 +33,7 @@ _PROJECT_ROWS = (("项目名称", "project_name"), ("预算数", "budget_wan"), 
 
 def _put(ws, row: int, col: int, v: Any):
     """Write a value as data: never a formula (指标值 like "=100%" are text), no control characters."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    v = cell_value(v)
-    if isinstance(v, str):
-        v = ILLEGAL_CHARACTERS_RE.sub("", v)
+    v = excel_value(v)
     cell = ws.cell(row, col, "" if v is None else v)
     as_text_cell(cell)
     return cell

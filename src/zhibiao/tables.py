@@ -72,6 +72,13 @@ def cell_value(v: Any) -> Any:
     return str(v)
 
 
+def excel_value(v: Any) -> Any:
+    """:func:`cell_value`, with the characters an .xlsx cannot hold (control characters) dropped."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    v = cell_value(v)
+    return ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v
+
+
 def as_text_cell(cell) -> None:
     """Keep a string that starts with "=" (指标值 "=100%") as text: openpyxl would store a formula,
     which Excel evaluates and a reader gets back empty."""
@@ -88,20 +95,17 @@ def write_xlsx(frames: Iterable[pd.DataFrame], path: str | Path, sheet: str = "r
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     path = Path(path)
     wb = Workbook(write_only=True)
     ws, used, header, n_sheets = None, 0, None, 0
 
     def value(v):
-        v = cell_value(v)
-        if isinstance(v, str):
-            v = ILLEGAL_CHARACTERS_RE.sub("", v)
-            if v.startswith("="):
-                c = WriteOnlyCell(ws, value=v)
-                as_text_cell(c)
-                return c
+        v = excel_value(v)
+        if isinstance(v, str) and v.startswith("="):
+            c = WriteOnlyCell(ws, value=v)
+            as_text_cell(c)
+            return c
         return v
 
     def new_sheet():
