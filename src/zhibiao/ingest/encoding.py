@@ -26,25 +26,28 @@ def detect_encoding(data: bytes, path="<bytes>") -> str:
         >>> detect_encoding("项目名称".encode("gbk")), detect_encoding(b"level3,value")
         ('gb18030', 'utf-8-sig')
     """
+    return _decode(data, path)[1]
+
+
+def decode(data: bytes, path="<bytes>") -> str:
+    return _decode(data, path)[0]
+
+
+def _decode(data: bytes, path) -> tuple[str, str]:
+    """(text, encoding): each candidate is tried by decoding, and the text that worked is kept."""
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UnsupportedFormat(path, "not a text document: the content is binary")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         # Excel "Unicode text": UTF-16 with a BOM; GB18030 or a guess must not get a go at it
-        return "utf-16"
+        return data.decode("utf-16", errors="replace"), "utf-16"
     for encoding in ("utf-8-sig", "gb18030"):  # gb18030 strict: most non-GB byte soup fails here
         try:
-            data.decode(encoding)
-            return encoding
+            return data.decode(encoding), encoding
         except UnicodeDecodeError:
             pass
     from charset_normalizer import from_bytes
     best = from_bytes(data).best()
     if best is None:
         raise UnsupportedFormat(path, "not a text document: cannot determine its character encoding")
-    return "gb18030" if best.encoding.lower().replace("_", "") in _GB_FAMILY else best.encoding
-
-
-def decode(data: bytes, path="<bytes>") -> str:
-    encoding = detect_encoding(data, path)
-    strict = encoding in ("utf-8-sig", "gb18030")
-    return data.decode(encoding, errors="strict" if strict else "replace")
+    encoding = "gb18030" if best.encoding.lower().replace("_", "") in _GB_FAMILY else best.encoding
+    return data.decode(encoding, errors="replace"), encoding
