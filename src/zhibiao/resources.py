@@ -48,9 +48,7 @@ def rules_fingerprint() -> str:
     results cached before it.
     """
     from . import __version__
-    from .taxonomy import library_path
     h = hashlib.sha256(__version__.encode())
-    for path in sorted(DATA_DIR.iterdir()) + [library_path()]:
-        if path.is_file():
-            h.update(path.name.encode() + path.read_bytes())
+    for path in sorted(p for p in DATA_DIR.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(DATA_DIR)).encode() + path.read_bytes())
     return h.hexdigest()[:12]

