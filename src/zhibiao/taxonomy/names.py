@@ -58,6 +58,7 @@ class NameParts:
 @dataclass(frozen=True)
 class Lexicon:
     measures: dict        # spelling → canonical measure
+    gapped: tuple         # (prefix, suffix, canonical) of spellings with …: 及时…率
     measure_dimensions: dict  # canonical → tuple of unit dimensions ('-' for none)
     measure_category: dict    # canonical → 二级 category or ''
     actions: dict         # spelling → canonical action
@@ -88,14 +89,16 @@ def _split(cell: str) -> list[str]:
 def load_lexicon(directory: str | Path | None = None) -> Lexicon:
     """Read every ``*.tsv`` of the lexicon folder; ``ValueError`` names a spelling claimed twice."""
     directory = Path(directory) if directory else LEXICON_DIR
-    measures, dims, cats, actions, objects, qualifiers = {}, {}, {}, {}, {}, []
+    measures, dims, cats, actions, objects, qualifiers, gapped = {}, {}, {}, {}, {}, [], []
     for path in sorted(directory.glob("*.tsv")):
         for rec in _records(path):
             if "measure" in rec and "dimensions" in rec:
                 canon = normalize_chars(rec["measure"])
                 dims[canon] = tuple(_split(rec["dimensions"])) or ("-",)
                 cats[canon] = "" if rec.get("category", "-") in ("", "-") else rec["category"]
-                _claim(measures, _split(rec["spellings"]) + [canon], canon, "measure", path)
+                spellings = _split(rec["spellings"]) + [canon]
+                gapped.extend((*sp.split("…", 1), canon) for sp in spellings if "…" in sp)
+                _claim(measures, [sp for sp in spellings if "…" not in sp], canon, "measure", path)
                 continue
             kind, canon = rec.get("kind", ""), normalize_chars(rec.get("canonical", ""))
             spellings = _split(rec.get("spellings", "")) + [canon]
@@ -107,7 +110,7 @@ def load_lexicon(directory: str | Path | None = None) -> Lexicon:
                 qualifiers.extend(spellings)
             else:
                 raise ValueError(f"{path.name}: unknown record kind {kind!r}")
-    return Lexicon(measures, dims, cats, actions,
+    return Lexicon(measures, tuple(gapped), dims, cats, actions,
                    tuple(sorted(set(qualifiers), key=len, reverse=True)), objects)
 
 
@@ -135,6 +138,11 @@ def _find_measure(text: str, lex: Lexicon) -> tuple[str, str]:
     for start in ("是否", "有无"):
         if text.startswith(start) and len(text) > len(start):
             return "是否", text[len(start):]
+    for prefix, suffix, canon in lex.gapped:
+        if text.endswith(suffix):
+            i = text.rfind(prefix, max(0, len(text) - len(suffix) - len(prefix) - 3), len(text) - len(suffix))
+            if i > 0:
+                return canon, text[:i] + text[i + len(prefix):len(text) - len(suffix)]
     for n in range(min(lex.max_measure_len, len(text)), 0, -1):
         canon = lex.measures.get(text[-n:])
         # A one-character ending (个, 次, 人) counts only after a real object: 人 alone is no name.
