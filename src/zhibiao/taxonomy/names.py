@@ -240,10 +240,12 @@ def subject_similarity(a: NameParts, b: NameParts) -> float:
     else:
         obj = 1.0 if a.object == b.object else 0.4
     if a.actions and b.actions:
+        # 验收合格率 and 培训合格率 share no object: their actions are all they have
         act = len(set(a.actions) & set(b.actions)) / len(set(a.actions) | set(b.actions))
+        act = 0.2 + 0.8 * act if not (a.object or b.object) else 0.5 + 0.5 * act
     else:
-        act = 0.8 if not (a.actions or b.actions) else 0.6
-    return round(obj * (0.5 + 0.5 * act), 4)
+        act = 0.9 if not (a.actions or b.actions) else 0.8
+    return round(obj * act, 4)
 
 
 def same_indicator(a: NameParts, b: NameParts) -> float:
