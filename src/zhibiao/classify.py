@@ -33,6 +33,7 @@ from .embed import Embedder, get_embedder  # noqa: F401  (used by the docstring 
 from .errors import ModelNotFound, ZhibiaoError
 from .resources import models_dir, rules_fingerprint
 from .taxonomy import canonical_category, level1_of, load_library, parse_name, reconcile
+from .taxonomy.names import lexicon as name_lexicon
 from .text import normalize_chars
 from .values import parse_value, unit_dimension
 
@@ -77,7 +78,7 @@ def category_text(level3: str, description: str) -> str:
 # The value kinds and unit dimensions that decide a category on their own: a deadline
 # says 时效, money says 成本. Others (a percentage, 是/否) occur in every category,
 # and measured on LODO they only add noise.
-VALUE_SIGNALS = ("kind=deadline", "kind=period", "dim=money", "dim=time")
+VALUE_SIGNALS = ("kind=deadline", "kind=period", "dim=money", "dim=time", "dim=quantity")
 
 
 def value_features(value: str) -> dict:
@@ -93,8 +94,36 @@ def value_features(value: str) -> dict:
     dim = unit_dimension(parsed.unit) if parsed.unit else None
     if dim:
         # The head of a compound dimension (money/area → money) generalises across rate units.
-        feats[f"dim={dim.split('/')[0]}"] = 1.0
+        head = dim.split('/')[0]
+        feats[f"dim={head}"] = 1.0
+        if head in QUANTITY_DIMENSIONS and "/" not in dim:
+            feats["dim=quantity"] = 1.0
     return {k: v for k, v in feats.items() if k in VALUE_SIGNALS}
+
+
+# The value dimensions that say "an amount of things" whatever the topic: a count in 套/台/辆, an area in 亩.
+QUANTITY_DIMENSIONS = ("count", "area", "length", "volume", "mass")
+
+
+def measure_features(name: str, value: str = "") -> dict:
+    """What the name measures, as the name grammar reads it (DESIGN §8): the measure's usual category
+    and, for amounts of things, a quantity signal, so a count of fire engines is 数量 whatever its topic.
+
+    >>> measure_features("消防车辆购置数量")
+    {'measure_category=数量指标': 1.0, 'measure_dim=quantity': 1.0}
+    >>> measure_features("资金拨付及时率")
+    {'measure_category=时效指标': 1.0}
+    """
+    parts = parse_name(clean_name(name))
+    lex = name_lexicon()
+    feats = {}
+    category = lex.measure_category.get(parts.measure)
+    if category:
+        feats[f"measure_category={category}"] = 1.0
+    if set(lex.measure_dimensions.get(parts.measure, ())) & set(QUANTITY_DIMENSIONS) and \
+            not set(lex.measure_dimensions.get(parts.measure, ())) - set(QUANTITY_DIMENSIONS):
+        feats["measure_dim=quantity"] = 1.0
+    return feats
 
 
 class CategoryClassifier:
@@ -111,15 +140,19 @@ class CategoryClassifier:
         Scale of the dense blocks relative to the TF-IDF block.
     """
 
+    measure_features = False  # models pickled before the name grammar had none
+
     def __init__(self, embedder: Embedder | None = None, *, embedding_weight: float = 1.0,
-                 value_weight: float = 0.3, C: float = 30.0):
+                 value_weight: float = 0.3, C: float = 30.0, measure_features: bool = True):
         self.embedder = embedder
         self.embedding_weight = embedding_weight
         self.value_weight = value_weight
         self.C = C
+        self.measure_features = measure_features
 
     def _features(self, texts: list[str], values: list[str], names: list[str], fit: bool):
-        values = [value_features(v) for v in values]
+        values = [value_features(v) | (measure_features(n) if self.measure_features else {})
+                  for v, n in zip(values, names)]
         if fit:
             self.tfidf_ = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
             self.dict_ = DictVectorizer()
