@@ -14,6 +14,7 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = PACKAGE_DIR / "data"
 _REPO_ROOT = PACKAGE_DIR.parent.parent
+LIBRARY_FILE = "indicator_library.csv"   # the canonical indicator library, in training_data/
 
 
 def _first_existing(*candidates: Path) -> Path:
@@ -48,9 +49,9 @@ def rules_fingerprint() -> str:
     results cached before it.
     """
     from . import __version__
-    from .taxonomy import library_path
     h = hashlib.sha256(__version__.encode())
-    for path in sorted(DATA_DIR.iterdir()) + [library_path()]:
+    # resources is the base layer: it names the library file rather than asking taxonomy
+    for path in sorted(DATA_DIR.rglob("*")) + [training_data_dir() / LIBRARY_FILE]:
         if path.is_file():
-            h.update(path.name.encode() + path.read_bytes())
+            h.update(path.relative_to(path.parent.parent).as_posix().encode() + path.read_bytes())
     return h.hexdigest()[:12]
