@@ -1,6 +1,10 @@
 """Batch normalization: many documents or big rows files, streamed in chunks.
 
-``run_batch`` is a thin layer over ``Normalizer.normalize`` (DESIGN §4):
+``run_batch`` is what :meth:`zhibiao.pipeline.Pipeline.pipe` runs: ``Normalizer.normalize``
+(DESIGN §4) over many inputs. Modules: :mod:`.readers` (what an input is, its chunks),
+:mod:`.chunks` (dedupe, normalize, broadcast), :mod:`.cache`, :mod:`.writers` (outputs and the
+resume manifest), :mod:`.engines` (processes, Dask), :mod:`.report` (report, progress bar),
+:mod:`.run` (``run_batch``).
 
 * **streaming** – inputs are read chunk by chunk (pandas ``read_csv(chunksize=)``,
   ``read_json(lines=True, chunksize=)``, pyarrow ``iter_batches``; one chunk per
@@ -26,7 +30,7 @@
 * **no row is ever lost** – a row whose normalization raises is kept, with
   ``normalize_error`` in ``flags`` and the exception in ``error``.
 * **template copies** – a document's rows are checked against its own projects
-  afterwards, as ``Normalizer.normalize`` does; rows files are cut into chunks
+  afterwards (:func:`zhibiao.copies.check_copies`, as the pipeline does); rows files are cut into chunks
   that may split a project, so for them that check is left to ``zhibiao audit``.
 
 The normalizer is duck-typed: anything with ``normalize(df) -> df`` (same rows,
