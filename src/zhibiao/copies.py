@@ -22,7 +22,7 @@ import pandas as pd
 
 from .classify import clean_name
 from .resources import data_file
-from .text import normalize_chars, tokenize
+from .text import as_text, normalize_chars, tokenize
 
 __all__ = ["detect_template_copy", "flag_template_copies", "check_copies", "name_similarity", "topic_terms",
            "generic_terms", "is_generic", "related_families", "prepare_rows", "project_table",
@@ -72,18 +72,6 @@ def related_families() -> tuple[frozenset[str], ...]:
 
 _CJK_ALNUM = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 _NAME_NOISE = {"经费", "资金", "项目", "专项", "工作", "补助", "补贴", "支出", "费用", "绩效", "目标"}
-
-
-def as_text(x) -> str:
-    """A cell as text: None and NaN are empty."""
-    if x is None:
-        return ""
-    try:
-        if pd.isna(x):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(x)
 
 
 def _chars(text: str) -> str:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..classify import OUTPUT_COLUMNS
 from ..errors import InputError, ZhibiaoError
+from ..text import as_text
 from .cache import ResultCache
 
 KEY_COLUMNS = ("level3", "description", "value", "level1", "level2")
@@ -66,8 +67,7 @@ def _as_text(s: pd.Series) -> pd.Series:
     """Key column as text; missing → ''."""
     if isinstance(s.dtype, pd.StringDtype):
         return s.fillna("").astype(str)
-    return s.map(lambda v: "" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
-                 else str(v)).astype(str)
+    return s.map(as_text).astype(str)
 
 
 @dataclass

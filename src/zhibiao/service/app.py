@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib.util
 import logging
 import os
 import weakref
@@ -53,7 +54,7 @@ from .limits import (MAX_BODY_BYTES, MAX_DRAFT_ROWS, MAX_JSON_ROWS, MAX_K, MAX_L
 from .models import Models
 from .responses import SafeJSON, _clean_errors, jsonable, records  # noqa: F401  (re-exported)
 from .schemas import (AuditOut, HealthOut, ParsedValueOut, ParseValueIn, RowsIn, RowsOut,  # noqa: F401
-                      SuggestIn, SuggestOut, _errors, _ok)
+                      SelfevalIn, SuggestIn, SuggestOut, _errors, _ok)
 from .uploads import (XLSX_MEDIA_TYPE, _rows_body, _xlsx_response, check_upload,  # noqa: F401
                       extract_upload, read_rows_request, standard_xlsx)
 
@@ -187,7 +188,7 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
         if body.draft:
             draft = pd.DataFrame([r.model_dump() for r in body.draft])
         result = await work(lambda: m.pipeline.suggest(body.text, description=body.description,
-                                                          budget=body.budget, k=body.k, draft=draft))
+                                                       budget=body.budget, k=body.k, draft=draft))
         return SafeJSON(result)
 
     @app.post("/audit", tags=["api"], response_model=AuditOut, responses=_errors(413, 415, 422, 503),
@@ -211,6 +212,18 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
                 "failures": failures, "findings": records(report.findings),
                 "project_summary": records(report.projects), "departments": records(report.departments),
                 "notes": [str(n) for n in report.notes]}
+
+    # 绩效自评 (DESIGN §7): served once zhibiao.selfeval exists; the integrator drops the condition
+    # when selfeval.py is merged, so that a broken module fails instead of hiding the route.
+    selfeval_ready = importlib.util.find_spec("zhibiao.selfeval") is not None
+    if selfeval_ready:
+        @app.post("/selfeval", tags=["api"], response_model=RowsOut, responses=_errors(413, 415, 422),
+                  openapi_extra=_rows_body("#/components/schemas/SelfevalIn"),
+                  summary="Self-evaluation: achieved, completion rate and score per row (DESIGN §7)")
+        async def selfeval(request: Request):
+            rows, projects, failures, _ = await read_rows_request(request, SelfevalIn)
+            out = await work((app.state.models or Models()).pipeline.selfeval, rows)
+            return {"count": len(out), "rows": records(out), "projects": records(projects), "failures": failures}
 
     # -- OpenAPI docs: Swagger UI served from this machine when swagger-ui-py is installed
     # (clerks' networks are often closed), else from FastAPI's default CDN.
@@ -243,7 +256,12 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
         for name, sub in extra.pop("$defs", {}).items():
             comps.setdefault(name, sub)
         comps.setdefault("RowsIn", extra)
-        for path in ("/normalize", "/audit"):
+        if selfeval_ready:
+            extra = SelfevalIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in extra.pop("$defs", {}).items():
+                comps.setdefault(name, sub)
+            comps.setdefault("SelfevalIn", extra)
+        for path in ("/normalize", "/audit") + (("/selfeval",) if selfeval_ready else ()):
             op = schema["paths"][path]["post"]
             op["responses"]["422"] = {"description": "invalid input", "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}

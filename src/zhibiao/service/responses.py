@@ -1,11 +1,12 @@
 """JSON fit to send: NaN/inf → null, numpy and pandas scalars → Python, no lone surrogates."""
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+
+from ..tables import cell_value
 
 
 def jsonable(obj: Any) -> Any:
@@ -14,25 +15,8 @@ def jsonable(obj: Any) -> Any:
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [jsonable(v) for v in obj]
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if obj is None or isinstance(obj, (str, bool, int)):
-        return obj
-    item = getattr(obj, "item", None)          # numpy scalar
-    if callable(item):
-        try:
-            return jsonable(item())
-        except (TypeError, ValueError):
-            pass
-    try:
-        import pandas as pd
-        if obj is pd.NaT or (not isinstance(obj, (list, dict)) and pd.isna(obj)):
-            return None
-        if isinstance(obj, pd.Timestamp):
-            return obj.isoformat()
-    except (TypeError, ValueError):
-        pass
-    return jsonable(jsonable_encoder(obj))
+    # scalars as a spreadsheet cell takes them; other objects (dates, models) as FastAPI encodes them
+    return cell_value(obj, fallback=lambda o: jsonable(jsonable_encoder(o)))
 
 
 def _clean_errors(errors) -> list[dict]:

@@ -27,6 +27,17 @@ class Row(BaseModel):
     location: str = _text(200, default="", description="caller's row reference, echoed back")
 
 
+class SelfevalRow(Row):
+    """One indicator row of a 绩效自评表: the target (``value``) and what was achieved."""
+    actual_value: str = _text(MAX_TEXT, default="", description="实际完成值")
+    weight: Optional[float] = Field(default=None, ge=0, le=1000, allow_inf_nan=False, description="分值")
+
+
+class SelfevalIn(BaseModel):
+    rows: list[SelfevalRow] = Field(min_length=1, max_length=MAX_JSON_ROWS)
+    project_name: str = Field(default="", max_length=MAX_TEXT, description="项目名称")
+
+
 class ParseValueIn(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"text": "12月底前", "year": 2021}]})
     text: str = Field(max_length=MAX_TEXT, description="a 指标值 as written; any string, empty included")

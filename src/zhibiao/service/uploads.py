@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -89,8 +89,9 @@ def extract_upload(name: str, data: bytes) -> tuple[Any, Any, list[str]]:
     return rows, projects, failures
 
 
-async def read_rows_request(request: Request) -> tuple[Any, Any, list[str], RowsIn | None]:
-    """JSON ``RowsIn`` or a multipart upload → (rows DataFrame, projects DataFrame, failures, payload)."""
+async def read_rows_request(request: Request, schema: type[BaseModel] = RowsIn) -> tuple[Any, Any, list[str], Any]:
+    """JSON (``schema``: RowsIn, or another model with ``rows`` and ``project_name``) or a multipart
+    upload → (rows DataFrame, projects DataFrame, failures, payload or None)."""
     import pandas as pd
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
@@ -100,7 +101,7 @@ async def read_rows_request(request: Request) -> tuple[Any, Any, list[str], Rows
     if ctype in ("application/json", "") or ctype.endswith("+json"):
         body = await request.body()
         try:
-            payload = RowsIn.model_validate_json(body or b"")
+            payload = schema.model_validate_json(body or b"")
         except ValidationError as exc:
             raise RequestValidationError(exc.errors(include_url=False)) from exc
         rows = pd.DataFrame([r.model_dump() for r in payload.rows])
