@@ -100,22 +100,22 @@ class Pipeline:
             nlp.recommender  # noqa: B018
         return nlp
 
+    def _once(self, attr: str, load):
+        """The model in ``attr``, loaded by ``load(models_path)`` the first time (thread-safe)."""
+        if getattr(self, attr) is None:
+            with self._lock:
+                if getattr(self, attr) is None:
+                    setattr(self, attr, load(self.models_path))
+        return getattr(self, attr)
+
     @property
     def normalizer(self) -> Normalizer:
-        if self._normalizer is None:
-            with self._lock:
-                if self._normalizer is None:
-                    self._normalizer = Normalizer.load(self.models_path)
-        return self._normalizer
+        return self._once("_normalizer", Normalizer.load)
 
     @property
     def recommender(self):
-        if self._recommender is None:
-            with self._lock:
-                if self._recommender is None:
-                    from .recommend import Recommender
-                    self._recommender = Recommender.load(self.models_path)
-        return self._recommender
+        from .recommend import Recommender
+        return self._once("_recommender", Recommender.load)
 
     # -- stages ------------------------------------------------------------------------------
     @staticmethod
