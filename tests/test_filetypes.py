@@ -42,3 +42,27 @@ def test_the_batch_engine_reads_every_document_type(tmp_path):
     (tmp_path / "notes.abc").write_bytes(b"x")
     with pytest.raises(InputError, match="not a rows file or document"):
         _classify_input(0, tmp_path / "notes.abc")
+
+
+def test_an_xlsm_upload_is_normalized_like_an_xlsx(tmp_path):
+    """Excel's macro-enabled workbook: `zhibiao extract a.xlsm` read it while the service answered 415."""
+    pytest.importorskip("fastapi", reason="service extra not installed")
+    from fastapi.testclient import TestClient
+    from openpyxl import Workbook
+
+    from zhibiao.service import app as service
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["城区道路维修项目绩效目标表"])
+    ws.append(["项目名称", "城区道路维修"])
+    ws.append(["一级指标", "二级指标", "三级指标", "指标值"])
+    ws.append(["产出指标", "数量指标", "维修道路长度", "≥1200米"])
+    ws.append(["满意度指标", "服务对象满意度指标", "群众满意度", "≥90%"])
+    path = tmp_path / "道路维修.xlsm"
+    wb.save(path)
+    with TestClient(service.create_app()) as client:
+        r = client.post("/normalize", files={"file": (path.name, path.read_bytes(), "application/octet-stream")})
+    assert r.status_code == 200, r.text
+    rows = r.json()["rows"]
+    assert [x["level3"] for x in rows] == ["维修道路长度", "群众满意度"]
+    assert [x["category"] for x in rows] == ["数量指标", "服务对象满意度指标"]
