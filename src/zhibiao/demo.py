@@ -1,4 +1,5 @@
-"""The README's first command: extract, normalize, suggest and audit on the bundled seed documents."""
+"""The README's first command: extract, normalize, suggest and audit on the bundled seed documents,
+all through one :class:`zhibiao.pipeline.Pipeline`."""
 from __future__ import annotations
 
 from collections import Counter
@@ -13,15 +14,14 @@ DEMO_QUERIES = ("新建市政道路三水一路及路灯工程", "农村环卫�
 
 
 def run_demo(out_dir: Path, console: Console) -> None:
-    from .audit import audit, write_report
-    from .classify import Normalizer
-    from .cli import print_suggestions
-    from .ingest import extract_all
-    from .recommend import suggest
+    from .audit import write_report
+    from .console import print_suggestions
+    from .pipeline import Pipeline
     from .tables import write_table
 
+    nlp = Pipeline.load()
     docs = sorted((training_data_dir() / "raw").glob("*.txt"))
-    result = extract_all(docs, errors="collect")
+    result = nlp(docs)
     write_table(result.rows, out_dir / "rows.csv")
     write_table(result.projects, out_dir / "projects.csv")
 
@@ -32,7 +32,7 @@ def run_demo(out_dir: Path, console: Console) -> None:
         table.add_row(source, str(g["project_id"].nunique()), str(len(g)), str(int((g["warnings"] != "").sum())))
     console.print(table)
 
-    normalized = Normalizer.load().normalize(result.rows, result.projects)
+    normalized = result.normalized
     write_table(normalized, out_dir / "normalized.csv")
     flags = Counter(f for fs in normalized["flags"] for f in fs.split(";") if f)
     table = Table(title=f"2. 标准化 normalize: {len(normalized)} rows → {out_dir / 'normalized.csv'}")
@@ -48,9 +48,9 @@ def run_demo(out_dir: Path, console: Console) -> None:
 
     for query in DEMO_QUERIES:
         console.print(f"\n3. 建议 suggest: {query}")
-        print_suggestions(suggest(query, k=10))
+        print_suggestions(nlp.suggest(query, k=10), console)
 
-    report = audit(normalized, result.projects)
+    report = nlp.audit(normalized, result.projects)
     path = write_report(report, out_dir / "audit.xlsx")
     console.print(f"\n4. 审核 audit → {path} and {path.with_suffix('.html')}")
     console.print(report.summary(), markup=False)

@@ -49,7 +49,6 @@ Embedders follow the scikit-learn estimator conventions (``get_params``,
 """
 from __future__ import annotations
 
-import math
 import os
 import re
 import threading
@@ -61,6 +60,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .errors import ZhibiaoError
+from .text import as_text
 
 __all__ = [
     "Embedder", "USEEmbedder", "E5Embedder", "TfidfEmbedder", "SentenceTransformerEmbedder",
@@ -113,20 +113,7 @@ def _normalize_chars(s: str) -> str:
     return normalize_chars(s)
 
 
-def _as_text(t) -> str:
-    """Coerce one cell to ``str``: ``None``/NaN → ``""``, numbers → their repr."""
-    if isinstance(t, str):
-        return t
-    if t is None:
-        return ""
-    if isinstance(t, float) and math.isnan(t):
-        return ""
-    try:  # pandas.NA, numpy NaN scalars
-        if t != t:  # noqa: PLR0124
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(t)
+_as_text = as_text  # one cell as text (zhibiao.text.as_text)
 
 
 def prepare(text) -> str:

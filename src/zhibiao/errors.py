@@ -44,3 +44,7 @@ class NoIndicatorTable(InputError):
 
 class ModelNotFound(ZhibiaoError):
     """No trained model artifacts where they were expected."""
+
+
+class InconsistentVersionWarning(UserWarning):
+    """A saved model was built by another zhibiao version (as scikit-learn warns on unpickling)."""

@@ -27,21 +27,14 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from .errors import ModelNotFound, ZhibiaoError
 from .resources import models_dir, training_data_dir
 from .taxonomy import level1_of, load_library
+# Required groups of DESIGN §5 (data/required_groups.tsv); a group is covered by any of its categories.
+from .taxonomy.groups import GROUP_OF, REQUIRED_GROUPS  # noqa: F401  (re-exported)
 from .text import normalize_chars
 from .values import format_value, parse_value, unit_dimension
+from .versioning import VersionStamped
 
 RECOMMENDER_FILE = "recommender.joblib"
 
-# Required groups of DESIGN §5; a group is covered by any of its categories.
-REQUIRED_GROUPS = {
-    "数量": ("数量指标",),
-    "质量": ("质量指标",),
-    "时效": ("时效指标",),
-    "成本": ("成本指标", "经济成本指标", "社会成本指标", "生态环境成本指标"),
-    "效益": ("经济效益指标", "社会效益指标", "生态效益指标", "可持续影响指标"),
-    "满意度": ("服务对象满意度指标",),
-}
-GROUP_OF = {c: g for g, cats in REQUIRED_GROUPS.items() for c in cats}
 
 # A well-formed indicator name: no digits, no punctuation, no notes in brackets.
 _ILL_FORMED = re.compile(r"[\d%％()（）【】\[\]、，,。;；:：/\\\-—~≥≤<>=＝+]")
@@ -52,7 +45,7 @@ def project_text(name: str, purpose: str = "", goals: str = "") -> str:
     return "。".join(p for p in parts if p)
 
 
-class Recommender:
+class Recommender(VersionStamped):
     """Nearest-project recommender. ``fit`` takes the projects table and their labelled rows.
 
     Parameters

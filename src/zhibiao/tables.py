@@ -50,8 +50,9 @@ def read_rows(path: str | Path) -> pd.DataFrame:
 EXCEL_MAX_ROWS = 1_048_576  # per sheet, header included
 
 
-def cell_value(v: Any) -> Any:
-    """A value a spreadsheet cell can hold: numpy and pandas scalars unwrapped, NaN and missing → None."""
+def cell_value(v: Any, fallback=str) -> Any:
+    """A plain scalar (for a spreadsheet cell, or JSON): numpy and pandas scalars unwrapped, NaN, inf
+    and missing → None, a Timestamp → ISO text; any other object → ``fallback(v)``."""
     item = getattr(v, "item", None)
     if callable(item) and not isinstance(v, (str, bytes)):
         try:
@@ -69,7 +70,7 @@ def cell_value(v: Any) -> Any:
             return None
     except (TypeError, ValueError):
         pass
-    return str(v)
+    return fallback(v)
 
 
 def excel_value(v: Any) -> Any:

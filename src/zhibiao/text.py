@@ -15,7 +15,25 @@ import threading
 
 from .resources import data_file
 
-__all__ = ["normalize_chars", "tokenize", "tokenizer"]
+__all__ = ["normalize_chars", "tokenize", "tokenizer", "as_text"]
+
+
+def as_text(t) -> str:
+    """One cell as ``str``: ``None``, NaN and ``pandas.NA`` → ``""``, anything else → ``str()``.
+
+    >>> as_text(None), as_text(float("nan")), as_text(3), as_text("是")
+    ('', '', '3', '是')
+    """
+    if isinstance(t, str):
+        return t
+    if t is None:
+        return ""
+    try:  # NaN, numpy NaN scalars, pandas.NA
+        if t != t:  # noqa: PLR0124
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(t)
 
 
 def _build_table() -> dict[int, str]:

@@ -9,6 +9,7 @@ Each reader turns a file into the shared table model (:mod:`.model`);
 """
 from .api import ExtractResult, FileTooLarge, extract, extract_all, read_document
 from .assemble import PROJECT_COLUMNS, ROW_COLUMNS
+from .filetypes import SUPPORTED_SUFFIXES, kind_of, sniff
 
 __all__ = ["extract", "extract_all", "ExtractResult", "FileTooLarge", "read_document",
-           "ROW_COLUMNS", "PROJECT_COLUMNS"]
+           "ROW_COLUMNS", "PROJECT_COLUMNS", "SUPPORTED_SUFFIXES", "kind_of", "sniff"]

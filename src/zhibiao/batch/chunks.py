@@ -1,0 +1,229 @@
+"""One chunk of rows: de-duplicate on the key columns, look up the cache, normalize the misses,
+broadcast the results back; a row whose normalization raises is kept with ``normalize_error``."""
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..classify import OUTPUT_COLUMNS
+from ..errors import InputError, ZhibiaoError
+from ..text import as_text
+from .cache import ResultCache
+
+KEY_COLUMNS = ("level3", "description", "value", "level1", "level2")
+# The normalize columns (DESIGN §4), as the Normalizer adds them.
+RESULT_COLUMNS = tuple(OUTPUT_COLUMNS)
+FLOAT_COLUMNS = frozenset({"category_confidence", "indicator_confidence", "number", "base_value"})
+ERROR_COLUMN = "error"
+ERROR_FLAG = "normalize_error"
+_SEP = "\x1f"
+
+
+# --------------------------------------------------------------------------- normalizer handles
+
+class _NormalizerRef:
+    """How a worker gets its normalizer: the instance itself (pickled once per
+    worker), or a model path to ``Normalizer.load`` once per process."""
+
+    def __init__(self, instance=None, path=None):
+        self.instance = instance
+        self.path = None if path is None else str(path)
+
+    def resolve(self):
+        if self.instance is not None:
+            return self.instance
+        key = self.path or ""
+        with _LOADED_LOCK:
+            if key not in _LOADED:
+                _LOADED[key] = _load_normalizer(self.path)
+            return _LOADED[key]
+
+
+_LOADED: dict[str, Any] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def _load_normalizer(path=None):
+    try:
+        from ..classify import Normalizer
+    except ImportError as exc:  # pragma: no cover - until classify lands
+        raise ZhibiaoError(f"no normalizer available: {exc}") from exc
+    return Normalizer.load(path)
+
+
+# --------------------------------------------------------------------------- the per-chunk function
+
+def _key_columns_of(normalizer) -> tuple[str, ...]:
+    return tuple(getattr(normalizer, "key_columns", None) or KEY_COLUMNS)
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """Key column as text; missing → ''."""
+    if isinstance(s.dtype, pd.StringDtype):
+        return s.fillna("").astype(str)
+    return s.map(as_text).astype(str)
+
+
+@dataclass
+class _Prepared:
+    df: pd.DataFrame
+    codes: np.ndarray            # row → distinct tuple
+    uniq: pd.DataFrame           # one row per distinct tuple (the key columns, as text)
+    hashes: list[bytes]
+    cached: dict[int, dict]      # distinct index → result payload from the cache
+    miss: np.ndarray             # distinct indexes to normalize
+
+    def miss_frame(self) -> pd.DataFrame:
+        return self.uniq.iloc[self.miss].reset_index(drop=True)
+
+
+def _prepare(df: pd.DataFrame, key_columns, cache: ResultCache | None) -> _Prepared:
+    if "level3" not in df.columns:
+        raise InputError("input", "no level3 column")
+    present = [c for c in key_columns if c in df.columns]
+    text = {c: _as_text(df[c]) for c in present}
+    joined = text[present[0]]
+    if len(present) > 1:
+        joined = joined.str.cat([text[c] for c in present[1:]], sep=_SEP)
+    codes, uniques = pd.factorize(joined.to_numpy(dtype=object), use_na_sentinel=False)
+    codes = np.asarray(codes, dtype=np.int64)
+    _, first = np.unique(codes, return_index=True) if len(codes) else (None, np.array([], dtype=np.int64))
+    uniq = pd.DataFrame({c: text[c].to_numpy(dtype=object)[first] for c in present})
+    prefix = ("|".join(present) + "\x1e").encode()
+    hashes = [hashlib.blake2b(prefix + u.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+              for u in uniques]
+    cached: dict[int, dict] = {}
+    if cache is not None and hashes:
+        found = cache.get_many(hashes)
+        if found:
+            cached = {i: found[h] for i, h in enumerate(hashes) if h in found}
+    miss = np.array([i for i in range(len(hashes)) if i not in cached], dtype=np.int64)
+    return _Prepared(df, codes, uniq, hashes, cached, miss)
+
+
+def _error_record(exc: BaseException) -> dict:
+    msg = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500]
+    return {"flags": ERROR_FLAG, ERROR_COLUMN: msg}
+
+
+def _compute(normalizer, frame: pd.DataFrame) -> list[dict]:
+    """Normalize the distinct tuples in ``frame``; one result dict per row, in order.
+
+    If the call raises, split the batch in halves until the failing rows are
+    isolated; those get an error record, the others their results.
+    """
+    if len(frame) == 0:
+        return []
+    try:
+        out = normalizer.normalize(frame.copy())
+        if len(out) != len(frame):
+            raise ValueError(f"normalize returned {len(out)} rows for {len(frame)}")
+        cols = [c for c in out.columns if c not in frame.columns]
+        return out[cols].to_dict("records")
+    except Exception as exc:  # noqa: BLE001 - isolate the bad rows, keep the rest
+        if len(frame) == 1:
+            return [_error_record(exc)]
+        mid = len(frame) // 2
+        return (_compute(normalizer, frame.iloc[:mid].reset_index(drop=True))
+                + _compute(normalizer, frame.iloc[mid:].reset_index(drop=True)))
+
+
+_PLAIN = (str, float, int, bool, type(None))
+
+
+def _clean_value(v):
+    if type(v) in _PLAIN:
+        return v
+    if isinstance(v, (list, tuple)):
+        return ";".join(str(x) for x in v)
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, pd.Timestamp):
+        return v.date().isoformat() if v == v.normalize() else v.isoformat()
+    if v is pd.NA or v is pd.NaT:
+        return None
+    return v
+
+
+def _result_frame(records: list[dict]) -> pd.DataFrame:
+    """Distinct results → a frame with the fixed column order and dtypes."""
+    extras: list[str] = []
+    seen = set(RESULT_COLUMNS) | {ERROR_COLUMN}
+    for r in records:
+        if len(r) > len(seen) or not seen.issuperset(r):
+            for k in r:
+                if k not in seen:
+                    seen.add(k)
+                    extras.append(k)
+    cols = [*RESULT_COLUMNS, *extras, ERROR_COLUMN]
+    frame = pd.DataFrame.from_records(records, columns=cols) if records else pd.DataFrame(columns=cols)
+    for c in cols:
+        s = frame[c]
+        if c in FLOAT_COLUMNS:
+            frame[c] = pd.to_numeric(s, errors="coerce").astype("float64")
+        else:
+            if s.dtype == object and len(s):
+                s = s.where(s.isna(), s.astype(str))
+            frame[c] = s.astype("str")
+    return frame
+
+
+def _finish(prep: _Prepared, fresh: list[dict], cache: ResultCache | None) -> tuple[pd.DataFrame, dict]:
+    if len(fresh) != len(prep.miss):
+        raise RuntimeError(f"internal error: {len(fresh)} results for {len(prep.miss)} tuples")
+    n_uniq = len(prep.hashes)
+    records: list[dict] = [None] * n_uniq  # type: ignore[list-item]
+    for i, payload in prep.cached.items():
+        records[i] = payload
+    to_store = []
+    errors = 0
+    for i, rec in zip(prep.miss.tolist(), fresh):
+        if any(type(v) not in _PLAIN for v in rec.values()):
+            rec = {k: _clean_value(v) for k, v in rec.items()}
+        records[i] = rec
+        if rec.get(ERROR_COLUMN):
+            errors += 1
+        else:
+            to_store.append((prep.hashes[i], _jsonable(rec)))
+    if cache is not None and to_store:
+        cache.put_many(to_store)
+    ures = _result_frame(records)
+    res = ures.iloc[prep.codes].reset_index(drop=True)
+    df = prep.df
+    base = df.drop(columns=[c for c in res.columns if c in df.columns]).reset_index(drop=True)
+    out = pd.concat([base, res], axis=1)
+    out.index = df.index
+    if len(out) != len(df):  # pragma: no cover - invariant
+        raise RuntimeError("internal error: row count changed")
+    err_rows = int((res[ERROR_COLUMN].notna() & (res[ERROR_COLUMN] != "")).sum()) if errors else 0
+    stats = {"rows": len(df), "distinct": n_uniq, "cache_hits": len(prep.cached),
+             "normalized": len(prep.miss), "error_rows": err_rows}
+    return out, stats
+
+
+def _jsonable(rec: dict) -> dict:
+    out = {}
+    for k, v in rec.items():
+        if isinstance(v, float) and math.isnan(v):
+            v = None
+        out[k] = v
+    return out
+
+
+def normalize_chunk(df: pd.DataFrame, normalizer, cache: ResultCache | None = None,
+                    key_columns=None) -> tuple[pd.DataFrame, dict]:
+    """Normalize one chunk: dedupe, cache, normalize the misses, broadcast back.
+
+    Returns the chunk with the result columns added (same rows, same order,
+    same index) and a stats dict (rows, distinct, cache_hits, normalized, error_rows).
+    """
+    key_columns = tuple(key_columns or _key_columns_of(normalizer))
+    prep = _prepare(df, key_columns, cache)
+    fresh = _compute(normalizer, prep.miss_frame())
+    return _finish(prep, fresh, cache)
