@@ -12,7 +12,7 @@ from __future__ import annotations
 from .errors import ZhibiaoError
 
 __version__ = "0.1.0"
-__all__ = ["parse_value", "extract", "Normalizer", "suggest", "ZhibiaoError", "__version__"]
+__all__ = ["parse_value", "extract", "Normalizer", "suggest", "selfeval", "ZhibiaoError", "__version__"]
 
 
 def __getattr__(name):  # lazy, so `import zhibiao` stays cheap for the CLI
@@ -28,4 +28,7 @@ def __getattr__(name):  # lazy, so `import zhibiao` stays cheap for the CLI
     if name == "suggest":
         from .recommend import suggest
         return suggest
+    if name == "selfeval":
+        from .selfeval import selfeval
+        return selfeval
     raise AttributeError(f"module 'zhibiao' has no attribute {name!r}")

@@ -207,7 +207,7 @@ def _part(number: float, unit: str | None, op: str | None) -> _Q | None:
 
 
 def _plausible(ratio: float) -> bool:
-    return 0.1 <= ratio <= 10
+    return 0.2 <= ratio <= 5
 
 
 class _Judge:
@@ -374,13 +374,31 @@ class _Judge:
 
     # ---- words
     def words_verdict(self, a: str) -> str | None:
-        """A generic verdict from the actual alone: 已完成 / 基本完成 / 未完成 …"""
+        """A generic verdict from the actual alone: 已完成 / 基本完成 / 未完成 / 已建立 …"""
         if a in self.w.get("not_achieved", ()):
             return NOT_MET
         if a in self.w.get("partial", ()):
             return PARTIAL
         if a in self.w.get("achieved", ()):
             return MET
+        prefix = next((p for p in sorted(self.w.get("achieved_prefix", ()), key=len, reverse=True)
+                       if a.startswith(p)), None)
+        if prefix and 1 <= len(a) - len(prefix) <= 6:
+            rest = a[len(prefix):]
+            if not any(w in rest for w in self.w.get("partial_prefix", ()) + self.w.get("negation_prefix", ())):
+                return MET      # 已建立, 已印发, 均已发放
+        return None
+
+    @staticmethod
+    def op_verdict(t: str, a: str) -> str | None:
+        """不低于上年度水平 against 高于上年度水平: both phrases carry a comparator."""
+        t_op, a_op = parse_value(t).op, parse_value(a).op
+        if t_op in (">=", ">") and a_op in (">=", ">", "="):
+            return MET if a_op != "=" or t_op == ">=" else PARTIAL
+        if t_op in ("<=", "<") and a_op in ("<=", "<", "="):
+            return MET if a_op != "=" or t_op == "<=" else PARTIAL
+        if t_op and a_op and t_op[0] != a_op[0] and "=" not in (a_op,):
+            return NOT_MET
         return None
 
     def _strip_intensity(self, s: str) -> tuple[str, str]:
@@ -408,11 +426,15 @@ class _Judge:
         verdict = self.stem_verdict(t, a)
         if verdict is None:
             verdict = self.words_verdict(a)
+        if verdict is None and a in self.w.get("zero", ()):
+            verdict = NOT_MET          # 健全 against 无
+        if verdict is None:
+            verdict = self.op_verdict(t, a)
         if verdict is None:
             a_stem, _ = self._strip_intensity(a)
             pos = self.w.get("positive_state", ())
-            if a_stem in pos and (self._strip_intensity(t)[0] in pos or t in pos):
-                verdict = MET
+            if a_stem in pos and (self._strip_intensity(t)[0] in pos or t in pos or t.endswith(a_stem)):
+                verdict = MET          # 完善 against 健全; 稳定 against 保持稳定
         if verdict is None:
             j.flag("qualitative_unclear")
             j.scoring = ""
@@ -603,7 +625,8 @@ def judge(target, actual, *, level3: str = "", level2: str = "", level1: str = "
         j.flag("missing_reason")
     reported = _number(reported_score)
     if reported is not None and j.score is not None:
-        tol = r.num("score_tolerance")
+        # 定量 scores are rounded in the tables (8.8 → 9); a band's edges are the rule itself
+        tol = r.num("score_tolerance") if j.scoring != QUAL else 0.01
         if not (j.score_min - tol <= reported <= j.score_max + tol):
             j.flag("score_mismatch")
     return j
@@ -678,11 +701,11 @@ def selfeval(df, rules: str | Path | Rules | None = None, variant: str | None = 
 
 
 def _project_keys(df: pd.DataFrame) -> pd.Series:
-    if "project_id" in df.columns and df["project_id"].astype(str).str.strip().any():
-        return df["project_id"].astype(str)
-    if "project_name" in df.columns:
-        return _col(df, "source").astype(str) + "#" + df["project_name"].astype(str)
-    return pd.Series(["#1"] * len(df), index=df.index)
+    """project_id; else source#project_name; else one project for the rows that have neither."""
+    text = lambda c: _col(df, c).map(_clean)
+    pid, source, name = text("project_id"), text("source"), text("project_name")
+    fallback = (source + "#" + name).where((source != "") | (name != ""), "#1")
+    return pid.where(pid != "", fallback)
 
 
 def _first(s: pd.Series):
@@ -703,8 +726,10 @@ def selfeval_projects(scored: pd.DataFrame, rules: str | Path | Rules | None = N
                       variant: str | None = None) -> pd.DataFrame:
     """Project totals and grade from :func:`selfeval` rows (scored first if they are not).
 
-    The total counts each judged row's score; a row 无法判断 adds 0 to ``score_total_min`` and its
-    full weight to ``score_total_max``, and a grade is given only when both ends agree. A project
+    The total counts each judged row's score (a 定性 row at its band's point); ``score_total_min``/
+    ``max`` span the bands, and a row 无法判断 adds 0 to the min and its full weight to the max.
+    With every row judged the grade is that of the total (``grade_depends_on_bands`` when the band
+    span crosses a cut-off); with rows unjudged a grade is given only when both ends agree. A project
     with 全年预算数/全年执行数 columns and no 预算执行率 row gets the budget rule's score added.
     """
     r = load_rules(rules, variant)
@@ -719,7 +744,7 @@ def selfeval_projects(scored: pd.DataFrame, rules: str | Path | Rules | None = N
     for key, idx in scored.groupby(keys, sort=False).groups.items():
         g = scored.loc[idx]
         w = weights.loc[idx]
-        flags = g["selfeval_flags"].fillna("")
+        flags = g["selfeval_flags"].fillna("").astype(str)
         judged = g["achieved"] != UNKNOWN
         scored_w = w.notna()
         total = float(g["score"].where(judged & scored_w).sum(skipna=True))
@@ -746,16 +771,22 @@ def selfeval_projects(scored: pd.DataFrame, rules: str | Path | Rules | None = N
         if weight_total > 0:
             pct = round(total / weight_total * 100, 2)
             lo, hi = _grade(total_min / weight_total * 100, r), _grade(total_max / weight_total * 100, r)
-            grade = lo if lo == hi else ""
-            if lo != hi:
-                project_flags.append("grade_uncertain")
+            if (~judged).any():
+                # unjudged rows could go either way: a grade only when both ends agree
+                grade = lo if lo == hi else ""
+                if lo != hi:
+                    project_flags.append("grade_uncertain")
+            else:
+                grade = _grade(pct, r)
+                if lo != hi:
+                    project_flags.append("grade_depends_on_bands")
         if (~judged).any():
             project_flags.append("rows_unjudged")
         if w.isna().any() and weight_total > 0:
             project_flags.append("weights_missing")
         rep = reported.loc[idx]
         records.append({
-            "project_id": key, "source": _first(_col(g, "source")) or "", "project_name": _first(_col(g, "project_name")) or "",
+            "project_id": _first(_col(g, "project_id")) or key, "source": _first(_col(g, "source")) or "", "project_name": _first(_col(g, "project_name")) or "",
             "n_indicators": len(g), "n_judged": int(judged.sum()), "n_unjudged": int((~judged).sum()),
             "weight_total": weight_total if weight_total else None,
             "score_total": round(total, 4) if weight_total else None,
@@ -778,3 +809,14 @@ def _is_cost(row) -> bool:
     except Exception:  # noqa: BLE001
         cat = ""
     return "成本" in cat or "成本" in _clean(row.get("level1", ""))
+
+
+class _CallableModule(__import__("types").ModuleType):
+    """``zhibiao.selfeval`` is this module once it is imported; calling it scores a table, so
+    ``zhibiao.selfeval(df)`` (DESIGN §2) works whichever way the name was reached."""
+
+    def __call__(self, *args, **kwargs):
+        return selfeval(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule
