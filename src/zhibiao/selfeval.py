@@ -231,6 +231,13 @@ class _Judge:
     def align(self, t: _Q, a: _Q, j: Judgement) -> tuple[float, float] | None:
         if t.unit and a.unit:
             if t.unit != a.unit:
+                # 4次/年 against 4次, 190元/人/月 against 190元: one side leaves out the "per";
+                # the same numerator compares. Two different "per"s (次/月 against 次/周) do not.
+                t_num, _, t_per = t.unit.partition("/")
+                a_num, _, a_per = a.unit.partition("/")
+                if t_num == a_num and not (t_per and a_per):
+                    j.flag("actual_unit_assumed" if t_per else "target_unit_assumed")
+                    return t.value, a.value
                 j.flag("unit_mismatch_actual")
                 return None
             return t.value, a.value
@@ -279,7 +286,8 @@ class _Judge:
         if reverse:
             j.flag("reverse_indicator")
         if a.op:
-            same = _clean(actual_text) == _clean(target_text)
+            same = _clean(actual_text) == _clean(target_text) or (
+                a.op == t.op and a.unit == t.unit and math.isclose(a.value, t.value))
             j.flag("actual_copies_target" if same else "actual_has_operator")
             # an actual written as a bound says something only in the target's direction
             if (a.op in (">=", ">") and reverse) or (a.op in ("<=", "<") and not reverse) or a.op == "~":
@@ -373,6 +381,19 @@ class _Judge:
         return j
 
     # ---- words
+    def complete_verdict(self, a: str) -> str | None:
+        """已完成 / 按时发放 / 基本完成 / 未完成: words about how much of a task was done."""
+        a = _plain(a)
+        if a in self.w.get("complete", ()):
+            return MET
+        if a in self.w.get("not_achieved", ()) or a in self.w.get("partial", ()):
+            return self.words_verdict(a)
+        prefix = next((p for p in sorted(self.w.get("achieved_prefix", ()), key=len, reverse=True)
+                       if a.startswith(p)), None)
+        if prefix and a[len(prefix):] in self.w.get("complete_verb", ()):
+            return MET
+        return None
+
     def words_verdict(self, a: str) -> str | None:
         """A generic verdict from the actual alone: 已完成 / 基本完成 / 未完成 / 已建立 …"""
         if a in self.w.get("not_achieved", ()):
@@ -412,9 +433,10 @@ class _Judge:
     def qualitative(self, t: str, a: str, t_negative: bool, j: Judgement):
         j.scoring = QUAL
         if t_negative:   # 无 / 未发生 / 否: nothing bad should happen
-            if a in self.w.get("zero", ()) or a == t:
+            av = parse_value(a)
+            if a in self.w.get("zero", ()) or a == t or (av.kind == "numeric" and av.number == 0):
                 j.achieved = MET
-            elif a in ("有", "是", "发生", "存在") or parse_value(a).kind == "numeric" and (parse_value(a).number or 0) > 0:
+            elif a in ("有", "是", "发生", "存在") or av.kind == "numeric" and (av.number or 0) > 0:
                 j.achieved = NOT_MET
             else:
                 j.flag("qualitative_unclear")
@@ -458,8 +480,11 @@ class _Judge:
                 return NOT_MET
             if any(before.endswith(p) for p in self.w.get("partial_prefix", ())):
                 return PARTIAL
-            if not a[a.index(stem) + len(stem):].strip():
+            rest = a[a.index(stem) + len(stem):].strip()
+            if not rest:
                 return MET  # 资金使用合规 ends with 合规
+            if rest in self.w.get("positive_state", ()) or rest in self.w.get("achieved", ()):
+                return MET  # 长期 → 长期有效
         return None
 
     def boolean(self, tv: ParsedValue, av: ParsedValue, a: str, j: Judgement):
@@ -502,6 +527,14 @@ class _Judge:
                 return self.quant_result(j, True, 1.0)   # 0次 against 无 / 未发生
             if av.kind == "multi":
                 return j.flag("multi_parts_differ")
+            if (av.kind in ("qualitative", "boolean") and t.unit == "%" and t.value == 100
+                    and t.op in (None, "=", ">=") and not reverse):
+                verdict = self.complete_verdict(a_text)
+                if verdict is not None:   # 任务完成率 100% against 已完成: all of it is 100 %
+                    j.scoring = QUANT
+                    j.flag("actual_words_for_full")
+                    j.achieved, j.completion_rate = verdict, (1.0 if verdict == MET else None)
+                    return j
             return j.flag("actual_not_numeric" if av.kind in ("qualitative", "boolean") else "not_comparable_kinds")
         if tv.kind == "multi":
             return self.multi(tv, av, t_text, j, reverse)
@@ -511,6 +544,10 @@ class _Judge:
             return self.boolean(tv, av, a_text, j)
         # qualitative target
         t_negative = t_text in self.w.get("zero", ()) or bool(re.match(r"^(无|零|未发生|杜绝|不发生|没有)", t_text))
+        if t_negative and av.kind == "numeric" and av.number is not None:
+            j.scoring = QUANT     # 零 / 无 against 0起: a 0 target written in words
+            j.flag("reverse_indicator")
+            return self.quant_result(j, av.number == 0, 1.0 if av.number == 0 else 0.0)
         if av.kind in ("numeric", "multi") and not t_negative:
             return j.flag("target_not_numeric")
         if av.kind in ("deadline", "period"):
