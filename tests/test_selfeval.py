@@ -240,8 +240,11 @@ def test_generated_docx_selfeval_form_with_merged_cells(tmp_path):
     import docx
     d = docx.Document()
     d.add_paragraph("就业技能培训补贴项目支出绩效自评表")
+    # the (A)/(B) spellings some provinces print on the 10号 form
+    header = [h.replace("年度指标值", "年度指标值（A）").replace("实际完成值", "实际完成值(B)") for h in HEADER]
+    labels = [h.replace("全年预算数", "全年预算数（A）").replace("全年执行数", "全年执行数（B）") for h in BUDGET_LABELS]
     rows = [["项目名称", "就业技能培训补贴项目", "", "", "主管部门", "某区人力资源和社会保障局", "", ""],
-            BUDGET_LABELS, BUDGET_AMOUNTS, HEADER, *BODY, ["总分", "", "", "", "", 100, 85, ""]]
+            labels, BUDGET_AMOUNTS, header, *BODY, ["总分", "", "", "", "", 100, 85, ""]]
     t = d.add_table(rows=len(rows), cols=8)
     for i, r in enumerate(rows):
         for k, v in enumerate(r):

@@ -162,7 +162,7 @@ def _clean(text) -> str:
     return re.sub(r"[\s。；;，,、!！]+$", "", s)
 
 
-_PLACEHOLDER = {"", "-", "--", "—", "——", "/", "\\", "无数据", "空", "null", "None", "nan", "NaN", "N/A", "n/a", "#N/A"}
+_PLACEHOLDER = {"", "-", "--", "—", "——", "/", "*", "／", "\\", "无数据", "空", "null", "None", "nan", "NaN", "N/A", "n/a", "#N/A"}
 
 
 def _number(text) -> float | None:
