@@ -259,6 +259,18 @@ def test_generated_docx_selfeval_form_with_merged_cells(tmp_path):
     _check_generated(extract(path))
 
 
+def test_report_sheets_for_the_audit_workbook():
+    from zhibiao.selfeval import report_sheets
+    sheets = report_sheets(selfeval(REALWORLD / "SSTQA-zh_table_72.xlsx"))
+    rows, totals = sheets["自评"], sheets["自评汇总"]
+    assert len(rows) == 16 and len(totals) == 1
+    assert {"三级指标", "年度指标值", "实际完成值", "完成情况", "规则得分", "问题级别", "审核意见"} <= set(rows.columns)
+    by = rows.set_index("三级指标")
+    assert by.loc["新增区级创业孵化基地数量", "问题级别"] == "中"        # over_target, missing_reason
+    assert by.loc["社会保险补贴发放准确率", "问题级别"] == ""           # only 提示 (unit assumed)
+    assert totals.loc[0, "等级"] == "优"
+
+
 # ------------------------------------------------------------------ CLI and layering
 
 def _cli(*args, cwd):

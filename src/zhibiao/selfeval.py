@@ -34,7 +34,7 @@ from .resources import data_file
 from .text import normalize_chars
 from .values import ParsedValue, parse_value
 
-__all__ = ["selfeval", "selfeval_projects", "judge", "Judgement", "Rules", "load_rules", "RulesError",
+__all__ = ["selfeval", "selfeval_projects", "report_sheets", "judge", "Judgement", "Rules", "load_rules", "RulesError",
            "ACHIEVED", "OUTPUT_COLUMNS", "PROJECT_COLUMNS"]
 
 ACHIEVED = ("达成", "部分达成", "未达成", "无法判断")
@@ -66,6 +66,7 @@ class Rules:
     words: dict[str, tuple[str, ...]]
     flags: dict[str, tuple[str, str]]          # code → (severity, message)
     variant: str = ""
+    labels: dict[str, str] = field(default_factory=dict)   # column → Chinese heading of the report
 
     def num(self, key: str) -> float:
         return float(self.values[key])
@@ -92,7 +93,7 @@ def _read_records(path: Path) -> list[list[str]]:
 
 @lru_cache(maxsize=16)
 def _load(paths: tuple[str, ...], variant: str) -> Rules:
-    values, bands, grades, words, flags = {}, {}, {}, {}, {}
+    values, bands, grades, words, flags, labels = {}, {}, {}, {}, {}, {}
     variants = {""}
     for p in paths:
         for cols in _read_records(Path(p)):
@@ -112,8 +113,10 @@ def _load(paths: tuple[str, ...], variant: str) -> Rules:
                     words[key] = tuple(w.strip() for w in normalize_chars(cols[2]).split("|") if w.strip())
                 elif kind == "flag":
                     flags[key] = (cols[2], cols[3] if len(cols) > 4 else "")
+                elif kind == "label":
+                    labels[key] = cols[2]
                 else:
-                    raise RulesError(f"{p}:{n}: unknown record kind {kind!r} (rule, band, grade, word, flag)")
+                    raise RulesError(f"{p}:{n}: unknown record kind {kind!r} (rule, band, grade, word, flag, label)")
             except (IndexError, ValueError):
                 raise RulesError(f"{p}:{n}: malformed {kind} record for {key!r}") from None
     if variant not in variants:
@@ -121,7 +124,7 @@ def _load(paths: tuple[str, ...], variant: str) -> Rules:
     missing = {"达成", "部分达成", "未达成"} - bands.keys()
     if missing:
         raise RulesError(f"rules define no band for {', '.join(sorted(missing))}")
-    return Rules(values, bands, sorted(grades.items(), key=lambda kv: -kv[1]), words, flags, variant)
+    return Rules(values, bands, sorted(grades.items(), key=lambda kv: -kv[1]), words, flags, variant, labels)
 
 
 def load_rules(rules: str | Path | Rules | None = None, variant: str | None = None) -> Rules:
@@ -837,6 +840,37 @@ def selfeval_projects(scored: pd.DataFrame, rules: str | Path | Rules | None = N
             "n_score_mismatch": int(flags.str.contains("score_mismatch").sum()),
             "project_flags": ";".join(project_flags)})
     return pd.DataFrame(records, columns=PROJECT_COLUMNS)
+
+
+_SEVERITY_ORDER = ("高", "中", "低", "提示")
+
+
+def report_sheets(scored: pd.DataFrame, projects: pd.DataFrame | None = None,
+                  rules: str | Path | Rules | None = None, variant: str | None = None) -> dict[str, pd.DataFrame]:
+    """The 自评 sheets of a review report, headed in Chinese: ``{"自评": rows, "自评汇总": projects}``.
+
+    Each row carries its most severe flag's level (问题级别) so a reviewer can sort on it; the
+    headings are the ``label`` records of the rules file.
+    """
+    r = load_rules(rules, variant)
+    if "achieved" not in scored.columns:
+        scored = selfeval(scored, r)
+    if projects is None:
+        projects = selfeval_projects(scored, r)
+    rows = scored.copy()
+
+    def worst(flags: str) -> str:
+        levels = [r.flags.get(f, ("", ""))[0] for f in str(flags or "").split(";") if f]
+        return next((lv for lv in _SEVERITY_ORDER[:3] if lv in levels), "")
+
+    rows["severity"] = rows["selfeval_flags"].map(worst)
+    row_cols = [c for c in ("project_name", "location", "level1", "level2", "level3", "value", "actual_value",
+                            "weight", "reported_score", "achieved", "completion_rate", "score", "score_min",
+                            "score_max", "severity", "selfeval_messages", "deviation_reason", "selfeval_flags",
+                            "source") if c in rows.columns]
+    name = lambda c: r.labels.get(c, c)
+    return {"自评": rows[row_cols].rename(columns=name),
+            "自评汇总": projects.rename(columns=name)}
 
 
 def _is_cost(row) -> bool:
