@@ -163,7 +163,11 @@ def extract_all(paths, errors: str = "raise") -> ExtractResult:
         projects.extend(file_projects)
         notes.extend(file_notes)
     extra = [c for c in SELFEVAL_COLUMNS if any(c in r for r in rows)]   # a 自评表's 分值/得分/偏差原因
-    return ExtractResult(rows=_frame(rows, ROW_COLUMNS + extra), projects=_frame(projects, PROJECT_COLUMNS),
+    frame = _frame(rows, ROW_COLUMNS + extra)
+    for c in extra:   # rows of other tables in the same run have none: blank text, like every text column
+        if not c.startswith("budget_"):
+            frame[c] = frame[c].fillna("")
+    return ExtractResult(rows=frame, projects=_frame(projects, PROJECT_COLUMNS),
                          failures=failures, notes=notes)
 
 
