@@ -57,7 +57,9 @@ def test_case(case):
             assert flag in j.flags, j.flags
     if j.achieved == "无法判断":
         assert j.flags, "无法判断 always says why"
-        assert j.score is None and j.completion_rate is None
+        assert j.score is None and j.completion_rate is None and j.scoring == ""
+    else:
+        assert j.scoring in ("定量", "定性", "预算执行率")
 
 
 def test_every_flag_has_a_chinese_message():

@@ -293,7 +293,7 @@ class _Judge:
                 a.op == t.op and a.unit == t.unit and math.isclose(a.value, t.value))
             j.flag("actual_copies_target" if same else "actual_has_operator")
             # an actual written as a bound says something only in the target's direction
-            if (a.op in (">=", ">") and reverse) or (a.op in ("<=", "<") and not reverse) or a.op == "~":
+            if (a.op in (">=", ">") and reverse) or (a.op in ("<=", "<") and not reverse):
                 j.scoring = ""
                 return j
         eps = 1e-9 * max(abs(tv), 1.0)
@@ -656,6 +656,8 @@ def judge(target, actual, *, level3: str = "", level2: str = "", level1: str = "
             j.flags = [f for f in j.flags if f != "missing_target"]
             j.scoring = QUANT
             _Judge(r).quant_result(j, execution >= 1.0 - 1e-9, execution)
+    if j.achieved == UNKNOWN:
+        j.scoring = ""            # no rule applies to a row we could not judge
     tnum = parse_value(_clean(target)).number if budget else None
     _score(j, w, r, budget, tnum, execution)
     if j.over and j.achieved == MET:
