@@ -187,7 +187,7 @@ def selfeval(inputs: List[Path] = typer.Argument(..., help="绩效自评表 docu
              rules: Optional[Path] = typer.Option(None, "--rules", help="a rules file overriding data/selfeval_rules.tsv"),
              variant: Optional[str] = typer.Option(None, "--variant", help="a named provincial variant (e.g. 重庆)")):
     """绩效自评: achieved, completion_rate and score of each 实际完成值 against its 年度指标值 (财预〔2020〕10号)."""
-    from .selfeval import load_rules, selfeval as _selfeval, selfeval_projects
+    from .selfeval import load_rules, selfeval as _selfeval, selfeval_projects, summary
     from .tables import WRITABLE, write_table
     for path in (output, projects):
         if path is not None and path.suffix.lower() not in WRITABLE:   # say so before the work
@@ -202,14 +202,10 @@ def selfeval(inputs: List[Path] = typer.Argument(..., help="绩效自评表 docu
     write_table(rows, output)
     if projects is not None:
         write_table(totals, projects)
-    counts = rows["achieved"].value_counts()
-    out.print(f"{len(rows)} indicators in {len(totals)} projects: "
-              + "，".join(f"{k} {int(counts.get(k, 0))}" for k in ("达成", "部分达成", "未达成", "无法判断"))
-              + f"; over_target {int(rows['selfeval_flags'].astype(str).str.contains('over_target').sum())} → {output}",
-              markup=False)
-    for t in totals.itertuples():
-        if t.score_total is not None and t.score_total == t.score_total:
-            out.print(f"{t.project_name}: {t.score_total:.2f} / {t.weight_total:g} {t.grade}".rstrip(), markup=False)
+    lines = summary(rows, totals)
+    out.print(f"{lines[0]} → {output}", markup=False, soft_wrap=True)
+    for line in lines[1:]:
+        out.print(line, markup=False, soft_wrap=True)
     exit_on_failures(failures)
 
 

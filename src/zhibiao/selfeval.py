@@ -34,7 +34,7 @@ from .resources import data_file
 from .text import normalize_chars
 from .values import ParsedValue, parse_value
 
-__all__ = ["selfeval", "selfeval_projects", "report_sheets", "judge", "Judgement", "Rules", "load_rules", "RulesError",
+__all__ = ["selfeval", "selfeval_projects", "report_sheets", "summary", "judge", "Judgement", "Rules", "load_rules", "RulesError",
            "ACHIEVED", "OUTPUT_COLUMNS", "PROJECT_COLUMNS"]
 
 ACHIEVED = ("达成", "部分达成", "未达成", "无法判断")
@@ -162,6 +162,7 @@ def _clean(text) -> str:
     if text is None or (isinstance(text, float) and math.isnan(text)):
         return ""
     s = normalize_chars(str(text)).strip()
+    s = re.sub(r"(\d{4}-\d{1,2}-\d{1,2})[ T]00:00(?::00)?$", r"\1", s)   # a spreadsheet date with its midnight
     return re.sub(r"[\s。；;，,、!！]+$", "", s)
 
 
@@ -660,6 +661,8 @@ def judge(target, actual, *, level3: str = "", level2: str = "", level1: str = "
         j.scoring = ""            # no rule applies to a row we could not judge
     tnum = parse_value(_clean(target)).number if budget else None
     _score(j, w, r, budget, tnum, execution)
+    if budget and j.achieved != UNKNOWN:
+        j.scoring = BUDGET
     if j.over and j.achieved == MET:
         j.flag("over_target")
     reason = _clean(deviation_reason)
@@ -842,6 +845,26 @@ def selfeval_projects(scored: pd.DataFrame, rules: str | Path | Rules | None = N
             "n_score_mismatch": int(flags.str.contains("score_mismatch").sum()),
             "project_flags": ";".join(project_flags)})
     return pd.DataFrame(records, columns=PROJECT_COLUMNS)
+
+
+def summary(scored: pd.DataFrame, projects: pd.DataFrame) -> list[str]:
+    """Lines for a console or a demo: the verdict counts, then each scored project's total and grade.
+
+    >>> rows = selfeval(pd.DataFrame({"level3": ["培训人数"], "value": ["≥500人"], "actual_value": ["520人"],
+    ...                                "weight": [100]}))
+    >>> summary(rows, selfeval_projects(rows))
+    ['1 indicators in 1 projects: 达成 1，部分达成 0，未达成 0，无法判断 0; over_target 0', '#1: 100.00 / 100 优']
+    """
+    counts = scored["achieved"].value_counts() if len(scored) else {}
+    flags = scored["selfeval_flags"].fillna("").astype(str) if len(scored) else pd.Series(dtype=str)
+    lines = [f"{len(scored)} indicators in {len(projects)} projects: "
+             + "，".join(f"{k} {int(counts.get(k, 0))}" for k in ACHIEVED)
+             + f"; over_target {int(flags.str.contains('over_target').sum())}"]
+    for p in projects.itertuples():
+        if p.score_total is not None and p.score_total == p.score_total:
+            name = p.project_name or p.project_id
+            lines.append(f"{name}: {p.score_total:.2f} / {p.weight_total:g} {p.grade}".rstrip())
+    return lines
 
 
 _SEVERITY_ORDER = ("高", "中", "低", "提示")
