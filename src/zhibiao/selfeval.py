@@ -457,6 +457,8 @@ class _Judge:
         if verdict is None:
             verdict = self.op_verdict(t, a)
         if verdict is None:
+            verdict = self.state_verdict(t, a)
+        if verdict is None:
             a_stem, _ = self._strip_intensity(a)
             pos = self.w.get("positive_state", ())
             if a_stem in pos and (self._strip_intensity(t)[0] in pos or t in pos or t.endswith(a_stem)):
@@ -489,6 +491,19 @@ class _Judge:
                 return MET  # 资金使用合规 ends with 合规
             if rest in self.w.get("positive_state", ()) or rest in self.w.get("achieved", ()):
                 return MET  # 长期 → 长期有效
+        return None
+
+    def state_verdict(self, t: str, a: str) -> str | None:
+        """制度健全 against 制度较健全, 保持稳定 against 就业局势总体稳定: the actual ends with a
+        state word the target uses; what stands just before it (较, 不) decides."""
+        for w in sorted(self.w.get("positive_state", ()), key=len, reverse=True):
+            if a.endswith(w) and w in t:
+                before = a[:-len(w)]
+                if any(before.endswith(p) for p in self.w.get("negation_prefix", ())):
+                    return NOT_MET
+                if any(before.endswith(p) for p in self.w.get("partial_prefix", ())):
+                    return PARTIAL
+                return MET
         return None
 
     def boolean(self, tv: ParsedValue, av: ParsedValue, a: str, j: Judgement):
