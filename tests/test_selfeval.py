@@ -297,6 +297,15 @@ def test_cli_rows_file_and_document(tmp_path):
     assert rows.read_text(encoding="utf-8").count("\n") == 4            # input untouched
 
 
+def test_cli_variant_and_rules_file(tmp_path):
+    res = _cli(REALWORLD / "SSTQA-zh_table_72.xlsx", "-o", tmp_path / "o.csv", "--variant", "重庆", cwd=tmp_path)
+    assert res.returncode == 0 and "就业补助资金: 97.80 / 100 优" in res.stdout, res.stdout + res.stderr
+    mine = tmp_path / "mine.tsv"
+    mine.write_text("grade\t优\t99\n", encoding="utf-8")     # a stricter 优
+    res = _cli(REALWORLD / "SSTQA-zh_table_72.xlsx", "-o", tmp_path / "o.csv", "--rules", mine, cwd=tmp_path)
+    assert res.returncode == 0 and "就业补助资金: 98.62 / 100 良" in res.stdout, res.stdout + res.stderr
+
+
 def test_cli_bad_input_is_one_line(tmp_path):
     res = _cli(tmp_path / "missing.xlsx", "-o", tmp_path / "o.csv", cwd=tmp_path)
     assert res.returncode == 1 and res.stderr.strip().count("\n") == 0 and "Traceback" not in res.stderr

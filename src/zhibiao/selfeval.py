@@ -92,7 +92,7 @@ def _read_records(path: Path) -> list[list[str]]:
 
 
 @lru_cache(maxsize=16)
-def _load(paths: tuple[str, ...], variant: str) -> Rules:
+def _load(paths: tuple[str, ...], variant: str, _stamp: tuple = ()) -> Rules:   # _stamp: files' mtimes
     values, bands, grades, words, flags, labels = {}, {}, {}, {}, {}, {}
     variants = {""}
     for p in paths:
@@ -136,7 +136,8 @@ def load_rules(rules: str | Path | Rules | None = None, variant: str | None = No
         if not Path(rules).is_file():
             raise RulesError(f"{rules}: no such rules file")
         paths.append(str(Path(rules).resolve()))
-    return _load(tuple(paths), variant or "")
+    stamp = tuple(Path(p).stat().st_mtime_ns for p in paths)   # an edited rules file is read again
+    return _load(tuple(paths), variant or "", stamp)
 
 
 # --------------------------------------------------------------------------- judgement
