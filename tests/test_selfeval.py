@@ -273,6 +273,16 @@ def test_report_sheets_for_the_audit_workbook():
     assert totals.loc[0, "等级"] == "优"
 
 
+def test_as_json_is_plain_json():
+    import json
+    from zhibiao.selfeval import as_json
+    rows = selfeval(_rows(level3=["培训人数", "满意度"], value=["≥500人", "≥90%"], actual_value=["520人", ""],
+                          weight=[10, 10]))
+    body = json.loads(json.dumps(as_json(rows, selfeval_projects(rows)), ensure_ascii=False, allow_nan=False))
+    assert [r["achieved"] for r in body["rows"]] == ["达成", "无法判断"]
+    assert body["rows"][1]["score"] is None and body["projects"][0]["score_total_max"] == 20
+
+
 # ------------------------------------------------------------------ CLI and layering
 
 def _cli(*args, cwd):

@@ -34,7 +34,7 @@ from .resources import data_file
 from .text import normalize_chars
 from .values import ParsedValue, parse_value
 
-__all__ = ["selfeval", "selfeval_projects", "report_sheets", "summary", "judge", "Judgement", "Rules", "load_rules", "RulesError",
+__all__ = ["selfeval", "selfeval_projects", "report_sheets", "summary", "as_json", "judge", "Judgement", "Rules", "load_rules", "RulesError",
            "ACHIEVED", "OUTPUT_COLUMNS", "PROJECT_COLUMNS"]
 
 ACHIEVED = ("达成", "部分达成", "未达成", "无法判断")
@@ -881,6 +881,16 @@ def summary(scored: pd.DataFrame, projects: pd.DataFrame) -> list[str]:
             name = p.project_name or p.project_id
             lines.append(f"{name}: {p.score_total:.2f} / {p.weight_total:g} {p.grade}".rstrip())
     return lines
+
+
+def as_json(scored: pd.DataFrame, projects: pd.DataFrame) -> dict:
+    """``{"rows": [...], "projects": [...]}`` with NaN as null: the body of ``POST /selfeval``, so
+    the service answers exactly what the CLI writes."""
+    from .tables import cell_value
+
+    def records(df: pd.DataFrame) -> list[dict]:
+        return [{k: cell_value(v) for k, v in zip(df.columns, row)} for row in df.itertuples(index=False, name=None)]
+    return {"rows": records(scored), "projects": records(projects)}
 
 
 _SEVERITY_ORDER = ("高", "中", "低", "提示")
