@@ -215,7 +215,6 @@ ROWS_FILE_SUFFIXES = (".jsonl", ".parquet")
 def _selfeval_inputs(inputs):
     """Rows files are read as they are; documents (and a .csv/.xlsx that is a form, not a rows
     file) go through extract. A file that cannot be read is reported at the end."""
-    from .errors import InputError
     from .ingest import extract_all
     from .tables import read_rows
     frames, failures, documents = [], [], []
