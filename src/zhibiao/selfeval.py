@@ -411,6 +411,8 @@ class _Judge:
                        if a.startswith(p)), None)
         if prefix and 1 <= len(a) - len(prefix) <= 6:
             rest = a[len(prefix):]
+            if any(w in rest for w in self.w.get("failure", ())):
+                return NOT_MET  # 已取消, 已暂停
             if not any(w in rest for w in self.w.get("partial_prefix", ()) + self.w.get("negation_prefix", ())):
                 return MET      # 已建立, 已印发, 均已发放
         return None
