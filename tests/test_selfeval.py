@@ -323,6 +323,11 @@ def test_cli_bad_input_is_one_line(tmp_path):
     assert res.returncode == 1 and "unknown rules variant" in res.stderr and "Traceback" not in res.stderr
     res = _cli(REALWORLD / "SSTQA-zh_table_72.xlsx", "-o", tmp_path / "o.txt", cwd=tmp_path)
     assert res.returncode == 1 and not (tmp_path / "o.txt").exists()
+    rows = tmp_path / "rows.csv"
+    rows.write_text("level3,value,actual_value\n培训人数,≥500人,450人\n", encoding="utf-8")
+    res = _cli(rows, "-o", rows, cwd=tmp_path)
+    assert res.returncode == 1 and "never overwrites an input" in res.stderr
+    assert rows.read_text(encoding="utf-8") == "level3,value,actual_value\n培训人数,≥500人,450人\n"
 
 
 def test_judgement_layer_imports():

@@ -189,9 +189,12 @@ def selfeval(inputs: List[Path] = typer.Argument(..., help="绩效自评表 docu
     """绩效自评: achieved, completion_rate and score of each 实际完成值 against its 年度指标值 (财预〔2020〕10号)."""
     from .selfeval import load_rules, selfeval as _selfeval, selfeval_projects, summary
     from .tables import WRITABLE, write_table
+    sources = {p.resolve() for p in inputs}
     for path in (output, projects):
         if path is not None and path.suffix.lower() not in WRITABLE:   # say so before the work
             raise UnsupportedFormat(path, f"cannot write {path.suffix or 'a file without suffix'}; use one of {', '.join(WRITABLE)}")
+        if path is not None and path.resolve() in sources:
+            raise UnsupportedFormat(path, "is also an input; zhibiao never overwrites an input (choose another -o)")
     r = load_rules(rules, variant)
     frames, failures = _selfeval_inputs(inputs)
     if not frames:
