@@ -13,7 +13,7 @@ from __future__ import annotations
 from .errors import ZhibiaoError
 
 __version__ = "0.1.0"
-__all__ = ["parse_value", "extract", "Normalizer", "suggest", "Pipeline", "ZhibiaoError", "__version__"]
+__all__ = ["parse_value", "extract", "Normalizer", "suggest", "selfeval", "Pipeline", "ZhibiaoError", "__version__"]
 
 
 def __getattr__(name):  # lazy, so `import zhibiao` stays cheap for the CLI
@@ -32,4 +32,7 @@ def __getattr__(name):  # lazy, so `import zhibiao` stays cheap for the CLI
     if name == "Pipeline":
         from .pipeline import Pipeline
         return Pipeline
+    if name == "selfeval":
+        from .selfeval import selfeval
+        return selfeval
     raise AttributeError(f"module 'zhibiao' has no attribute {name!r}")

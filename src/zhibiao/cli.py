@@ -172,6 +172,85 @@ def audit(files: List[Path] = typer.Argument(..., help="documents to review (.tx
 
 @app.command()
 @one_line_errors
+def selfeval(inputs: List[Path] = typer.Argument(..., help="绩效自评表 documents (.txt .docx .xlsx .xls .csv) or rows "
+                                                           "files (.csv .jsonl .parquet .xlsx with level3, value, actual_value)"),
+             output: Path = typer.Option(..., "-o", "--output", help="scored rows: .csv .xlsx .jsonl .parquet"),
+             projects: Optional[Path] = typer.Option(None, "--projects", help="also write project totals and grades"),
+             rules: Optional[Path] = typer.Option(None, "--rules", help="a rules file overriding data/selfeval_rules.tsv"),
+             variant: Optional[str] = typer.Option(None, "--variant", help="a named provincial variant (e.g. 重庆)")):
+    """绩效自评: achieved, completion_rate and score of each 实际完成值 against its 年度指标值 (财预〔2020〕10号)."""
+    from .selfeval import load_rules, selfeval as _selfeval, selfeval_projects, summary
+    from .tables import WRITABLE, write_table
+    sources = {p.resolve() for p in inputs}
+    for path in (output, projects):
+        if path is not None and path.suffix.lower() not in WRITABLE:   # say so before the work
+            raise UnsupportedFormat(path, f"cannot write {path.suffix or 'a file without suffix'}; use one of {', '.join(WRITABLE)}")
+        if path is not None and path.resolve() in sources:
+            raise UnsupportedFormat(path, "is also an input; zhibiao never overwrites an input (choose another -o)")
+    r = load_rules(rules, variant)
+    frames, failures = _selfeval_inputs(inputs)
+    if not frames:
+        exit_on_failures(failures or ["no indicator rows to evaluate"])
+    import pandas as pd
+    rows = _selfeval(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["level3"]), r)
+    totals = selfeval_projects(rows, r)
+    write_table(rows, output)
+    if projects is not None:
+        write_table(totals, projects)
+    lines = summary(rows, totals)
+    out.print(f"{lines[0]} → {output}", markup=False, soft_wrap=True)
+    for line in lines[1:]:
+        out.print(line, markup=False, soft_wrap=True)
+    exit_on_failures(failures)
+
+
+ROWS_FILE_SUFFIXES = (".jsonl", ".parquet")
+
+
+def _selfeval_inputs(inputs):
+    """Rows files are read as they are; documents (and a .csv/.xlsx that is a form, not a rows
+    file) go through extract. A file that cannot be read is reported at the end."""
+    from .ingest import extract_all
+    from .tables import read_rows
+    frames, failures, documents = [], [], []
+    for path in inputs:
+        suffix = path.suffix.lower()
+        if suffix in ROWS_FILE_SUFFIXES or (suffix in (".csv", ".xlsx") and _is_rows_file(path)):
+            if not path.is_file():
+                failures.append(f"{path}: no such file")
+                continue
+            try:
+                frames.append(read_rows(path))
+            except Exception as exc:  # noqa: BLE001 - a bad rows file is one line, like a bad document
+                failures.append(f"{path}: cannot read the rows file ({type(exc).__name__})")
+            continue
+        documents.append(path)
+    if documents:
+        result = extract_all(documents, errors="collect")
+        frames.append(result.rows)
+        failures += [str(f) for f in result.failures]
+    return [f for f in frames if len(f)], failures
+
+
+def _is_rows_file(path: Path) -> bool:
+    """A .csv/.xlsx whose first row holds the level3 and actual_value column names is a rows file."""
+    try:
+        if path.suffix.lower() == ".csv":
+            with path.open("rb") as fh:   # rows files name their columns in ASCII
+                head = [fh.readline().decode("utf-8", "replace")]
+        else:
+            from openpyxl import load_workbook
+            wb = load_workbook(path, read_only=True)
+            head = [",".join(str(c) for c in next(wb.worksheets[0].iter_rows(max_row=1, values_only=True), ()))]
+            wb.close()
+    except Exception:  # noqa: BLE001 - let the document reader give its own message
+        return False
+    cols = {c.strip().strip('"\ufeff') for c in (head[0].split(",") if head else [])}
+    return "level3" in cols
+
+
+@app.command()
+@one_line_errors
 def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port")):
     """Run the HTTP service and the drafting page (http://HOST:PORT/, API docs at /docs)."""
     from .service.app import serve as _serve

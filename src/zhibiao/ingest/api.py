@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..errors import (CorruptDocument, EmptyDocument, EncryptedDocument, FileNotFound, InputError,
                       FileTooLarge, NoIndicatorTable, UnsupportedFormat)
-from .assemble import PROJECT_COLUMNS, ROW_COLUMNS, assemble
+from .assemble import PROJECT_COLUMNS, ROW_COLUMNS, SELFEVAL_COLUMNS, assemble
 from .model import Document
 
 DEFAULT_MAX_MB = 200.0
@@ -162,7 +162,12 @@ def extract_all(paths, errors: str = "raise") -> ExtractResult:
         rows.extend(file_rows)
         projects.extend(file_projects)
         notes.extend(file_notes)
-    return ExtractResult(rows=_frame(rows, ROW_COLUMNS), projects=_frame(projects, PROJECT_COLUMNS),
+    extra = [c for c in SELFEVAL_COLUMNS if any(c in r for r in rows)]   # a 自评表's 分值/得分/偏差原因
+    frame = _frame(rows, ROW_COLUMNS + extra)
+    for c in extra:   # rows of other tables in the same run have none: blank text, like every text column
+        if not c.startswith("budget_"):
+            frame[c] = frame[c].fillna("")
+    return ExtractResult(rows=frame, projects=_frame(projects, PROJECT_COLUMNS),
                          failures=failures, notes=notes)
 
 

@@ -39,6 +39,8 @@ ROW_COLUMNS = ["source", "location", "project_id", "project_name", "table_title"
                "department", "year", "budget_wan", "level1", "level2", "level3", "description",
                "value", "basis", "actual_value", "value_op_raw", "value_number_raw", "value_unit_raw",
                "warnings"]
+# 绩效自评表 columns (分值, 得分, 偏差原因): in a row only when its table has them, after ROW_COLUMNS
+SELFEVAL_COLUMNS = ["weight", "reported_score", "deviation_reason", "budget_total", "budget_executed"]
 PROJECT_COLUMNS = ["project_id", "source", "project_name", "table_title", "project_code", "department",
                    "year", "budget_wan", "purpose", "goals", "n_indicators"]
 
@@ -145,6 +147,7 @@ class Project:
     project_code: str = ""
     department: str = ""
     budget_text: str = ""
+    execution: dict = field(default_factory=dict)  # 自评表 预算执行情况: budget_total, budget_executed
     unit_hint: str = ""
     purpose: list[str] = field(default_factory=list)
     goals: list[str] = field(default_factory=list)
@@ -174,6 +177,7 @@ class Assembler:
         self.doc_department = ""        # the latest document-level department
         self.first_doc_department = ""  # for projects printed before the document names one
         self.department_column: int | None = None  # 单位名称 heads a column; the value is below
+        self.execution_columns: dict[str, int] = {}  # 全年预算数/全年执行数 head columns; numbers below
 
     @property
     def project(self) -> Project:
@@ -290,7 +294,32 @@ class Assembler:
                 and _looks_like_org(other)):
             self.department(other)
 
+    def execution_row(self, row: Row) -> None:
+        """自评表 预算执行情况: a row of 全年预算数 / 全年执行数 column labels, the amounts in the
+        first row below that has them (财预〔2020〕10号 form, and the 重庆 form's merged labels)."""
+        keys = [norm_header(c.text) for c in row.cells]
+        if self.execution_columns:
+            cols, self.execution_columns = self.execution_columns, {}
+            found = {k: _amount(row.cells[i].text) for k, i in cols.items() if i < len(row.cells)}
+            if all(v is not None for v in found.values()) and not self.project.rows:
+                self.project.execution = found
+                return
+            if any(v is not None for v in found.values()):
+                return
+            self.execution_columns = cols   # a blank line between labels and amounts
+            return
+        cols = {}
+        for kind, column in (("execution_total", "budget_total"), ("execution_done", "budget_executed")):
+            words = [norm_header(w) for w in markers().get(kind, [])]
+            idx = next((i for i, k in enumerate(keys) if k and any(k.startswith(w) for w in words)
+                        and not row.cells[i].merged), None)
+            if idx is not None:
+                cols[column] = idx
+        if len(cols) == 2:
+            self.execution_columns = cols
+
     def meta_row(self, row: Row) -> None:
+        self.execution_row(row)
         if self.department_column is not None and self.column_department(row):
             return
         all_texts = [clean(c.text) for c in row.cells]
@@ -325,7 +354,7 @@ class Assembler:
         for row in table.rows:
             self.row(row)
         self.colmap, self.expect_subheader = None, False  # an indicator block ends with its table
-        self.department_column = None
+        self.department_column, self.execution_columns = None, {}
 
     def row(self, row: Row) -> None:
         texts = [clean(c.text) for c in row.cells]
@@ -373,7 +402,7 @@ class Assembler:
         cm, cells = self.colmap, row.cells
         get = lambda key: clean(cells[cm[key]].text) if key in cm and cm[key] < len(cells) else ""
         rec = {k: get(k) for k in ("level1", "level2", "level3", "description", "value", "basis",
-                                   "actual_value", *SPLIT_COLUMNS)}
+                                   "actual_value", *SPLIT_COLUMNS, *SELFEVAL_COLUMNS)}
         warnings = []
         if len(cells) != len(self.header_texts):
             warnings.append(f"cell_count_mismatch: {len(cells)} cells, header has {len(self.header_texts)}")
@@ -403,7 +432,8 @@ class Assembler:
         out = {"location": loc, **{k: rec[k] for k in ("level1", "level2", "level3", "description", "value",
                                                        "basis", "actual_value")},
                "value_op_raw": rec["value_op"], "value_number_raw": rec["value_number"],
-               "value_unit_raw": rec["value_unit"], "_warnings": warnings}
+               "value_unit_raw": rec["value_unit"], "_warnings": warnings,
+               **{k: rec[k] for k in SELFEVAL_COLUMNS if k in cm}}
         self.project.rows.append(out)
 
     def _continues_tall_row(self, rec: dict, cells: list) -> bool:
@@ -414,8 +444,8 @@ class Assembler:
         if prev is None or not merged("level3") or not (merged("value") or not rec["value"]) \
                 or rec["level3"] != prev["level3"]:
             return False
-        for key in ("description", "basis", "actual_value"):
-            if rec[key] and not merged(key):
+        for key in ("description", "basis", "actual_value", "deviation_reason"):
+            if rec[key] and not merged(key) and key in prev:
                 prev[key] = f"{prev[key]} {rec[key]}".strip()
         return True
 
@@ -473,8 +503,8 @@ class Assembler:
                              "n_indicators": len(p.rows)})
             for r in p.rows:
                 warnings = project_warnings + r.pop("_warnings")
-                rows.append({**base, **r, "warnings": ";".join(warnings)})
-        return ([{k: r.get(k, "") for k in ROW_COLUMNS} for r in rows],
+                rows.append({**base, **r, **p.execution, "warnings": ";".join(warnings)})
+        return ([{k: r.get(k, "") for k in ROW_COLUMNS + [c for c in SELFEVAL_COLUMNS if c in r]} for r in rows],
                 [{k: p.get(k, "") for k in PROJECT_COLUMNS} for p in projects])
 
 
@@ -488,6 +518,12 @@ def _label_segments(text: str) -> list[str]:
     if len(starts) < 2:
         return [text]
     return [text[a:b].strip() for a, b in zip(starts, starts[1:] + [len(text)])]
+
+
+def _amount(text: str) -> float | None:
+    """A plain amount cell: "7574", "6,643.5" → float; anything else → None."""
+    m = re.fullmatch(r"\s*(\d[\d,]*(?:\.\d+)?)\s*(?:万元|元)?\s*", str(text or ""))
+    return float(m.group(1).replace(",", "")) if m else None
 
 
 def _unit_note(label: str) -> str:
