@@ -249,6 +249,53 @@ def _is_rows_file(path: Path) -> bool:
     return "level3" in cols
 
 
+library_app = typer.Typer(no_args_is_help=True, help="Curate the indicator library: propose new types, add the reviewed ones.")
+app.add_typer(library_app, name="library")
+
+
+@library_app.command("propose")
+@one_line_errors
+def library_propose(inputs: List[Path] = typer.Argument(..., help="documents, rows files or normalized rows files"),
+                    output: Path = typer.Option(..., "-o", "--output", help="candidates: .xlsx or .csv"),
+                    min_count: int = typer.Option(1, "--min-count", min=1, help="least rows a candidate needs")):
+    """Group the names the matcher abstained on into candidate types for a reviewer (keep = 是)."""
+    import pandas as pd
+    from .pipeline import default_pipeline
+    from .taxonomy.curation import propose_types
+    from .tables import write_table
+    _refuse_input_as_output(inputs, output)
+    frames, failures = _selfeval_inputs(inputs)
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["level3"])
+    if "indicator_id" not in rows:
+        rows = default_pipeline().normalize(rows)
+    candidates = propose_types(rows, min_count=min_count)
+    write_table(candidates, output)
+    out.print(f"{len(candidates)} candidate types from {int((rows['indicator_id'].fillna('') == '').sum())} "
+              f"untyped of {len(rows)} rows → {output}; mark keep = 是, correct, then `zhibiao library add`",
+              markup=False)
+    exit_on_failures(failures)
+
+
+@library_app.command("add")
+@one_line_errors
+def library_add(candidates: Path = typer.Argument(..., help="the reviewed candidates (.xlsx or .csv)")):
+    """Append the reviewed candidates (keep = 是) to the library's sector files; `zhibiao train` learns them."""
+    from .tables import read_rows
+    from .taxonomy.curation import add_types
+    written = add_types(read_rows(candidates))
+    if not written:
+        out.print("no candidate is marked keep = 是; nothing added", markup=False)
+        return
+    for name, n in written.items():
+        out.print(f"{n} types added to {name}", markup=False)
+    out.print("run `zhibiao train` so the models learn them", markup=False)
+
+
+def _refuse_input_as_output(inputs, output: Path) -> None:
+    if output.resolve() in {p.resolve() for p in inputs}:
+        raise UnsupportedFormat(output, "is also an input; zhibiao never overwrites an input (choose another -o)")
+
+
 @app.command()
 @one_line_errors
 def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port")):
