@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import make_pipeline
 
-from .embed import get_embedder
+from .embed import DEFAULT, get_embedder
 from .recommend import GROUP_OF, REQUIRED_GROUPS, Recommender
 from .taxonomy import load_library
 from .taxonomy import library_without_sector, parse_name
@@ -215,12 +215,18 @@ def recommender_scores(df: pd.DataFrame, embedder, ks=(5, 10), data_dir=None) ->
     return out
 
 
-def evaluate(backends=BACKENDS, data_dir=None, recommender_backend: str | None = None) -> dict:
-    """Run the whole protocol; returns a JSON-able report."""
+def evaluate(backends=BACKENDS, data_dir=None, recommender_backend: str | None = None,
+             generalization_backend: str | None = DEFAULT) -> dict:
+    """Run the whole protocol; returns a JSON-able report.
+
+    Leave-one-sector-out and the equivalence set are measured with ``generalization_backend`` (the
+    shipped default) only: each needs its own fits, and they answer a question about knowledge,
+    not about the embedder.
+    """
     df = load_training(data_dir)
     library = load_library()
     report = {"n_rows": len(df), "documents": dict(Counter(df["document"])), "category": {},
-              "matcher": {}, "speed_texts_per_s": {}}
+              "matcher": {}, "speed_texts_per_s": {}, "n_library_types": len(library)}
     report["category"]["baseline_char_tfidf_lr"] = _category_scores(baseline_categories(df))
     no_embedder = calibrated_lodo(df, None)
     report["category"]["zhibiao_no_embedder"] = _category_scores(no_embedder)
@@ -232,6 +238,11 @@ def evaluate(backends=BACKENDS, data_dir=None, recommender_backend: str | None =
         report["category"][name] = _category_scores(pred)
         report["matcher"][name] = _matcher_scores(pred)
         report["speed_texts_per_s"][name] = round(embed_speed(name, list(df["level3"])), 1)
+        if name == generalization_backend:
+            report["loso"] = _loso_scores(loso_predictions(df, emb, pred)) | {"embedder": name}
+            eq = equivalence_scores(df, emb, pred)
+            report["equivalence"] = {k: ({kk: vv for kk, vv in v.items() if kk != "clusters"}
+                                         if isinstance(v, dict) else v) for k, v in eq.items()} | {"embedder": name}
     rb = recommender_backend or RECOMMENDER_EMBEDDER
     report["recommender"] = recommender_scores(df, get_embedder(rb).fit(texts), data_dir=data_dir)
     report["recommender"]["embedder"] = rb
@@ -240,7 +251,8 @@ def evaluate(backends=BACKENDS, data_dir=None, recommender_backend: str | None =
 
 def format_report(report: dict) -> str:
     """Plain-text tables for the terminal and the README."""
-    lines = [f"LODO over {len(report['documents'])} seed documents, {report['n_rows']} labelled rows"]
+    lines = [f"LODO over {len(report['documents'])} seed documents, {report['n_rows']} labelled rows; "
+             f"library of {report.get('n_library_types', '?')} types"]
     lines.append("\nCategory (vs corrected labels | vs declared labels)")
     lines.append(f"{'model':28} {'acc':>6} {'macroF1':>8} | {'acc':>6} {'macroF1':>8}   per-document acc")
     for name, s in report["category"].items():
@@ -252,6 +264,24 @@ def format_report(report: dict) -> str:
     for name, s in report["matcher"].items():
         per = " ".join(f"{v['top1_answered']:.2f}/{v['coverage']:.2f}" for v in s["per_document"].values())
         lines.append(f"{name:28} {s['top1_answered']:14.3f} {s['coverage']:9.3f} {s['top1_all']:9.3f}   {per}")
+    lo = report.get("loso")
+    if lo:
+        lines.append(f"\nLeave-one-sector-out ({lo['embedder']}): a sector's seed rows AND its library types held out")
+        lines.append(f"  category accuracy {lo['category_accuracy']:.3f}, macro-F1 {lo['category_macro_f1']:.3f}")
+        lines.append(f"  matcher: answered {lo['matcher_coverage']:.3f} of rows, {lo['matcher_precision']:.3f} of the "
+                     f"answers right; abstained on {lo['abstained_when_type_held_out']:.3f} of the rows whose type "
+                     "was held out")
+        lines.append("  per sector (rows, category acc, matcher coverage): " + "; ".join(
+            f"{s} {v['rows']} {v['category_accuracy']:.2f} {v['matcher_coverage']:.2f}"
+            for s, v in lo["per_sector"].items()))
+    eq = report.get("equivalence")
+    if eq:
+        lines.append(f"\nEquivalence set ({eq['names']} names in {eq['groups']} groups of paraphrases, near-misses in "
+                     f"other groups; {eq['embedder']}): pairwise precision / recall / F1")
+        for mode, label in (("library", "library as shipped"), ("wordings_hidden", "set's wordings hidden")):
+            m = eq[mode]
+            lines.append(f"  {label:24} {m['precision']:.3f} / {m['recall']:.3f} / {m['f1']:.3f}   "
+                         f"typed {m['answered']:.3f} of names")
     lines.append("\nEmbedder speed (texts/s, distinct texts, no cache)")
     for name, v in report["speed_texts_per_s"].items():
         lines.append(f"{name:28} {v:9.1f}")
