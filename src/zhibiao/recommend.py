@@ -28,7 +28,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from .errors import ModelNotFound, ZhibiaoError
 from .resources import models_dir, training_data_dir
-from .taxonomy import ARCHETYPES, SECTORS, level1_of, load_library, sector_table
+from .taxonomy import ARCHETYPES, SECTORS, archetype_table, level1_of, load_library, sector_table
 from .taxonomy.names import lexicon
 from .taxonomy.projects import keyword_hits, understand_project
 from .text import normalize_chars
@@ -59,6 +59,7 @@ def project_text(name: str, purpose: str = "", goals: str = "") -> str:
 # Features of a (project, library type) pair; the ranker's weights are learnt on them (fit_ranker).
 FEATURES = ("sector", "common", "archetype", "any_archetype", "keyword", "similarity", "sector_x_similarity",
             "neighbours", "neighbours_x_closeness", "popularity", "shared_scope", "stated_quantity")
+FEATURE_FLOOR = {"keyword": 1.5, "stated_quantity": 2.0}
 # Groups whose targets must be numbers, rates or deadlines (a qualitative target there is flagged).
 MEASURABLE_GROUPS = ("数量", "质量", "时效", "成本", "满意度")
 CLOSE_PROJECT = 0.55  # a past project at least this similar (char + embedding) counts as close
@@ -97,7 +98,13 @@ def typical_wording(name: str, aliases: list[str]) -> str:
     clean = [w for w in dict.fromkeys(everyone) if len(w) <= 10 and not _ILL_FORMED.search(w)]
     if not clean:
         return display_name(name)
-    return max(clean, key=lambda w: (round(sum(dice(w, o) for o in everyone) / len(everyone), 6), w == everyone[0]))
+    centrality = {w: sum(dice(w, o) for o in everyone) / len(everyone) for w in clean}
+    best = max(clean, key=lambda w: centrality[w])
+    standard = display_name(name)
+    # the standard name stays unless an alias is clearly more typical
+    if standard in centrality and centrality[best] - centrality[standard] < 0.05:
+        return standard
+    return best
 
 
 @lru_cache(maxsize=1)
@@ -218,9 +225,12 @@ class Recommender:
         spellings = defaultdict(list)
         for sp, canon in lexicon().objects.items():
             spellings[canon].append(sp)
-        self.type_keywords_ = [[k for k in (kws or ([obj, *spellings.get(obj, [])] if sec != "通用" else []))
-                                if len(k) >= 2]
-                               for kws, obj, sec in zip(lib["keywords"], lib["object"], lib["sector"])]
+        # (an object that is also a spending word, 工程 or 设备, calls for nothing in particular)
+        generic = {normalize_chars(w) for ws in archetype_table()["keywords"] for w in ws}
+        self.type_keywords_ = [
+            [k for k in (kws or ([obj, *spellings.get(obj, [])] if sec != "通用" and obj not in generic else []))
+             if len(k) >= 2]
+            for kws, obj, sec in zip(lib["keywords"], lib["object"], lib["sector"])]
         self.type_words_ = [set(_bigrams(n + o + "".join(a))) for n, o, a in
                             zip(lib["name"], lib["object"], lib["aliases"].map(lambda al: "".join(al[:3])))]
         self.common_ = np.array([("通用" in s) for s in self.type_sectors_], dtype=np.float32)
@@ -247,6 +257,10 @@ class Recommender:
         vague = (lib["value_kind"] == "qualitative") | ((lib["value_kind"] == "numeric") & (lib["unit"] == "")
                                                         & ~lib["value_form"].str.contains(r"\d"))
         self.eligible_ = ~(measurable & vague).to_numpy()
+        # a bare blank form (___) with no past project's wording to offer instead says nothing
+        bare = lib["value_form"].str.fullmatch(r"[_\s]*").to_numpy()
+        has_evidence = np.array([len({p for p, *_ in self.evidence_.get(i, [])}) >= 2 for i in self.ids_])
+        self.eligible_ &= ~(bare & ~has_evidence)
         self.presence_ = np.zeros((len(self.project_types_), len(self.ids_)), dtype=np.float32)
         for i, types in enumerate(self.project_types_):
             for iid in types:
@@ -356,31 +370,43 @@ class Recommender:
     def fit_ranker(self, projects: pd.DataFrame, C: float = 1.0) -> "Recommender":
         """Learn the feature weights on leave-one-project-out over the past projects: for each,
         features computed without it, label = the types it used."""
-        from sklearn.linear_model import LogisticRegression
         X, y = self.lopo_design(projects)
         if y.sum() == 0:
             return self
-        model = LogisticRegression(C=C, max_iter=2000, class_weight="balanced").fit(X, y)
-        prior = self.coef_
-        # a feature the seeds never exercise keeps its prior weight instead of a learnt 0
-        self.coef_ = np.where(X.std(axis=0) > 0, model.coef_[0], prior)
-        self.intercept_ = float(model.intercept_[0])
+        coef, intercept = _nonnegative_logistic(X, y, C)
+        # The seeds' types were migrated from the seeds themselves and carry no keywords of their own,
+        # and their descriptions state few quantities: those features cannot be judged on the seeds,
+        # so their weights never fall below a prior (FEATURE_FLOOR).
+        floor = np.array([FEATURE_FLOOR.get(f, 0.0) for f in FEATURES])
+        self.coef_ = np.maximum(coef, floor)
+        self.intercept_ = intercept
         return self
 
+    def project_sector(self, i: int, fallback: str = "通用") -> str:
+        """A past project's sector: the most common own sector of its types (通用 aside)."""
+        tally = Counter(self.types_[self.col_[t]]["sector"] for t in self.project_types_[i] if t in self.col_)
+        tally.pop("通用", None)
+        return tally.most_common(1)[0][0] if tally else fallback
+
     def lopo_design(self, projects: pd.DataFrame):
+        """Features and labels of every past project, once hidden alone (leave-one-project-out) and
+        once with its whole sector hidden (leave-one-sector-out): the ranker must also serve a
+        sector no past project is close to."""
         info = projects.set_index("project_id")
+        sectors = np.array([self.project_sector(i) for i in range(len(self.projects_))])
         Xs, ys = [], []
         for i, pid in enumerate(self.projects_["project_id"]):
             if len(self.project_types_[i]) < 3:
                 continue
-            exclude = np.zeros(len(self.projects_), dtype=bool)
-            exclude[i] = True
             r = info.loc[pid]
             query = project_text(r["project_name"], r.get("purpose", ""))
             project = self.understand(r["project_name"], r.get("purpose", ""))
-            X, _, _, gate = self.features(query, project, exclude)
-            Xs.append(X[gate])
-            ys.append(self.presence_[i][gate])
+            alone = np.zeros(len(self.projects_), dtype=bool)
+            alone[i] = True
+            for exclude in (alone, alone | (sectors == sectors[i])):
+                X, _, _, gate = self.features(query, project, exclude)
+                Xs.append(X[gate])
+                ys.append(self.presence_[i][gate])
         return np.vstack(Xs), np.concatenate(ys)
 
     def scores(self, X: np.ndarray, gate: np.ndarray) -> np.ndarray:
@@ -537,8 +563,10 @@ class Recommender:
         if "___" not in form:
             pv = parse_value(form)
             return form, (pv.op if pv.kind == "numeric" else op), (pv.unit or unit), "library"
-        if unit == "%" or kind in ("deadline", "boolean"):
-            # a rate or a deadline is no project-specific fact: one common across past projects may stand
+        qualitative = kind == "qualitative" or (kind == "numeric" and not unit)
+        if unit == "%" or kind in ("deadline", "boolean") or qualitative:
+            # a rate, a deadline or a wording (健全) is no project-specific fact: one common across
+            # past projects may stand
             evidence = self.evidence_.get(self.ids_[j], [])
             if len({p for p, *_ in evidence}) >= 2:
                 typical = typical_value([(ctx.weight_of.get(p, 0.0) + 0.05, v) for p, _l, v, _b in evidence],
@@ -546,6 +574,30 @@ class Recommender:
                 if typical[0] and _value_ok(typical[0], lib["category"]):
                     return typical[0], typical[1], typical[2], "past_projects"
         return form, op, unit, "library"
+
+
+def _nonnegative_logistic(X: np.ndarray, y: np.ndarray, C: float = 1.0) -> tuple[np.ndarray, float]:
+    """Class-balanced, L2-penalised logistic regression whose feature weights are ≥ 0: every feature
+    is evidence for a type, never against it. Four documents of one province would otherwise teach
+    the ranker that a keyword match counts against a type (seed projects use one of several road
+    types), which would not hold for a sector the seeds lack."""
+    from scipy.optimize import minimize
+    w_pos = len(y) / (2 * max(y.sum(), 1))
+    w_neg = len(y) / (2 * max(len(y) - y.sum(), 1))
+    sw = np.where(y > 0, w_pos, w_neg)
+
+    def loss(theta):
+        z = X @ theta[:-1] + theta[-1]
+        p = 1 / (1 + np.exp(-z))
+        nll = np.sum(sw * (np.logaddexp(0, z) - y * z))
+        grad_z = sw * (p - y)
+        g = np.append(X.T @ grad_z + theta[:-1] / C, grad_z.sum())
+        return nll + 0.5 * theta[:-1] @ theta[:-1] / C, g
+
+    theta0 = np.zeros(X.shape[1] + 1)
+    bounds = [(0, None)] * X.shape[1] + [(None, None)]
+    res = minimize(loss, theta0, jac=True, method="L-BFGS-B", bounds=bounds)
+    return res.x[:-1], float(res.x[-1])
 
 
 class _Context:

@@ -17,7 +17,6 @@ were fitted on all seeds (their LOPO features), a small optimism the README note
 from __future__ import annotations
 
 import re
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -55,13 +54,6 @@ def _seed_frames(data_dir):
     return df, projects
 
 
-def _project_sector(rec: Recommender, types: set[str], fallback: str) -> str:
-    """A seed project's sector: the most common own sector of its types (通用 aside)."""
-    tally = Counter(rec.types_[rec.col_[t]]["sector"] for t in types if t in rec.col_)
-    tally.pop("通用", None)
-    return tally.most_common(1)[0][0] if tally else fallback
-
-
 def evaluate_suggest(data_dir=None, rec: Recommender | None = None) -> pd.DataFrame:
     """One row per (seed project, protocol): sector, soft recall@5/@10 of suggest and of popularity."""
     df, projects = _seed_frames(data_dir)
@@ -75,7 +67,7 @@ def evaluate_suggest(data_dir=None, rec: Recommender | None = None) -> pd.DataFr
     for i, pid in enumerate(pids):
         r = info.loc[pid]
         understood[pid] = rec.understand(r["project_name"], r["purpose"])
-        sectors[pid] = _project_sector(rec, rec.project_types_[i], understood[pid]["sector"])
+        sectors[pid] = rec.project_sector(i, understood[pid]["sector"])
     sector_arr = np.array([sectors[p] for p in pids])
     out = []
     for i, pid in enumerate(pids):
