@@ -62,6 +62,7 @@ FEATURES = ("sector", "common", "archetype", "any_archetype", "keyword", "simila
 FEATURE_FLOOR = {"keyword": 1.5, "stated_quantity": 2.0}
 # Groups whose targets must be numbers, rates or deadlines (a qualitative target there is flagged).
 MEASURABLE_GROUPS = ("数量", "质量", "时效", "成本", "满意度")
+COMMON_SHARE = 0.5  # at most this share of a set is 通用 types when the sector offers its own
 CLOSE_PROJECT = 0.55  # a past project at least this similar (char + embedding) counts as close
 
 
@@ -229,7 +230,7 @@ class Recommender:
         generic = {normalize_chars(w) for ws in archetype_table()["keywords"] for w in ws}
         self.type_keywords_ = [
             [k for k in (kws or ([obj, *spellings.get(obj, [])] if sec != "通用" and obj not in generic else []))
-             if len(k) >= 2]
+             if len(k) >= 2 and normalize_chars(k) not in generic]
             for kws, obj, sec in zip(lib["keywords"], lib["object"], lib["sector"])]
         self.type_words_ = [set(_bigrams(n + o + "".join(a))) for n, o, a in
                             zip(lib["name"], lib["object"], lib["aliases"].map(lambda al: "".join(al[:3])))]
@@ -337,14 +338,19 @@ class Recommender:
         w = np.clip(sims, 0, None) ** 3
         votes = (w @ self.presence_[idx]) / (w.sum() + 1e-9) if len(idx) else np.zeros(n)
         closeness = float(sims[0]) if len(sims) else 0.0
+        # neighbours' votes count as far as the neighbours are close: far ones are no evidence
+        votes = votes * min(1.0, closeness / CLOSE_PROJECT) ** 2
         keep = np.ones(len(self.presence_), dtype=bool) if exclude is None else ~exclude
+        # popularity speaks for 通用 types only: the seeds' sector types are popular in the seeds'
+        # sectors (roads in 河北), which says nothing of the next project's sector
         pop = self.presence_[keep].mean(axis=0)
         f_qty = np.zeros(n, dtype=np.float32)
         for q in project["quantities"]:
             for j in self._quantity_slots(q):
                 f_qty[j] = 1.0
         X = np.column_stack([f_sector, self.common_, f_arch, f_any, f_kw, f_sim, f_sector * f_sim,
-                             votes, votes * closeness, np.sqrt(pop), self.shared_, f_qty]).astype(np.float32)
+                             votes, votes * closeness, np.sqrt(pop) * self.common_, self.shared_, f_qty]
+                            ).astype(np.float32)
         # candidates: the project's sector(s), 通用, a keyword or stated quantity that calls for the type,
         # or a close past project that used it; a far project's types never leak in
         gate = ((f_sector >= 0.2) | (self.common_ > 0) | (f_kw > 0) | (f_qty > 0)
@@ -421,11 +427,18 @@ class Recommender:
         (char-bigram Dice ≥ 0.7 with one already chosen) are skipped."""
         slots = slot_table()
         order = [int(j) for j in np.argsort(-scores) if scores[j] > 0 and self.ids_[j] not in exclude_ids]
+        # at most half the set is 通用; the rest is this sector's own, as far as it has candidates
+        max_common = max(1, math.ceil(k * COMMON_SHARE))
+        n_specific = sum(1 for j in order[: 4 * k] if not self.common_[j] and scores[j] >= 0.2)
+        if n_specific < k - max_common:
+            max_common = k - n_specific
         groups, names = self.group_arr_, self.display_arr_
         chosen: list[int] = []
         count: Counter = Counter()
 
         def fits(j: int) -> bool:
+            if self.common_[j] and sum(self.common_[c] for c in chosen) >= max_common:
+                return False
             return all(dice(names[j], names[c]) < 0.7 for c in chosen)
 
         best = {}
