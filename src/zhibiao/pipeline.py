@@ -157,14 +157,16 @@ class Pipeline:
             return None  # the audit says so in its notes and judges by the declared labels
 
     def suggest(self, text: str, description: str = "", budget: float | None = None, k: int = 10,
-                draft=None) -> dict:
-        """DESIGN §5 suggestions; ``draft`` (a rows frame or a document path) is normalized first."""
+                draft=None, weights: str = "default") -> dict:
+        """DESIGN §5 suggestions; ``draft`` (a rows frame or a document path) is normalized first;
+        ``weights`` names the 分值 rule of data/weights.tsv."""
         if draft is not None:
             if not isinstance(draft, pd.DataFrame):
                 from .ingest import extract
                 draft = extract(draft)
             draft = self.normalize(draft)
-        return self.recommender.suggest(text, description=description, budget=budget, k=k, draft=draft)
+        return self.recommender.suggest(text, description=description, budget=budget, k=k, draft=draft,
+                                        weights=weights)
 
     def selfeval(self, rows: pd.DataFrame, **kwargs) -> Any:
         """绩效自评 scoring (DESIGN §7), by :mod:`zhibiao.selfeval` when it is installed."""
@@ -199,10 +201,12 @@ def default_pipeline() -> Pipeline:
 
 
 def suggest(text: str, description: str = "", budget: float | None = None, k: int = 10,
-            draft=None) -> dict:
+            draft=None, weights: str = "default") -> dict:
     """``zhibiao.suggest``: DESIGN §5 suggestions from the default pipeline (models loaded once).
 
     ``draft``: optional partial table (a path or a DataFrame of rows with level3/value); only
-    what it lacks is suggested, and its unusual rows are flagged under "draft".
+    what it lacks is suggested, and its unusual rows are flagged under "draft". ``weights``: the
+    分值 rule of data/weights.tsv (``default``, ``cost_in_output`` …).
     """
-    return default_pipeline().suggest(text, description=description, budget=budget, k=k, draft=draft)
+    return default_pipeline().suggest(text, description=description, budget=budget, k=k, draft=draft,
+                                      weights=weights)

@@ -1,10 +1,12 @@
-"""Suggest a complete indicator set for a new project, grounded in similar past projects.
+"""Suggest a complete, sector-appropriate indicator set for a new project (DESIGN §5).
 
-Retrieval finds the nearest past projects (name + purpose + goals); their
-canonical indicators are pooled, weighted by similarity, and backed off to the
-sector's and then the corpus's most common indicators when the neighbours are
-thin. Every required category is covered whenever the corpus supports it.
-Values, names and 确定依据 come from the neighbours' rows, rendered cleanly.
+The project is understood first (行业, 资金用途, stated quantities: taxonomy.projects). Every library
+type is a candidate, scored by a ranker learnt on leave-one-project-out over the seeds from the
+type's fit to the project's sector and archetypes, its keywords in the project text, embedding
+similarity, what similar past projects used (rows labelled template_copy never count) and
+popularity. Every required category is covered; a past project's specific number is never
+offered as this project's value (a stated quantity, the budget, the library's norm or its blank
+form ``≥___亩`` instead); each slot has alternatives and a weight (data/weights.tsv).
 
     >>> from zhibiao import suggest
     >>> out = suggest("农村环卫保洁项目", k=10)
@@ -26,9 +28,11 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from .errors import ModelNotFound, ZhibiaoError
 from .resources import models_dir, training_data_dir
-from .taxonomy import level1_of, load_library
+from .taxonomy import ARCHETYPES, SECTORS, archetype_table, level1_of, load_library, sector_table
 # Required groups of DESIGN §5 (data/required_groups.tsv); a group is covered by any of its categories.
-from .taxonomy.groups import GROUP_OF, REQUIRED_GROUPS  # noqa: F401  (re-exported)
+from .taxonomy.groups import GROUP_OF, MEASURABLE_GROUPS, REQUIRED_GROUPS  # noqa: F401  (re-exported)
+from .taxonomy.names import lexicon
+from .taxonomy.projects import keyword_hits, understand_project
 from .text import normalize_chars
 from .values import format_value, parse_value, unit_dimension
 from .versioning import VersionStamped
@@ -45,28 +49,132 @@ def project_text(name: str, purpose: str = "", goals: str = "") -> str:
     return "。".join(p for p in parts if p)
 
 
-class Recommender(VersionStamped):
-    """Nearest-project recommender. ``fit`` takes the projects table and their labelled rows.
+# Features of a (project, library type) pair; the ranker's weights are learnt on them (fit_ranker).
+FEATURES = ("sector", "common", "archetype", "any_archetype", "keyword", "similarity", "sector_x_similarity",
+            "neighbours", "neighbours_x_closeness", "popularity", "shared_scope", "stated_quantity")
+FEATURE_FLOOR = {"keyword": 1.5, "stated_quantity": 2.0}
+COMMON_SHARE = 0.5  # at most this share of a set is 通用 types when the sector offers its own
+CLOSE_PROJECT = 0.55  # a past project at least this similar (char + embedding) counts as close
 
-    Parameters
-    ----------
-    embedder : Embedder
-    n_neighbours : int
-        How many past projects vote.
-    prior_weight : float
-        Pseudo-count of the sector and corpus priors; larger trusts neighbours less.
+
+def _bigrams(s: str) -> set[str]:
+    s = re.sub(r"[（(][^）)]*[）)]|[\d%％.≥≤<>=＝+\-~]", "", normalize_chars(str(s)))
+    return {s[i:i + 2] for i in range(len(s) - 1)} or ({s} if s else set())
+
+
+def dice(a: str, b: str) -> float:
+    """Char-bigram Dice of two names after brackets, digits and operators are dropped (DESIGN §6).
+
+    >>> round(dice("新建道路长度", "道路新建长度（米）"), 2), dice("受益人数", "受益户数") < 0.5
+    (0.6, True)
+    """
+    x, y = _bigrams(a), _bigrams(b)
+    return 2 * len(x & y) / (len(x) + len(y)) if x and y else 0.0
+
+
+def display_name(name: str) -> str:
+    """The library's standard name as a clerk would write it: the bracketed variant dropped
+    (项目（工程）完成率 → 项目完成率)."""
+    return re.sub(r"（[^）]*）|\([^)]*\)", "", name).strip() or name
+
+
+def typical_wording(name: str, aliases: list[str]) -> str:
+    """The wording of a type that clerks' wordings cluster around: the standard name or an alias
+    (clean: no brackets, digits or notes, at most 10 characters) with the highest mean char-bigram
+    Dice to all the type's wordings; the standard name wins ties.
+
+    >>> typical_wording("服务对象满意度", ["群众满意度", "受益群众满意度", "居民满意度", "村民满意度"])
+    '群众满意度'
+    """
+    everyone = [display_name(w) for w in (name, *aliases)]
+    clean = [w for w in dict.fromkeys(everyone) if len(w) <= 10 and not _ILL_FORMED.search(w)]
+    if not clean:
+        return display_name(name)
+    centrality = {w: sum(dice(w, o) for o in everyone) / len(everyone) for w in clean}
+    best = max(clean, key=lambda w: centrality[w])
+    standard = display_name(name)
+    # the standard name stays unless an alias is clearly more typical
+    if standard in centrality and centrality[best] - centrality[standard] < 0.05:
+        return standard
+    return best
+
+
+@lru_cache(maxsize=1)
+def slot_table() -> dict[str, tuple[int, int]]:
+    from .resources import DATA_DIR
+    rows = _data_rows(DATA_DIR / "suggest_slots.tsv")
+    return {r["group"]: (int(r["min"]), int(r["max"])) for r in rows}
+
+
+@lru_cache(maxsize=1)
+def weight_rules() -> dict[str, list[tuple[str, tuple[str, ...], int]]]:
+    from .resources import DATA_DIR
+    rules: dict[str, list] = defaultdict(list)
+    for r in _data_rows(DATA_DIR / "weights.tsv"):
+        rules[r["variant"]].append((r["bucket"], tuple(r["groups"].split("|")), int(r["points"])))
+    return dict(rules)
+
+
+def _data_rows(path) -> list[dict]:
+    lines = [ln for ln in Path(path).read_text(encoding="utf-8").splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    header = lines[0].split("\t")
+    return [dict(zip(header, ln.split("\t"))) for ln in lines[1:]]
+
+
+def assign_weights(groups: list[str | None], variant: str = "default") -> list[int]:
+    """Whole-point 分值 per row from the rule ``variant`` of data/weights.tsv; they sum to 100.
+
+    >>> assign_weights(["数量", "数量", "质量", "时效", "成本", "效益", "效益", "满意度"])
+    [13, 13, 12, 12, 10, 15, 15, 10]
+    """
+    rules = weight_rules().get(variant)
+    if rules is None:
+        raise ZhibiaoError(f"unknown weight rule {variant!r}; known: {', '.join(weight_rules())}")
+    bucket_of = {g: b for b, gs, _ in rules for g in gs}
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, g in enumerate(groups):
+        members[bucket_of.get(g, rules[0][0])].append(i)
+    present = [(b, p) for b, _, p in rules if members[b]]
+    if not present:
+        return [0] * len(groups)
+    total = sum(p for _, p in present)
+    # buckets without rows give their points to the others in proportion; whole points, sum 100
+    raw = [(b, p * 100 / total) for b, p in present]
+    pts = {b: int(v) for b, v in raw}
+    for b, _ in sorted(raw, key=lambda bv: -(bv[1] - int(bv[1])))[: 100 - sum(pts.values())]:
+        pts[b] += 1
+    out = [0] * len(groups)
+    for b, p in pts.items():
+        idx = members[b]
+        base, extra = divmod(p, len(idx))
+        for n, i in enumerate(idx):
+            out[i] = base + (1 if n < extra else 0)
+    return out
+
+
+class Recommender(VersionStamped):
+    """Suggests a sector-appropriate indicator set from the library (DESIGN §5).
+
+    Candidates are the library's types; each is scored on features of the (project, type) pair —
+    the project's sector and archetypes against the type's, the type's keywords in the project text,
+    embedding similarity, what similar past projects used (never rows labelled template_copy), and
+    seed popularity — with weights learnt by logistic regression on leave-one-project-out over the
+    seeds (``fit_ranker``). ``fit`` takes the projects table and their labelled rows.
     """
 
-    def __init__(self, embedder, *, n_neighbours: int = 8, prior_weight: float = 0.6,
-                 embedding_share: float = 0.5):
+    def __init__(self, embedder, *, n_neighbours: int = 8, embedding_share: float = 0.5, **_old):
         self.embedder = embedder
         self.n_neighbours = n_neighbours
-        self.prior_weight = prior_weight
         self.embedding_share = embedding_share
+        self.coef_ = np.array([2.0, 0.5, 0.8, 0.2, 2.0, 3.0, 2.0, 3.0, 2.0, 2.0, 0.3, 2.0])
+        self.intercept_ = 0.0
 
     # -- fitting -----------------------------------------------------------
     def fit(self, projects: pd.DataFrame, rows: pd.DataFrame) -> "Recommender":
-        rows = rows[rows["indicator_id"].fillna("") != ""].copy()
+        rows = rows[rows["indicator_id"].fillna("") != ""]
+        if "template_copy" in rows:  # copied rows say nothing about their project
+            rows = rows[rows["template_copy"].astype(str) != "1"]
         keep = projects[projects["project_id"].isin(set(rows["project_id"]))].reset_index(drop=True)
         self.projects_ = keep[["project_id", "project_name", "source"]].copy()
         texts = [project_text(*r) for r in keep.reindex(columns=["project_name", "purpose", "goals"])
@@ -76,37 +184,92 @@ class Recommender(VersionStamped):
         self.char_matrix_ = self.char_.fit_transform(texts)
         self.emb_matrix_ = self.embedder.encode(texts)
         pos = {p: i for i, p in enumerate(self.projects_["project_id"])}
-        self.ids_ = np.array(sorted(set(rows["indicator_id"])))
-        col = {iid: j for j, iid in enumerate(self.ids_)}
-        # Which types each project uses (binary: a project lists a type once or a few times).
-        self.presence_ = np.zeros((len(pos), len(self.ids_)), dtype=np.float32)
-        for pid, iid in zip(rows["project_id"], rows["indicator_id"]):
-            self.presence_[pos[pid], col[iid]] = 1.0
-        # What the library says of each type, as plain dicts for the per-query hot path.
-        info = load_library().set_index("indicator_id").reindex(self.ids_)
-        self.id_category_ = dict(zip(self.ids_, info["category"].fillna("")))
-        self.id_name_ = dict(zip(self.ids_, info["name"].fillna(pd.Series(self.ids_, index=info.index))))
-        self.id_sector_ = dict(zip(self.ids_, info["sector"].fillna("通用")))
-        self.id_kind_ = dict(zip(self.ids_, info["value_kind"].fillna("")))
-        self.project_sector_ = np.array([self._sector_of(self.presence_[i]) for i in range(len(pos))])
-        # Evidence per type for names, values and 确定依据: (project index, level3, value, basis).
-        self.evidence_ = defaultdict(list)
-        for pid, iid, l3, v, b in zip(rows["project_id"], rows["indicator_id"], rows["level3"],
-                                      rows["value"], rows.get("basis", pd.Series([""] * len(rows)))):
+        self.project_types_ = [set() for _ in pos]
+        self.evidence_ = defaultdict(list)  # type -> (project index, level3, value, basis)
+        basis = rows["basis"] if "basis" in rows else pd.Series([""] * len(rows), index=rows.index)
+        for pid, iid, l3, v, b in zip(rows["project_id"], rows["indicator_id"], rows["level3"], rows["value"], basis):
+            self.project_types_[pos[pid]].add(iid)
             self.evidence_[iid].append((pos[pid], str(l3), str(v), str(b)))
         self.evidence_ = dict(self.evidence_)
+        self._fit_library(load_library())
         return self
+
+    def _fit_library(self, lib: pd.DataFrame) -> None:
+        """Everything the ranker needs of the library, precomputed (embeddings included)."""
+        lib = lib.reset_index(drop=True)
+        self.lib_signature_ = _signature(lib)
+        self.ids_ = lib["indicator_id"].to_numpy()
+        self.col_ = {iid: j for j, iid in enumerate(self.ids_)}
+        self.lib_ = lib[["indicator_id", "name", "category", "level1", "unit", "value_form", "value_kind", "op",
+                         "basis", "sector", "scope", "measure", "object"]].copy()
+        self.lib_["display"] = [typical_wording(n, al) for n, al in zip(lib["name"], lib["aliases"])]
+        self.lib_["group"] = lib["category"].map(GROUP_OF)
+        self.types_ = self.lib_.to_dict("records")  # plain dicts: the per-query hot path avoids pandas
+        self.category_arr_ = self.lib_["category"].to_numpy()
+        self.group_arr_ = self.lib_["group"].to_numpy()
+        self.display_arr_ = self.lib_["display"].to_numpy()
+        self.id_category_ = dict(zip(self.ids_, lib["category"]))
+        self.id_name_ = dict(zip(self.ids_, lib["name"]))
+        self.type_sectors_ = [set(s) or {"通用"} for s in lib["sectors"]]
+        self.type_archetypes_ = [set(a) for a in lib["archetypes"]]
+        # a sector type without keywords is called for by its object and the object's spellings in the
+        # name grammar (路灯: 道路照明, 照明设施); 通用 objects are too vague to call for anything
+        spellings = defaultdict(list)
+        for sp, canon in lexicon().objects.items():
+            spellings[canon].append(sp)
+        # (an object that is also a spending word, 工程 or 设备, calls for nothing in particular)
+        generic = {normalize_chars(w) for ws in archetype_table()["keywords"] for w in ws}
+        self.type_keywords_ = [
+            [k for k in (kws or ([obj, *spellings.get(obj, [])] if sec != "通用" and obj not in generic else []))
+             if len(k) >= 2 and normalize_chars(k) not in generic]
+            for kws, obj, sec in zip(lib["keywords"], lib["object"], lib["sector"])]
+        self.type_words_ = [set(_bigrams(n + o + "".join(a))) for n, o, a in
+                            zip(lib["name"], lib["object"], lib["aliases"].map(lambda al: "".join(al[:3])))]
+        self.common_ = np.array([("通用" in s) for s in self.type_sectors_], dtype=np.float32)
+        self.shared_ = (lib["scope"] == "共性").to_numpy(np.float32)
+        self.keyword_index_ = defaultdict(list)
+        for j, kws in enumerate(self.type_keywords_):
+            for k in kws:
+                self.keyword_index_[normalize_chars(k)].append(j)
+        self.keyword_index_ = dict(self.keyword_index_)
+        texts = [f"{n}：{'、'.join(k[:6])}" for n, k in zip(lib["name"], lib["keywords"])]
+        self.type_emb_ = self.embedder.encode(texts)
+        self.sectors_ = [s for s in SECTORS if s != "通用"]
+        self.sector_member_ = np.array([[s in ts for s in self.sectors_] for ts in self.type_sectors_],
+                                       dtype=np.float32).reshape(len(lib), len(self.sectors_))
+        self.archetypes_ = list(ARCHETYPES)
+        self.arch_member_ = np.array([[a in ta for a in self.archetypes_] for ta in self.type_archetypes_],
+                                     dtype=np.float32).reshape(len(lib), len(self.archetypes_))
+        self.any_arch_ = (self.arch_member_.sum(axis=1) == 0).astype(np.float32)
+        sector_texts = [f"{s}：{'、'.join(k[:25])}" for s, k in
+                        zip(sector_table()["sector"], sector_table()["keywords"]) if s != "通用"]
+        self.sector_emb_ = self.embedder.encode(sector_texts)
+        # a measurable group whose library value form is no number is never offered (not_measurable)
+        measurable = lib["category"].map(GROUP_OF).isin(MEASURABLE_GROUPS)
+        vague = (lib["value_kind"] == "qualitative") | ((lib["value_kind"] == "numeric") & (lib["unit"] == "")
+                                                        & ~lib["value_form"].str.contains(r"\d"))
+        self.eligible_ = ~(measurable & vague).to_numpy()
+        # a bare blank form (___) with no past project's wording to offer instead says nothing
+        bare = lib["value_form"].str.fullmatch(r"[_\s]*").to_numpy()
+        has_evidence = np.array([len({p for p, *_ in self.evidence_.get(i, [])}) >= 2 for i in self.ids_])
+        self.eligible_ &= ~(bare & ~has_evidence)
+        self.presence_ = np.zeros((len(self.project_types_), len(self.ids_)), dtype=np.float32)
+        for i, types in enumerate(self.project_types_):
+            for iid in types:
+                if iid in self.col_:
+                    self.presence_[i, self.col_[iid]] = 1.0
+
+    def _ensure_library(self) -> None:
+        """A library changed since fit (types added by a merge) is re-read once per process."""
+        lib = load_library()
+        if _signature(lib) != self.lib_signature_:
+            self._fit_library(lib)
 
     @classmethod
     def fit_from_training(cls, df: pd.DataFrame, data_dir=None, embedder=None, **kwargs) -> "Recommender":
         projects = pd.read_csv(Path(data_dir or training_data_dir()) / "projects.csv", dtype=str,
                                keep_default_na=False)
-        return cls(embedder, **kwargs).fit(projects, df)
-
-    def _sector_of(self, presence_row: np.ndarray) -> str:
-        sectors = Counter(self.id_sector_[self.ids_[j]] for j in np.nonzero(presence_row)[0])
-        sectors.pop("通用", None)
-        return sectors.most_common(1)[0][0] if sectors else "通用"
+        return cls(embedder, **kwargs).fit(projects, df).fit_ranker(projects)
 
     # -- persistence -------------------------------------------------------
     def save(self, out_dir: str | Path) -> Path:
@@ -122,125 +285,369 @@ class Recommender(VersionStamped):
             path = path / RECOMMENDER_FILE
         if not path.exists():
             raise ModelNotFound(f"no recommender at {path}; run `zhibiao train` first")
-        return joblib.load(path)
+        rec = joblib.load(path)
+        if not hasattr(rec, "lib_signature_"):
+            raise ModelNotFound(f"{path} predates the library-based recommender; run `zhibiao train`")
+        rec._ensure_library()
+        return rec
 
-    # -- scoring -----------------------------------------------------------
-    def neighbours(self, text: str, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Indices and similarities of the nearest projects, best first."""
+    # -- understanding and features ----------------------------------------
+    def understand(self, name: str, description: str = "", budget: float | None = None) -> dict:
+        def by_similarity(text: str) -> dict[str, float]:
+            sims = self.sector_emb_ @ self.embedder.encode([text])[0]
+            best = np.argsort(-sims)[:2]
+            return {self.sectors_[i]: float(max(sims[i], 1e-3)) for i in best}
+        return understand_project(name, description, budget, fallback=by_similarity)
+
+    def neighbours(self, text: str, exclude: np.ndarray | None = None, q_emb=None) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and similarities of the nearest past projects, best first."""
         q = normalize_chars(text)
         sims = (self.char_.transform([q]) @ self.char_matrix_.T).toarray()[0] * (1 - self.embedding_share)
-        sims += self.embedding_share * (self.embedder.encode([q]) @ self.emb_matrix_.T)[0]
+        q_emb = self.embedder.encode([q])[0] if q_emb is None else q_emb
+        sims += self.embedding_share * (self.emb_matrix_ @ q_emb)
         if exclude is not None:
             sims = np.where(exclude, -np.inf, sims)
         order = np.argsort(-sims)[: self.n_neighbours]
         order = order[np.isfinite(sims[order])]
         return order, sims[order]
 
-    def type_scores(self, text: str, exclude: np.ndarray | None = None):
-        """Score every known type for a query: neighbour votes backed off to sector and corpus priors."""
-        idx, sims = self.neighbours(text, exclude)
-        keep = np.ones(len(self.presence_), dtype=bool) if exclude is None else ~exclude
-        # Sharper than linear so that one close neighbour outweighs several loose ones.
+    def features(self, query: str, project: dict, exclude: np.ndarray | None = None):
+        """(n_types, len(FEATURES)) matrix for one project, plus its neighbours."""
+        q_emb = self.embedder.encode([query])[0]
+        n = len(self.ids_)
+        sector_w = {s["sector"]: s["score"] for s in project["sectors"]}
+        f_sector = self.sector_member_ @ np.array([sector_w.get(s, 0.0) for s in self.sectors_], dtype=np.float32)
+        arch = set(project["archetypes"])
+        f_arch = np.minimum(self.arch_member_ @ np.array([a in arch for a in self.archetypes_], dtype=np.float32), 1)
+        f_any = self.any_arch_
+        f_kw = np.zeros(n, dtype=np.float32)
+        for kw, _s, owners in keyword_hits(normalize_chars(query), self.keyword_index_):
+            for j in owners:
+                f_kw[j] = max(f_kw[j], min(len(kw), 5) / 5)
+        f_sim = self.type_emb_ @ q_emb
+        idx, sims = self.neighbours(query, exclude, q_emb)
         w = np.clip(sims, 0, None) ** 3
-        votes = w @ self.presence_[idx] if len(idx) else np.zeros(len(self.ids_))
-        corpus_prior = self.presence_[keep].mean(axis=0)
-        sector = Counter()
-        for i, wi in zip(idx, w):
-            sector[self.project_sector_[i]] += wi
-        top_sector = sector.most_common(1)[0][0] if sector else "通用"
-        in_sector = keep & (self.project_sector_ == top_sector)
-        sector_prior = self.presence_[in_sector].mean(axis=0) if in_sector.any() else corpus_prior
-        lam = self.prior_weight * max(w.sum(), 1e-6) if len(w) else 1.0
-        prior = 0.5 * sector_prior + 0.5 * corpus_prior
-        scores = (votes + lam * prior) / (w.sum() + lam)
-        return scores, idx, sims, w
+        votes = (w @ self.presence_[idx]) / (w.sum() + 1e-9) if len(idx) else np.zeros(n)
+        closeness = float(sims[0]) if len(sims) else 0.0
+        # neighbours' votes count as far as the neighbours are close: far ones are no evidence
+        votes = votes * min(1.0, closeness / CLOSE_PROJECT) ** 2
+        keep = np.ones(len(self.presence_), dtype=bool) if exclude is None else ~exclude
+        # popularity speaks for 通用 types only: the seeds' sector types are popular in the seeds'
+        # sectors (roads in 河北), which says nothing of the next project's sector
+        pop = self.presence_[keep].mean(axis=0)
+        f_qty = np.zeros(n, dtype=np.float32)
+        for q in project["quantities"]:
+            for j in self._quantity_slots(q):
+                f_qty[j] = 1.0
+        X = np.column_stack([f_sector, self.common_, f_arch, f_any, f_kw, f_sim, f_sector * f_sim,
+                             votes, votes * closeness, np.sqrt(pop) * self.common_, self.shared_, f_qty]
+                            ).astype(np.float32)
+        # candidates: the project's sector(s), 通用, a keyword or stated quantity that calls for the type,
+        # or a close past project that used it; a far project's types never leak in
+        gate = ((f_sector >= 0.2) | (self.common_ > 0) | (f_kw > 0) | (f_qty > 0)
+                | ((votes > 0) & (closeness >= CLOSE_PROJECT)))
+        return X, idx, sims, gate & self.eligible_
 
-    def rank(self, scores: np.ndarray, k: int = 10, covered: frozenset[str] = frozenset()) -> list[int]:
-        """Top-k type indices, with every required group swapped in where the corpus has it
-        (groups in ``covered`` are already in the clerk's draft)."""
-        order = [int(j) for j in np.argsort(-scores) if scores[j] > 0]
-        top = order[:k]
-        for group in REQUIRED_GROUPS:
-            if group in covered or any(GROUP_OF.get(self.id_category_[self.ids_[j]]) == group for j in top):
+    def _quantity_slots(self, q: dict) -> list[int]:
+        """Library types a stated quantity can fill: same unit kind, and the object fits."""
+        out = []
+        dim = unit_dimension(q["unit"]) or ""
+        qwords = _bigrams(q["object"] + q["action"])
+        for j, t in enumerate(self.types_):
+            unit, kind = t["unit"], t["value_kind"]
+            if kind != "numeric" or not unit or not _unit_fits(q["unit"], dim, unit):
                 continue
-            best = next((j for j in order[k:] if GROUP_OF.get(self.id_category_[self.ids_[j]]) == group), None)
-            if best is None:
-                continue  # the corpus has no type of this group
-            counts = Counter(GROUP_OF.get(self.id_category_[self.ids_[j]]) for j in top)
-            # Replace the weakest member of the best-represented group.
-            victim = min((j for j in top if counts[GROUP_OF.get(self.id_category_[self.ids_[j]])] > 1),
-                         key=lambda j: scores[j], default=None)
-            if victim is None:
+            if q["object"] or q["action"]:
+                if not qwords or len(qwords & self.type_words_[j]) / len(qwords) < 0.5:
+                    continue
+            out.append(j)
+        return out
+
+    # -- learning the ranker -----------------------------------------------
+    def fit_ranker(self, projects: pd.DataFrame, C: float = 1.0) -> "Recommender":
+        """Learn the feature weights on leave-one-project-out over the past projects: for each,
+        features computed without it, label = the types it used."""
+        X, y = self.lopo_design(projects)
+        if y.sum() == 0:
+            return self
+        coef, intercept = _nonnegative_logistic(X, y, C)
+        # The seeds' types were migrated from the seeds themselves and carry no keywords of their own,
+        # and their descriptions state few quantities: those features cannot be judged on the seeds,
+        # so their weights never fall below a prior (FEATURE_FLOOR).
+        floor = np.array([FEATURE_FLOOR.get(f, 0.0) for f in FEATURES])
+        self.coef_ = np.maximum(coef, floor)
+        self.intercept_ = intercept
+        return self
+
+    def project_sector(self, i: int, fallback: str = "通用") -> str:
+        """A past project's sector: the most common own sector of its types (通用 aside)."""
+        tally = Counter(self.types_[self.col_[t]]["sector"] for t in self.project_types_[i] if t in self.col_)
+        tally.pop("通用", None)
+        return tally.most_common(1)[0][0] if tally else fallback
+
+    def lopo_design(self, projects: pd.DataFrame):
+        """Features and labels of every past project, once hidden alone (leave-one-project-out) and
+        once with its whole sector hidden (leave-one-sector-out): the ranker must also serve a
+        sector no past project is close to."""
+        info = projects.set_index("project_id")
+        sectors = np.array([self.project_sector(i) for i in range(len(self.projects_))])
+        Xs, ys = [], []
+        for i, pid in enumerate(self.projects_["project_id"]):
+            if len(self.project_types_[i]) < 3:
+                continue
+            r = info.loc[pid]
+            query = project_text(r["project_name"], r.get("purpose", ""))
+            project = self.understand(r["project_name"], r.get("purpose", ""))
+            alone = np.zeros(len(self.projects_), dtype=bool)
+            alone[i] = True
+            for exclude in (alone, alone | (sectors == sectors[i])):
+                X, _, _, gate = self.features(query, project, exclude)
+                Xs.append(X[gate])
+                ys.append(self.presence_[i][gate])
+        return np.vstack(Xs), np.concatenate(ys)
+
+    def scores(self, X: np.ndarray, gate: np.ndarray) -> np.ndarray:
+        s = X @ self.coef_ + self.intercept_
+        return np.where(gate, 1 / (1 + np.exp(-s)), 0.0)
+
+    # -- ranking -----------------------------------------------------------
+    def rank(self, scores: np.ndarray, k: int = 10, covered: frozenset[str] = frozenset(),
+             exclude_ids: frozenset[str] = frozenset()) -> list[int]:
+        """Top-k type indices: every required group first (unless ``covered`` by a draft), then the
+        best of the rest within each group's share (data/suggest_slots.tsv); near-duplicate names
+        (char-bigram Dice ≥ 0.7 with one already chosen) are skipped."""
+        slots = slot_table()
+        order = [int(j) for j in np.argsort(-scores) if scores[j] > 0 and self.ids_[j] not in exclude_ids]
+        # at most half the set is 通用; the rest is this sector's own, as far as it has candidates
+        max_common = max(1, math.ceil(k * COMMON_SHARE))
+        n_specific = sum(1 for j in order[: 4 * k] if not self.common_[j] and scores[j] >= 0.2)
+        if n_specific < k - max_common:
+            max_common = k - n_specific
+        groups, names = self.group_arr_, self.display_arr_
+        chosen: list[int] = []
+        count: Counter = Counter()
+
+        def fits(j: int) -> bool:
+            if self.common_[j] and sum(self.common_[c] for c in chosen) >= max_common:
+                return False
+            return all(dice(names[j], names[c]) < 0.7 for c in chosen)
+
+        best = {}
+        for j in order:
+            best.setdefault(groups[j], scores[j])
+        # with fewer slots than groups, the groups whose best type scores highest go first
+        for group, (lo, _hi) in sorted(slots.items(), key=lambda gl: -best.get(gl[0], 0.0)):
+            if group in covered:
+                continue
+            for j in order:
+                if len(chosen) >= k or count[group] >= lo:
+                    break
+                if groups[j] == group and j not in chosen and fits(j):
+                    chosen.append(j)
+                    count[group] += 1
+        for j in order:
+            if len(chosen) >= k:
                 break
-            top[top.index(victim)] = best
-        return sorted(top, key=lambda j: -scores[j])
+            g = groups[j]
+            cap = max(1, round(slots.get(g, (0, k))[1] * k / 10)) if g in slots else k
+            if j in chosen or count[g] >= cap or not fits(j):
+                continue
+            chosen.append(j)
+            count[g] += 1
+        return sorted(chosen, key=lambda j: -scores[j])
 
     # -- the job -----------------------------------------------------------
     def suggest(self, text: str, description: str = "", budget: float | None = None, k: int = 10,
-                draft: pd.DataFrame | None = None) -> dict:
+                draft: pd.DataFrame | None = None, weights: str = "default") -> dict:
         """DESIGN §5 JSON. With ``draft`` (normalized rows of a partial table), suggest only
         what is missing, and flag draft rows whose type is unusual for this kind of project."""
         budget, k = _check_arguments(text, description, budget, k)
+        if weights not in weight_rules():
+            raise ZhibiaoError(f"unknown weight rule {weights!r}; known: {', '.join(weight_rules())}")
         query = project_text(text, description)
-        raw_scores, idx, sims, w = self.type_scores(query)
-        scores = raw_scores
+        project = self.understand(text, description, budget)
+        X, idx, sims, gate = self.features(query, project)
+        scores = self.scores(X, gate)
         covered: frozenset[str] = frozenset()
+        have: frozenset[str] = frozenset()
         if draft is not None:
-            have = set(draft["indicator_id"]) - {""}
+            have = frozenset(set(draft["indicator_id"]) - {""})
             covered = frozenset(GROUP_OF.get(c) for c in draft["category"]) - {None}
-            scores = np.where(np.isin(self.ids_, list(have)), 0.0, scores)
-        weight_of = dict(zip(idx.tolist(), w.tolist()))
+        chosen = self.rank(scores, k, covered, have)
+        ctx = _Context(self, project, idx, sims, budget, query)
+        suggestions = [self._render(j, float(scores[j]), ctx) for j in chosen]
+        for s, wgt in zip(suggestions, assign_weights([GROUP_OF.get(s["category"]) for s in suggestions], weights)):
+            s["weight"] = wgt
+        taken = set(chosen) | {self.col_[i] for i in have if i in self.col_}
+        for s, j in zip(suggestions, chosen):
+            s["alternatives"] = self._alternatives(j, scores, taken, ctx)
         result = {
             "query": query,
+            "project": {k_: project[k_] for k_ in ("sector", "sectors", "archetypes", "quantities")},
+            "no_close_project": not (len(sims) and sims[0] >= CLOSE_PROJECT),
             "neighbours": [{"project_name": self.projects_.loc[i, "project_name"],
                             "source": self.projects_.loc[i, "source"], "score": round(float(s), 4)}
                            for i, s in zip(idx, sims)],
-            "suggestions": [self._render(j, float(scores[j]), weight_of, query, budget)
-                            for j in self.rank(scores, k, covered)],
+            "suggestions": suggestions,
         }
         if draft is not None:
-            result["draft"] = self._review_draft(draft, dict(zip(self.ids_, raw_scores)))
+            result["draft"] = self._review_draft(draft, scores, project, query)
         return result
 
-    unusual_below = 0.05  # a type this rare for the query's kind of project gets flagged
+    def _alternatives(self, j: int, scores: np.ndarray, taken: set, ctx, n: int = 3) -> list[dict]:
+        same = np.nonzero((self.category_arr_ == self.category_arr_[j]) & (scores > 0))[0]
+        cands = [int(a) for a in same[np.argsort(-scores[same])] if a not in taken][:n]
+        out = []
+        for a in cands:
+            r = self._render(a, float(scores[a]), ctx, brief=True)
+            out.append({key: r[key] for key in ("indicator_id", "indicator_name", "suggested_level3",
+                                                "suggested_value", "value_source", "score")})
+        return out
 
-    def _review_draft(self, draft: pd.DataFrame, score_of: dict) -> list[dict]:
+    def _review_draft(self, draft: pd.DataFrame, scores: np.ndarray, project: dict, query: str) -> list[dict]:
+        """A draft row is unusual when its type belongs to none of the project's sectors (nor 通用),
+        fits none of its archetypes, and no keyword of the type is in the project's text."""
+        sectors = {s["sector"] for s in project["sectors"]} | {"通用"}
+        arch = set(project["archetypes"])
+        q = normalize_chars(query)
         rows = []
         for _, r in draft.iterrows():
             iid = r.get("indicator_id", "")
             flags = [f for f in str(r.get("flags", "")).split(";") if f]
-            if iid and score_of.get(iid, 0.0) < self.unusual_below:
-                flags.append("unusual_for_project")
+            j = self.col_.get(iid)
+            if j is not None:
+                fits = (self.type_sectors_[j] & sectors or self.type_archetypes_[j] & arch
+                        or any(normalize_chars(k) in q for k in self.type_keywords_[j]))
+                if not fits:
+                    flags.append("unusual_for_project")
             rows.append({"level3": r.get("level3", ""), "value": r.get("value", ""), "indicator_id": iid,
                          "category": r.get("category", ""), "flags": flags})
         return rows
 
-    def _render(self, j: int, score: float, weight_of: dict, query: str, budget: float | None) -> dict:
+    def _render(self, j: int, score: float, ctx, brief: bool = False) -> dict:
         iid = self.ids_[j]
-        evidence = self.evidence_.get(iid, [])
-        # Neighbours' rows count by their similarity weight; the rest of the corpus a little.
-        weighted = [(weight_of.get(p, 0.0) + 0.05, l3, v, b, p) for p, l3, v, b in evidence]
-        library_unit = _library_units().get(iid, "")
-        value, op, unit = typical_value([(wt, v) for wt, _, v, _, _ in weighted], self.id_kind_.get(iid),
-                                        library_unit)
-        category = self.id_category_[iid]
-        if budget and "成本" in category and library_unit in ("万元", "元"):
-            # a total cost is bounded by the budget; a per-head amount (元/人) is not
-            value, op, unit = format_value("<=", float(budget), "万元"), "<=", "万元"
-        return {
+        lib = self.types_[j]
+        value, op, unit, source = self._value(j, ctx)
+        category = lib["category"]
+        out = {
             "indicator_id": iid,
-            "indicator_name": self.id_name_[iid],
+            "indicator_name": lib["name"],
             "category": category,
-            "level1": level1_of(category) if category else "",
-            "suggested_level3": best_name(self.id_name_[iid], [(wt, l3) for wt, l3, *_ in weighted], query),
+            "level1": lib["level1"] or (level1_of(category) if category else ""),
+            "suggested_level3": lib["display"],
             "suggested_value": value,
             "op": op,
             "unit": unit,
-            "basis": _mode([(wt, b.strip()) for wt, _, _, b, _ in weighted if b.strip()]) or "",
+            "value_source": source,
+            "basis": lib["basis"],
             "score": round(score, 4),
-            "support": sum(1 for p in {p for *_, p in weighted} if p in weight_of),
-            "examples": _examples(self, weighted),
         }
+        if not brief:
+            evidence = [e for e in self.evidence_.get(iid, []) if e[0] in ctx.weight_of]
+            out["support"] = len({e[0] for e in evidence})
+            out["examples"] = _examples(self, [(ctx.weight_of[p], l3, v, b, p) for p, l3, v, b in evidence])
+        return out
+
+    def _value(self, j: int, ctx) -> tuple[str, str | None, str | None, str]:
+        """(value, op, unit, value_source): a stated quantity, the budget, the library's own
+        norm, a rate or deadline common across past projects, or the library's blank form."""
+        lib = self.types_[j]
+        form, unit, kind = lib["value_form"], lib["unit"] or None, lib["value_kind"]
+        op = lib["op"] or None
+        if kind == "numeric" and unit:
+            for q in ctx.project["quantities"]:
+                if j in ctx.slots_of(q):
+                    return format_value(op or "=", q["number"], q["unit"]), op or "=", q["unit"], "description"
+        if GROUP_OF.get(lib["category"]) == "成本" and unit == "万元":
+            if ctx.budget:  # a total cost is bounded by the budget; a per-head amount (元/人) is not
+                return format_value("<=", float(ctx.budget), "万元"), "<=", "万元", "budget"
+            money = [q for q in ctx.project["quantities"] if q["unit"] == "万元"]
+            if len(money) == 1:
+                return format_value("<=", money[0]["number"], "万元"), "<=", "万元", "description"
+        if "___" not in form:
+            pv = parse_value(form)
+            return form, (pv.op if pv.kind == "numeric" else op), (pv.unit or unit), "library"
+        qualitative = kind == "qualitative" or (kind == "numeric" and not unit)
+        if unit == "%" or kind in ("deadline", "boolean") or qualitative:
+            # a rate, a deadline or a wording (健全) is no project-specific fact: one common across
+            # past projects may stand
+            evidence = self.evidence_.get(self.ids_[j], [])
+            if len({p for p, *_ in evidence}) >= 2:
+                typical = typical_value([(ctx.weight_of.get(p, 0.0) + 0.05, v) for p, _l, v, _b in evidence],
+                                        kind, unit or "")
+                if typical[0] and _value_ok(typical[0], lib["category"]):
+                    return typical[0], typical[1], typical[2], "past_projects"
+        return form, op, unit, "library"
+
+
+def _nonnegative_logistic(X: np.ndarray, y: np.ndarray, C: float = 1.0) -> tuple[np.ndarray, float]:
+    """Class-balanced, L2-penalised logistic regression whose feature weights are ≥ 0: every feature
+    is evidence for a type, never against it. Four documents of one province would otherwise teach
+    the ranker that a keyword match counts against a type (seed projects use one of several road
+    types), which would not hold for a sector the seeds lack."""
+    from scipy.optimize import minimize
+    w_pos = len(y) / (2 * max(y.sum(), 1))
+    w_neg = len(y) / (2 * max(len(y) - y.sum(), 1))
+    sw = np.where(y > 0, w_pos, w_neg)
+
+    def loss(theta):
+        z = X @ theta[:-1] + theta[-1]
+        p = 1 / (1 + np.exp(-z))
+        nll = np.sum(sw * (np.logaddexp(0, z) - y * z))
+        grad_z = sw * (p - y)
+        g = np.append(X.T @ grad_z + theta[:-1] / C, grad_z.sum())
+        return nll + 0.5 * theta[:-1] @ theta[:-1] / C, g
+
+    theta0 = np.zeros(X.shape[1] + 1)
+    bounds = [(0, None)] * X.shape[1] + [(None, None)]
+    res = minimize(loss, theta0, jac=True, method="L-BFGS-B", bounds=bounds)
+    return res.x[:-1], float(res.x[-1])
+
+
+class _Context:
+    """What rendering one suggestion needs to know of the query."""
+
+    def __init__(self, rec: Recommender, project: dict, idx, sims, budget, query):
+        self.rec, self.project, self.budget, self.query = rec, project, budget, query
+        w = np.clip(sims, 0, None) ** 3
+        self.weight_of = dict(zip(np.asarray(idx).tolist(), w.tolist()))
+        self._slots: dict[int, set] = {}
+
+    def slots_of(self, q: dict) -> set:
+        key = id(q)
+        if key not in self._slots:
+            self._slots[key] = set(self.rec._quantity_slots(q))
+        return self._slots[key]
+
+
+def _unit_fits(stated: str, dim: str, unit: str) -> bool:
+    """A stated unit fills a type's unit when they measure the same thing (counts must agree on
+    what is counted: 人 is not 户)."""
+    want = unit_dimension(parse_value("1" + unit).unit or unit) or ""
+    if not dim or dim.split("/")[0] != want.split("/")[0] or "/" in dim or "/" in want:
+        return False
+    if dim == "count":
+        same = {stated, unit}
+        return len(same) == 1 or same == {"人", "人次"}
+    return True
+
+
+def _value_ok(value: str, category: str) -> bool:
+    """The value passes our own checks: measurable groups need a number or a deadline; a rate ≤ 100%."""
+    pv = parse_value(value)
+    if GROUP_OF.get(category) in MEASURABLE_GROUPS and pv.kind == "qualitative":
+        return False
+    return not (pv.unit == "%" and pv.number is not None and pv.number > 100)
+
+
+def _signature(lib: pd.DataFrame) -> str:
+    import hashlib
+    h = hashlib.sha1()
+    for row in lib[["indicator_id", "name", "value_form", "unit"]].itertuples(index=False):
+        h.update("\t".join(row).encode())
+    for kws in lib["keywords"]:
+        h.update("|".join(kws).encode())
+    return h.hexdigest()
 
 
 @lru_cache(maxsize=1)
@@ -371,24 +778,3 @@ def _check_arguments(text, description, budget, k) -> tuple[float | None, int]:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 50:
         raise ZhibiaoError(f"k must be a whole number from 1 to 50, not {k!r}")
     return budget, int(k)
-
-
-def suggest(text: str, description: str = "", budget: float | None = None, k: int = 10,
-            draft=None) -> dict:
-    """Suggest indicators for a project (DESIGN §5 JSON).
-
-    Parameters
-    ----------
-    text : project name or short description
-    description : optional longer description (资金用途, 绩效目标)
-    budget : optional budget in 万元; cost suggestions use it
-    k : how many suggestions
-    draft : optional partial table (a path or a DataFrame of rows with level3/value); only
-        what it lacks is suggested, and its unusual rows are flagged under "draft"
-    """
-    if draft is not None:
-        from .classify import Normalizer
-        from .ingest import extract
-        rows = draft if isinstance(draft, pd.DataFrame) else extract(draft)
-        draft = Normalizer.load().normalize(rows)
-    return default_recommender().suggest(text, description=description, budget=budget, k=k, draft=draft)

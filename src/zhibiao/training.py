@@ -207,3 +207,16 @@ def train(embedder_name: str = DEFAULT_EMBEDDER, out_dir: str | Path | None = No
     card["train_seconds"] = round(time.time() - t0, 1)
     (out_dir / MODEL_CARD).write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return card
+
+
+def train_recommender(out_dir: str | Path | None = None, data_dir: str | Path | None = None,
+                      recommender_embedder: str = RECOMMENDER_EMBEDDER):
+    """Fit and save only the recommender (seeds + library; its ranker learnt on leave-one-project-out),
+    without retraining the normalizer. Run it after the library changes."""
+    from .recommend import Recommender
+
+    df = load_training(data_dir)
+    rec_embedder = get_embedder(recommender_embedder).fit(list(df["text"]))
+    rec = Recommender.fit_from_training(df, data_dir, rec_embedder)
+    rec.save(Path(out_dir or models_dir()))
+    return rec
