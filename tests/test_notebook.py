@@ -63,7 +63,7 @@ def test_no_warnings_on_stderr(executed):
 def test_plots_rendered(executed):
     images = sum(1 for c in _code_cells(executed) for o in c.outputs if "image/png" in o.get("data", {}))
     expected = 4 if (ROOT / "models" / "evaluation.json").exists() else 3
-    assert images >= expected  # confusion matrix, abstention, recall@k (+ backends)
+    assert images >= expected  # confusion matrix, abstention, suggest recall (+ backends)
 
 
 def test_summary(executed):
@@ -72,11 +72,12 @@ def test_summary(executed):
     summary = json.loads(text[text.index("{"):])
     for key in ("category_accuracy", "category_macro_f1", "category_accuracy_vs_declared",
                 "baseline_category_accuracy", "matcher_top1_answered", "matcher_coverage",
-                "recall_at_5", "recall_at_10", "popularity_recall_at_10"):
+                "suggest_soft_recall_at_10_lopo", "suggest_soft_recall_at_10_loso",
+                "popularity_soft_recall_at_10_lopo"):
         assert isinstance(summary[key], float) and 0.0 <= summary[key] <= 1.0, (key, summary[key])
     assert summary["n_documents"] >= 2 and summary["n_rows"] > 0
     # The shipped approach must beat its baselines, else the notebook is measuring something broken.
     assert summary["category_accuracy"] > summary["baseline_category_accuracy"]
-    assert summary["recall_at_10"] > summary["popularity_recall_at_10"]
+    assert summary["suggest_soft_recall_at_10_lopo"] > summary["popularity_soft_recall_at_10_lopo"]
     if (ROOT / "models" / "evaluation.json").exists():
         assert summary["embedder"] in summary["backends"]
