@@ -345,20 +345,28 @@ class _Numerals:
         self.percent = {w: float(f) for w, _, f in (x.partition("=") for x in sec.get("percent", []))}
         self.percent = {w.strip(): f for w, f in self.percent.items()}
         self.approx = {w.strip(): op.strip() for w, _, op in (x.partition("=") for x in sec.get("approximate", []))}
-        self.vague = {}
+        self.vague: dict[str, str] = {}
+        self.vague_approx: set[str] = set()
         for line in sec.get("vague", []):
             w, _, rest = (x.strip() for x in line.partition("="))
-            op, num = rest.split()
-            self.vague[w] = {">=": "≥", "<=": "≤"}.get(op, op) + num
+            op, _, num = rest.rpartition(" ")
+            self.vague[w] = {">=": "≥", "<=": "≤"}.get(op.strip(), op.strip()) + num
+            if op.strip():
+                self.vague_approx.add(w)
         chars = "".join(sorted(canon))
         cls = re.escape(chars)
-        self.re_any = re.compile(f"[{re.escape(''.join(sorted(set(canon) - set(self.mag))))}]|(?<=\\d)[{re.escape(''.join(self.mag))}万亿萬億]\\d")
+        vague_alt = "|" + _alternation(self.vague) if self.vague else ""
+        self.re_any = re.compile(f"[{re.escape(''.join(sorted(set(canon) - set(self.mag))))}]"
+                                 f"|(?<=\\d)[{re.escape(''.join(self.mag))}万亿萬億]\\d{vague_alt}")
         self.re_run = re.compile(f"(第?)([0-9.{cls}]+)")
         self.re_frac = re.compile(f"([0-9.{cls}]+)分之([0-9.{cls}]+)")
         self.re_percent_cn = re.compile(f"(百|千)分之([0-9.{cls}]+)")
         self.re_vague = re.compile(_alternation(self.vague)) if self.vague else None
-        self.re_pct_word = re.compile(f"({_NUM})({_alternation(self.percent)})(?=$|[^\\u4e00-\\u9fff]|以|左|上|及|或|多)")
+        self.re_pct_tail = re.compile(r"$|[^\u4e00-\u9fff]|以|左|上|及|或|多")   # 九成以上, not 九成新
+        self.re_pct_word = re.compile(f"({_NUM})({_alternation(self.percent)})(?={self.re_pct_tail.pattern})")
         self.re_approx = re.compile(f"({_NUM})({_alternation(self.approx)})(?![\\d.])")
+        hint = "负.半元块毛号年首间" + "".join(self.percent) + "".join(self.approx)
+        self.re_forms_hint = re.compile(f"[{re.escape(hint)}]")   # most values need none of _forms
         self.re_money_end = re.compile(f"(?<=元)(?:{_alternation(self.money_end)})") if self.money_end else None
         # words after a numeral run that make it a quantity (besides units, 月, 季度, 年)
         self.followers = tuple(self.percent) + tuple(self.approx) + ("半", "个半", "分之", "毛", "号", "点")
@@ -430,9 +438,10 @@ class _Numerals:
         A Chinese run becomes a number only where a quantity is plausible (before a unit, 月, 季度,
         年, 成, 多, 半, an operator word, after 第, or as the whole value), so 统一 and 进一步 stay words.
         """
-        if self.re_vague and (s2 := self.re_vague.sub(lambda m: self.vague[m.group()], s)) != s:
-            notes.append("approximate: a round figure (上百, 数十) read as an open bound")
-            s = s2
+        if self.re_vague and (found := self.re_vague.findall(s)):
+            if any(w in self.vague_approx for w in found):
+                notes.append("approximate: a round figure (上百, 数十) read as an open bound")
+            s = self.re_vague.sub(lambda m: self.vague[m.group()], s)
         if "分之" in s:
             s = self.re_percent_cn.sub(self._percent, s)
             s = self.re_frac.sub(self._fraction, s)
@@ -496,6 +505,9 @@ class _Numerals:
         if run in ("千", "百"):
             return False
         nxt = s[end:end + 4]
+        for w in self.percent:
+            if nxt.startswith(w):
+                return self.re_pct_tail.match(s, end + len(w)) is not None
         if g.units.re_unit.match(s, end) or nxt.startswith(("月", "季度", "年", "日", "万", "亿")) \
                 or nxt.startswith(self.followers) or g.re_op_after.match(s, end) \
                 or (g.units.re_prefix is not None and g.units.re_prefix.match(s, end)):
@@ -506,6 +518,8 @@ class _Numerals:
         if s[end:].strip(_TRAILING):
             return False
         head = s[:start].rstrip()
+        if head[-1:] in ("块", "元") and (head[-2:-1].isdigit() or head[-2:-1] in self.digit):
+            return True   # 一块五: the 角 after 块 with its word left out
         return not head or head.endswith(("负", "-", "约")) or g.re_op_before_end.search(head[-12:]) is not None
 
 
@@ -739,7 +753,10 @@ def _numeric(text: str, s: str, g: _Grammar, notes: list) -> ParsedValue | None:
         notes.append("unsure: more numbers than the grammar can place; the number is left empty")
         return ParsedValue(text, "qualitative")
     if len(quantities) == 1:
-        _, op, number, unit, factor, base_unit = quantities[0]
+        label, op, number, unit, factor, base_unit = quantities[0]
+        if unit is None and label and number.is_integer() and g.re_date_word.search(label) \
+                and (v := _excel_date(text, number, notes)) is not None:
+            return replace(v, op=op)   # 完成时间:44561 is a date that lost its number format
         base_value = number * factor if unit is not None else None
         if unit is not None and base_unit is None and factor == 1.0:
             base_value = None
@@ -805,6 +822,7 @@ _RE_HALF_AFTER = re.compile(rf"(\d+)(个?)半(?=个?(?:月|小时|钟头|天|年
 _RE_UNIT_HALF = re.compile(r"(\d+)([^\d\s半]{1,4}?)半")
 _RE_HALF_ALONE = re.compile(r"(?<![上下前后\d多大])半(?=个?(?:月|小时|天|年|学期))")
 _RE_MONEY = re.compile(rf"({_NUM})(元|块)(?:零?(\d)(?:角|毛))?(?:零?(\d)分)?(钱)?")
+_RE_KUAI = re.compile(r"(\d+)(?:块|元)(\d)(?=$|[^\u4e00-\u9fff\d.])")   # 一块五 = 3元5 style: 1.5元
 _RE_MAO = re.compile(r"(?<![\d.])(\d)毛(?:(\d)分)?钱?")
 _RE_HAO = re.compile(r"(\d{1,2})月(\d{1,2})号")
 _RE_YY = re.compile(r"(?<![\d.])(\d\d)年(?=\d{1,2}月|底|末|初|上半年|下半年|第?\d季度)")
@@ -825,14 +843,16 @@ def _forms(s: str, g: _Grammar, notes: list) -> str:
                               if m.group(2) in g.units.alias else m.group(), s)
         s = _RE_HALF_ALONE.sub("0.5", s)
     if "元" in s or "块" in s:
+        if s[-1:].isdigit() or "块" in s:
+            s = _RE_KUAI.sub(r"\1.\2元", s)
         s = _RE_MONEY.sub(_money, s)
         if g.num.re_money_end:
             s = g.num.re_money_end.sub("", s)
     if "毛" in s:
         s = _RE_MAO.sub(lambda m: "0." + m.group(1) + (m.group(2) or "") + "元", s)
-    if any(w in s for w in g.num.percent):
+    if g.num.re_pct_word.search(s):
         s = g.num.re_pct_word.sub(_percent_word(g), s)
-    if any(w in s for w in g.num.approx):
+    if g.num.re_approx.search(s):
         s = g.num.re_approx.sub(_approx(g, s, notes), s)
     if "号" in s:
         s = _RE_HAO.sub(r"\1月\2日", s)
@@ -924,7 +944,8 @@ def _parse_inner(text: str, src: str, year: int | None, g: _Grammar, notes: list
             return v
     if g.num.re_any.search(s):
         s = g.num.convert(s, g, notes)
-    s = _forms(s, g, notes)
+    if g.num.re_forms_hint.search(s):
+        s = _forms(s, g, notes)
     if _RE_DIGIT.search(s):
         v = _parse_date(text, s, year, g) if g.re_date_hint.search(s) else None
         if isinstance(v, ParsedValue):
