@@ -5,7 +5,16 @@ All language knowledge lives in data files a budget expert can read and correct:
 * ``data/operators.tsv``   comparator words (≥, 以上, 不低于, 控制在…以内);
 * ``data/units.txt``       units, aliases, dimensions and base conversions (pint style);
 * ``data/periods.txt``     deadline and period words (年底, 全年, 开学前);
-* ``data/qualitative.txt`` qualitative phrases and yes/no answers.
+* ``data/qualitative.txt`` qualitative phrases, yes/no answers and no-target words (无);
+* ``data/numerals.txt``    Chinese numerals, 大写 capitals, 成/折, 多/余, 上百/数十.
+
+Numerals are read first (一万三 → 13000, 六十四万零一百四十三元一角七分 → 640143.17元, 二十万亿 →
+20 万亿: a 万/亿 with nothing after it stays the unit's prefix, as 700万元 does). When the grammar
+is unsure it says so in ``ParsedValue.warnings`` ("code: why"), and when it cannot place a number
+it leaves ``number`` empty (kind qualitative) rather than guess. An approximation keeps the number
+written with ``op`` ``~`` (约, 左右, 近) or an open bound (500多亿 → ``>`` 500 亿; 上百 → ``>=`` 100)
+and an ``approximate`` warning. A cell longer than ``MAX_CHARS`` is read on its first ``MAX_CHARS``
+characters with a ``cut`` warning, so every call is linear in the input (bounded, in fact).
 
 The grammar itself is small. After character normalisation a value is, in order,
 empty, boolean, a known qualitative phrase, a bare unit (empty), a deadline or
