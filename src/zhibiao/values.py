@@ -160,6 +160,10 @@ class _Units:
         self.re_unit = re.compile(_alternation(self.alias))
         self.re_denominator = re.compile(_alternation(any_alias))
         self.re_prefix = re.compile(_alternation(self.prefixes)) if self.prefixes else None
+        # a money symbol written before the amount (￥100, $5): a one-character alias of a money unit
+        symbols = [a for a, c in self.alias.items() if len(a) == 1 and not a.isalnum()
+                   and self.dimension.get(c, "").startswith("money")]
+        self.re_money_symbol = re.compile(f"({_alternation(symbols)}){_CURRENCY_AMOUNT}") if symbols else None
 
     def _resolve(self, name, relations, depth=0):
         rel = relations[name]
@@ -374,7 +378,7 @@ class _Numerals:
         self.re_pct_tail = re.compile(r"$|[^\u4e00-\u9fff]|以|左|上|及|或|多")   # 九成以上, not 九成新
         self.re_pct_word = re.compile(f"({_NUM})({_alternation(self.percent)})(?={self.re_pct_tail.pattern})")
         self.re_approx = re.compile(f"({_NUM})({_alternation(self.approx)})(?![\\d.])")
-        hint = "负.半元块毛号年首间" + "".join(self.percent) + "".join(self.approx)
+        hint = "负下.半元块毛号年首间" + "".join(self.percent) + "".join(self.approx)
         self.re_forms_hint = re.compile(f"[{re.escape(hint)}]")   # most values need none of _forms
         self.re_money_end = re.compile(f"(?<=元)(?:{_alternation(self.money_end)})") if self.money_end else None
         # words after a numeral run that make it a quantity (besides units, 月, 季度, 年)
@@ -420,7 +424,7 @@ class _Numerals:
             if tok[0].isdigit() or tok in self.digit:
                 d = float(tok) if tok[0].isdigit() else float(self.digit[tok])
                 if prev == "digit":   # 二〇二一: digits without place words
-                    if tok[0].isdigit():
+                    if tok[0].isdigit() or not self._digit_string(t):
                         return None
                     cur, after_place = cur * 10 + d, False
                 elif tok == self.zero:
@@ -441,6 +445,10 @@ class _Numerals:
             total += cur * last_place / 10 if after_place and last_place and last_place >= 100 and cur < 10 else cur
         return total
 
+    def _digit_string(self, t: str) -> bool:
+        """二〇二一 and 一九九八 are read digit by digit; 三四个 and 十五六 are 'three or four', no number."""
+        return not any(c in self.place for c in t) and (len(t) >= 3 or self.zero in t)
+
     def convert(self, s: str, g: "_Grammar", notes: list) -> str:
         """Chinese and mixed numerals to Arabic: 一万三 → 13000, 六十四万 → 64万, 二点五 → 2.5.
 
@@ -455,12 +463,12 @@ class _Numerals:
             s = self.re_percent_cn.sub(self._percent, s)
             s = self.re_frac.sub(self._fraction, s)
         if g.re_not_number is None:
-            return self.re_run.sub(lambda m: self._run(m, g), s)
+            return self.re_run.sub(lambda m: self._run(m, g, notes), s)
         out, last = [], 0
         for w in g.re_not_number.finditer(s):
-            out += [self.re_run.sub(lambda m: self._run(m, g), s[last:w.start()]), w.group()]
+            out += [self.re_run.sub(lambda m: self._run(m, g, notes), s[last:w.start()]), w.group()]
             last = w.end()
-        out.append(self.re_run.sub(lambda m: self._run(m, g), s[last:]))
+        out.append(self.re_run.sub(lambda m: self._run(m, g, notes), s[last:]))
         return "".join(out)
 
     def _percent(self, m: re.Match) -> str:  # 百分之九十 → 90%, 百分之95 → 95%, 千分之五 → 5‰
@@ -473,7 +481,7 @@ class _Numerals:
             return m.group(0)
         return _fmt_number(round(b / a, 10))
 
-    def _run(self, m: re.Match, g: "_Grammar") -> str:
+    def _run(self, m: re.Match, g: "_Grammar", notes: list) -> str:
         ordinal, raw = m.group(1), m.group(2)
         s, start, end = m.string, m.start(2), m.end(2)
         run = raw.translate(self.canon)
@@ -502,7 +510,11 @@ class _Numerals:
             if not ordinal and not self._quantity_context(s, start, end, run, g):
                 return m.group(0)
         v = self.value(run)
+        if v is None and len(run) == 2 and s.startswith("折", end) and all(c in self.digit for c in run):
+            v = float(self.digit[run[0]] * 10 + self.digit[run[1]])   # 八五折 is 85 %
         if v is None or not math.isfinite(v):
+            if has_digit_word and len(run) > 1:
+                notes.append(f"unsure: the numeral {raw} was not read (一两个 and 十五六 name no one number)")
             return m.group(0)
         prefix = run[len(run.rstrip("".join(self.mag))):]
         out = _fmt_number(v)
@@ -527,7 +539,7 @@ class _Numerals:
         if s[end:].strip(_TRAILING):
             return False
         head = s[:start].rstrip()
-        if head[-1:] in ("块", "元") and (head[-2:-1].isdigit() or head[-2:-1] in self.digit):
+        if head[-1:] in ("块", "元", "毛", "角") and (head[-2:-1].isdigit() or head[-2:-1].translate(self.canon) in self.digit):
             return True   # 一块五: the 角 after 块 with its word left out
         return not head or head.endswith(("负", "-", "约")) or g.re_op_before_end.search(head[-12:]) is not None
 
@@ -789,7 +801,7 @@ _RE_TIGHTEN = re.compile(r"(?<=[\d%])\s+(?=\S)|(?<=[<>=≥≤年月])\s+(?=\d)")
 # Two targets on two lines or side by side in one cell (≥90%\n≥95%, 1600人 200人) are two parts,
 # unless the first line is only an operator word (不低于 95%): see _separate_parts.
 _RE_PART_BREAK = re.compile(r"(?<=[\d%\u4e00-\u9fff])(?<![年月])\s+(?=[<>=≥≤]?\s*\d)")
-_RE_CURRENCY = re.compile(r"[￥¥]\s*(\d[\d,]*(?:\.\d+)?)(?![\d,.])(?!\s*[万亿千百]?元)")
+_CURRENCY_AMOUNT = r"\s*(\d[\d,]*(?:\.\d+)?)(?![\d,.])(?!\s*[万亿千百]?(?:元|美元|欧元|英镑|日元))"
 
 
 def _separate_parts(s: str, g: _Grammar) -> str:
@@ -809,8 +821,8 @@ def _clean(text: str, g: _Grammar) -> str:
         s = _RE_SPACES.sub(" ", s)
         s = _RE_CJK_SPACE.sub("", s)   # 小于 或 等于 → 小于或等于
         s = _separate_parts(s, g)
-    if "￥" in s or "¥" in s:
-        s = _RE_CURRENCY.sub(r"\1元", s)   # ￥100 → 100元
+    if g.units.re_money_symbol and (m := g.units.re_money_symbol.search(s)):   # ￥100 → 100元, $5 → 5美元
+        s = g.units.re_money_symbol.sub(lambda m: m.group(2) + g.units.alias[m.group(1)], s)
     for _ in range(3):  # （≥90%）。 → ≥90%
         t = s.rstrip(_TRAILING)
         if len(t) >= 2 and t[0] in "([【" and t[-1] in ")]】":
@@ -825,14 +837,14 @@ def _clean(text: str, g: _Grammar) -> str:
 
 
 _RE_CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
-_RE_NEG = re.compile(r"负\s*(?=\.?\d)")
+_RE_NEG = re.compile(r"(?:负|零下)\s*(?=\.?\d)")
 _RE_LEAD_DOT = re.compile(r"(?<![\d.])\.(?=\d)")
 _RE_HALF_AFTER = re.compile(rf"(\d+)(个?)半(?=个?(?:月|小时|钟头|天|年|学期|周))")
 _RE_UNIT_HALF = re.compile(r"(\d+)([^\d\s半]{1,4}?)半")
 _RE_HALF_ALONE = re.compile(r"(?<![上下前后\d多大])半(?=个?(?:月|小时|天|年|学期))")
-_RE_MONEY = re.compile(rf"({_NUM})(元|块)(?:零?(\d)(?:角|毛))?(?:零?(\d)分)?(钱)?")
+_RE_MONEY = re.compile(rf"({_NUM})(元|块)(?:零?(\d)(角|毛))?(?:零?(\d)(分)?)?(钱)?")
 _RE_KUAI = re.compile(r"(\d+)(?:块|元)(\d)(?=$|[^\u4e00-\u9fff\d.])")   # 一块五 = 3元5 style: 1.5元
-_RE_MAO = re.compile(r"(?<![\d.])(\d)毛(?:(\d)分)?钱?")
+_RE_MAO = re.compile(r"(?<![\d.])(\d)毛(?:(\d)分?)?钱?(?![\d.])")
 _RE_HAO = re.compile(r"(\d{1,2})月(\d{1,2})号")
 _RE_YY = re.compile(r"(?<![\d.])(\d\d)年(?=\d{1,2}月|底|末|初|上半年|下半年|第?\d季度)")
 _RE_BETWEEN = re.compile(r"(?:在|介于)?(.*?\d.*?)(?:与|和|及|至|到|--?|~)([<>≥≤]?\d.*?)之?间")
@@ -842,8 +854,8 @@ MAX_CHARS = 1000   # a cell longer than this is read on its first MAX_CHARS char
 def _forms(s: str, g: _Grammar, notes: list) -> str:
     """Spoken and written forms around a number, after numerals are Arabic: 负3 → -3, .5 → 0.5,
     1吨半 → 1.5吨, 123元1角1分 → 123.11元, 9成 → 90%, 500多亿 → >500亿, 12月30号 → 12月30日."""
-    if "负" in s:
-        s = _RE_NEG.sub("-", s)
+    if "负" in s or "零下" in s:
+        s = _RE_NEG.sub(lambda m: "零下-" if m.group().startswith("零下") else "-", s)   # 零下 stays as 度's context
     if "." in s:
         s = _RE_LEAD_DOT.sub("0.", s)
     if "半" in s:
@@ -876,9 +888,12 @@ def _forms(s: str, g: _Grammar, notes: list) -> str:
 
 def _money(m: re.Match) -> str:
     """123元1角1分 → 123.11元, 10块3毛 → 10.3元, 10块钱 → 10元; 3块 alone stays a count."""
-    if not (m.group(3) or m.group(4) or m.group(5)):
+    jiao, fen = m.group(3), m.group(5)
+    if fen and not m.group(6) and not (jiao and m.end() == len(m.string)):
+        return m.group()   # a bare digit is 分 only after 角/毛 at the end (一块两毛五)
+    if not (jiao or fen or m.group(7)):
         return m.group()
-    v = float(m.group(1)) + int(m.group(3) or 0) / 10 + int(m.group(4) or 0) / 100
+    v = float(m.group(1)) + int(jiao or 0) / 10 + int(fen or 0) / 100
     return _fmt_number(round(v, 2)) + "元"
 
 
