@@ -331,6 +331,9 @@ _PLACEHOLDERS = {"", "-", "--", "/", "—", "无数据", "空", "null", "None", 
 _NUM = r"\d+(?:\.\d+)?"
 
 
+_RANGE_WORDS = ("到", "至", "-", "~", "—", "与", "和")
+
+
 class _Numerals:
     """The numeral table of data/numerals.txt and the reading of one numeral run."""
 
@@ -374,11 +377,12 @@ class _Numerals:
         self.re_run = re.compile(f"(第?)([0-9.{cls}]+)")
         self.re_frac = re.compile(f"([0-9.{cls}]+)分之([0-9.{cls}]+)")
         self.re_percent_cn = re.compile(f"(百|千)分之([0-9.{cls}]+)")
-        self.re_vague = re.compile(_alternation(self.vague)) if self.vague else None
+        # a vague word stands alone: 百余人 is >100人, but 三百余人 is 300余人 (read by re_approx)
+        self.re_vague = re.compile(f"(?<![0-9.{cls}])(?:{_alternation(self.vague)})") if self.vague else None
         self.re_pct_tail = re.compile(r"$|[^\u4e00-\u9fff]|以|左|上|及|或|多")   # 九成以上, not 九成新
         self.re_pct_word = re.compile(f"({_NUM})({_alternation(self.percent)})(?={self.re_pct_tail.pattern})")
-        self.re_approx = re.compile(f"({_NUM})({_alternation(self.approx)})(?![\\d.])")
-        hint = "负下.半元块毛号年首间" + "".join(self.percent) + "".join(self.approx)
+        self.re_approx = re.compile(f"({_NUM}(?:万亿|万|亿)?)({_alternation(self.approx)})(?![\\d.])")
+        hint = "负下.半元块毛号年首间个" + "".join(self.percent) + "".join(self.approx)
         self.re_forms_hint = re.compile(f"[{re.escape(hint)}]")   # most values need none of _forms
         self.re_money_end = re.compile(f"(?<=元)(?:{_alternation(self.money_end)})") if self.money_end else None
         # words after a numeral run that make it a quantity (besides units, 月, 季度, 年)
@@ -445,6 +449,9 @@ class _Numerals:
             total += cur * last_place / 10 if after_place and last_place and last_place >= 100 and cur < 10 else cur
         return total
 
+    def _numeral_char(self, c: str) -> bool:
+        return bool(c) and (c.isdigit() or c.translate(self.canon) in self.digit or c.translate(self.canon) in self.place)
+
     def _digit_string(self, t: str) -> bool:
         """二〇二一 and 一九九八 are read digit by digit; 三四个 and 十五六 are 'three or four', no number."""
         return not any(c in self.place for c in t) and (len(t) >= 3 or self.zero in t)
@@ -456,8 +463,9 @@ class _Numerals:
         年, 成, 多, 半, an operator word, after 第, or as the whole value), so 统一 and 进一步 stay words.
         """
         if self.re_vague and (found := self.re_vague.findall(s)):
-            if any(w in self.vague_approx for w in found):
-                notes.append("approximate: a round figure (上百, 数十) read as an open bound")
+            for w in found:
+                if w in self.vague_approx:
+                    notes.append(f"approximate: {w} read as {self.vague[w]}")
             s = self.re_vague.sub(lambda m: self.vague[m.group()], s)
         if "分之" in s:
             s = self.re_percent_cn.sub(self._percent, s)
@@ -533,12 +541,13 @@ class _Numerals:
                 or nxt.startswith(self.followers) or g.re_op_after.match(s, end) \
                 or (g.units.re_prefix is not None and g.units.re_prefix.match(s, end)):
             return not (run in self.place and nxt.startswith("分") and not nxt.startswith("分之"))  # 十分重要
-        if nxt[:1] in ("到", "至", "-", "~", "—", "与", "和") and nxt[1:2] and (
-                nxt[1].isdigit() or nxt[1] in self.digit or nxt[1] in self.place):
+        if nxt[:1] in _RANGE_WORDS and self._numeral_char(nxt[1:2]):
             return True   # 一百二十到一百五十万元: the first end of a range
         if s[end:].strip(_TRAILING):
             return False
         head = s[:start].rstrip()
+        if head[-1:] in _RANGE_WORDS and (self._numeral_char(head[-2:-1]) or head[-2:-1] in self.mag):
+            return True   # 一千万到两千万: the second end
         if head[-1:] in ("块", "元", "毛", "角") and (head[-2:-1].isdigit() or head[-2:-1].translate(self.canon) in self.digit):
             return True   # 一块五: the 角 after 块 with its word left out
         return not head or head.endswith(("负", "-", "约")) or g.re_op_before_end.search(head[-12:]) is not None
@@ -845,6 +854,7 @@ _RE_HALF_ALONE = re.compile(r"(?<![上下前后\d多大])半(?=个?(?:月|小时
 _RE_MONEY = re.compile(rf"({_NUM})(元|块)(?:零?(\d)(角|毛))?(?:零?(\d)(分)?)?(钱)?")
 _RE_KUAI = re.compile(r"(\d+)(?:块|元)(\d)(?=$|[^\u4e00-\u9fff\d.])")   # 一块五 = 3元5 style: 1.5元
 _RE_MAO = re.compile(r"(?<![\d.])(\d)毛(?:(\d)分?)?钱?(?![\d.])")
+_RE_GE_MAG = re.compile(r"(?<=\d)\s*个(?=万|亿)")
 _RE_HAO = re.compile(r"(\d{1,2})月(\d{1,2})号")
 _RE_YY = re.compile(r"(?<![\d.])(\d\d)年(?=\d{1,2}月|底|末|初|上半年|下半年|第?\d季度)")
 _RE_BETWEEN = re.compile(r"(?:在|介于)?(.*?\d.*?)(?:与|和|及|至|到|--?|~)([<>≥≤]?\d.*?)之?间")
@@ -879,6 +889,8 @@ def _forms(s: str, g: _Grammar, notes: list) -> str:
         s = _RE_HAO.sub(r"\1月\2日", s)
     if "年" in s:
         s = _RE_YY.sub(lambda m: ("20" if int(m.group(1)) <= 50 else "19") + m.group(1) + "年", s)
+    if "个亿" in s or "个万" in s:
+        s = _RE_GE_MAG.sub("", s)   # 45个亿 is 45亿
     if "首季" in s:
         s = s.replace("首季度", "第1季度").replace("首季", "第1季度")
     if s.endswith("间") and len(s) <= 60 and (m := _RE_BETWEEN.fullmatch(s)):
