@@ -850,7 +850,7 @@ _RE_NEG = re.compile(r"(?:负|零下)\s*(?=\.?\d)")
 _RE_LEAD_DOT = re.compile(r"(?<![\d.])\.(?=\d)")
 _RE_HALF_AFTER = re.compile(rf"(\d+)(个?)半(?=个?(?:月|小时|钟头|天|年|学期|周))")
 _RE_UNIT_HALF = re.compile(r"(\d+)([^\d\s半]{1,4}?)半")
-_RE_HALF_ALONE = re.compile(r"(?<![上下前后\d多大])半(?=个?(?:月|小时|天|年|学期))")
+_RE_HALF_ALONE = re.compile(r"(?<![上下前后\d多大每])半(?=个?(?:月|小时|天|年|学期))")
 _RE_MONEY = re.compile(rf"({_NUM})(元|块)(?:零?(\d)(角|毛))?(?:零?(\d)(分)?)?(钱)?")
 _RE_KUAI = re.compile(r"(\d+)(?:块|元)(\d)(?=$|[^\u4e00-\u9fff\d.])")   # 一块五 = 3元5 style: 1.5元
 _RE_MAO = re.compile(r"(?<![\d.])(\d)毛(?:(\d)分?)?钱?(?![\d.])")
