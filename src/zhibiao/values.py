@@ -324,7 +324,7 @@ _RE_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?:\D|$))")
 _RE_NUMBER = re.compile(r"(?:(?<![\dA-Za-z%])-)?\d+(?:\.\d+)?")  # -5% is negative; 90-95 is a range
 # parts of a multi value: 1600人、200人; 5万/10万; 90%-95%; 1万元--5万元 (a range separator counts
 # only when the text before it holds a number: 增长率-5% is one negative value)
-_RE_SPLIT = re.compile(r"[、;,]|/(?=\s*[<>=≥≤约]?\s*\d)|(?P<range>\s*(?:--?|—{1,2}|~|至|到)\s*(?=[<>≥≤]?\d))")
+_RE_SPLIT = re.compile(r"[、;,]|/(?=\s*[<>=≥≤约]?\s*\d)|(?P<range>(?:--?|—{1,2}|~|至|到)\s*(?=[<>≥≤]?\d))")
 _RE_SPACES = re.compile(r"\s+")
 _TRAILING = " \t\n\r\f\v。.;,、!?:"
 _PLACEHOLDERS = {"", "-", "--", "/", "—", "无数据", "空", "null", "None", "nan", "NaN", "N/A", "n/a"}
@@ -384,6 +384,12 @@ class _Numerals:
         self.re_approx = re.compile(f"({_NUM}(?:万亿|万|亿)?)({_alternation(self.approx)})(?![\\d.])")
         hint = "负下.半元块毛号年首间个" + "".join(self.percent) + "".join(self.approx)
         self.re_forms_hint = re.compile(f"[{re.escape(hint)}]")   # most values need none of _forms
+        # one cheap test that a value needs the numeral passes at all (most, like ≥90% and 是, do not)
+        digit_words = re.escape("".join(set(chars) - set(self.mag)))
+        pa = re.escape("".join(self.percent) + "".join(self.approx))
+        self.re_special = re.compile(
+            f"(?!百分比)[{digit_words}负半毛号首]|零下|\\d[万亿萬億]+(?:\\d|[{pa}])|(?<!\\d)\\d\\d年"
+            f"|\\d\\s*(?:个[万亿]|[块元]\\s*(?:\\d|[角毛分钱整正])|[{pa}])|(?<![\\d.])\\.\\d|之间${vague_alt}")
         self.re_money_end = re.compile(f"(?<=元)(?:{_alternation(self.money_end)})") if self.money_end else None
         # words after a numeral run that make it a quantity (besides units, 月, 季度, 年)
         self.followers = tuple(self.percent) + tuple(self.approx) + ("半", "个半", "分之", "毛", "号", "点")
@@ -702,8 +708,8 @@ def _quantity(s: str, g: _Grammar, notes: list):
         return None
     head = s[:m.start()].rstrip(" :")
     op = None
-    cut = max(0, len(head) - g.op_before_max)   # the operator word is at the end: look only there
-    om = g.re_op_before_end.search(head, cut)
+    cut = len(head) - g.op_before_max   # the operator word is at the end: look only there
+    om = g.re_op_before_end.search(head, cut if cut > 0 else 0)
     if om:
         op = g.op_before[om.group().strip()]
         head = head[:om.start()]
@@ -722,7 +728,7 @@ def _quantity(s: str, g: _Grammar, notes: list):
     if unit and "/" not in unit and (per := _leading_denominators(head, g)):
         unit += per   # 每人每月190元 says what 190元/人/月 says
         base_unit = base_unit + per if base_unit else None
-    elif unit is None and (per := _leading_denominators(head, g)):
+    elif unit is None and "每" in head and (per := _leading_denominators(head, g)):
         # 每亩300: the amount per 亩 with its 元 left out, as subsidy tables write it
         notes.append(f"unit-guessed: 元 assumed before {per}")
         unit, factor, base_unit = "元" + per, 1.0, "元" + per
@@ -978,10 +984,11 @@ def _parse_inner(text: str, src: str, year: int | None, g: _Grammar, notes: list
         v = _excel_date(text, float(s.replace(",", "")), notes)
         if v is not None:
             return v
-    if g.num.re_any.search(s):
-        s = g.num.convert(s, g, notes)
-    if g.num.re_forms_hint.search(s):
-        s = _forms(s, g, notes)
+    if g.num.re_special.search(s):   # most values (≥90%, 是) have nothing for the numeral passes
+        if g.num.re_any.search(s):
+            s = g.num.convert(s, g, notes)
+        if g.num.re_forms_hint.search(s):
+            s = _forms(s, g, notes)
     if _RE_DIGIT.search(s):
         v = _parse_date(text, s, year, g) if g.re_date_hint.search(s) else None
         if isinstance(v, ParsedValue):
