@@ -382,17 +382,17 @@ class _Numerals:
         self.re_pct_tail = re.compile(r"$|[^\u4e00-\u9fff]|以|左|上|及|或|多")   # 九成以上, not 九成新
         self.re_pct_word = re.compile(f"({_NUM})({_alternation(self.percent)})(?={self.re_pct_tail.pattern})")
         self.re_approx = re.compile(f"({_NUM}(?:万亿|万|亿)?)({_alternation(self.approx)})(?![\\d.])")
-        hint = "负下.半元块毛号年首间个" + "".join(self.percent) + "".join(self.approx)
+        hint = "负負下.半元块毛号年首间个又" + "".join(self.percent) + "".join(self.approx)
         self.re_forms_hint = re.compile(f"[{re.escape(hint)}]")   # most values need none of _forms
         # one cheap test that a value needs the numeral passes at all (most, like ≥90% and 是, do not)
         digit_words = re.escape("".join(set(chars) - set(self.mag)))
         pa = re.escape("".join(self.percent) + "".join(self.approx))
         self.re_special = re.compile(
-            f"(?!百分比)[{digit_words}负半毛号首]|零下|\\d[万亿萬億]+(?:\\d|[{pa}])|(?<!\\d)\\d\\d年"
+            f"(?!百分比)[{digit_words}负負半毛号首又]|零下|\\d[万亿萬億]+(?:\\d|[{pa}])|(?<!\\d)\\d\\d年"
             f"|\\d\\s*(?:个[万亿]|[块元]\\s*(?:\\d|[角毛分钱整正])|[{pa}])|(?<![\\d.])\\.\\d|之间${vague_alt}")
         self.re_money_end = re.compile(f"(?<=元)(?:{_alternation(self.money_end)})") if self.money_end else None
         # words after a numeral run that make it a quantity (besides units, 月, 季度, 年)
-        self.followers = tuple(self.percent) + tuple(self.approx) + ("半", "个半", "分之", "毛", "号", "点")
+        self.followers = tuple(self.percent) + tuple(self.approx) + ("半", "个半", "分之", "毛", "号", "点", "又")
         self.units = units
         self.op_after = op_after
 
@@ -852,7 +852,8 @@ def _clean(text: str, g: _Grammar) -> str:
 
 
 _RE_CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
-_RE_NEG = re.compile(r"(?:负|零下)\s*(?=\.?\d)")
+_RE_NEG = re.compile(r"(?:负|負|零下)\s*(?=\.?\d)")
+_RE_MIXED_FRACTION = re.compile(r"(\d+)又(0\.\d+)")   # 三又二分之一 = 3又0.5 = 3.5
 _RE_LEAD_DOT = re.compile(r"(?<![\d.])\.(?=\d)")
 _RE_HALF_AFTER = re.compile(rf"(\d+)(个?)半(?=个?(?:月|小时|钟头|天|年|学期|周))")
 _RE_UNIT_HALF = re.compile(r"(\d+)([^\d\s半]{1,4}?)半")
@@ -870,7 +871,9 @@ MAX_CHARS = 1000   # a cell longer than this is read on its first MAX_CHARS char
 def _forms(s: str, g: _Grammar, notes: list) -> str:
     """Spoken and written forms around a number, after numerals are Arabic: 负3 → -3, .5 → 0.5,
     1吨半 → 1.5吨, 123元1角1分 → 123.11元, 9成 → 90%, 500多亿 → >500亿, 12月30号 → 12月30日."""
-    if "负" in s or "零下" in s:
+    if "又" in s:
+        s = _RE_MIXED_FRACTION.sub(lambda m: _fmt_number(round(int(m.group(1)) + float(m.group(2)), 10)), s)
+    if "负" in s or "負" in s or "零下" in s:
         s = _RE_NEG.sub(lambda m: "零下-" if m.group().startswith("零下") else "-", s)   # 零下 stays as 度's context
     if "." in s:
         s = _RE_LEAD_DOT.sub("0.", s)
