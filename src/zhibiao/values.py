@@ -300,6 +300,10 @@ class _Grammar:
             if len(parts) > 1 and parts[1] == "<=":
                 self.suffix_by.add(parts[0])
         self.re_suffix = re.compile(_alternation(suffixes))
+        self.relative_year = {w.strip(): int(o) for w, _, o in (x.partition("=") for x in sec.get("relative-year", []))}
+        # 今年年底: the word is followed by a date word, not by 年 meaning years (今年 is its own 年)
+        self.re_relative_year = re.compile(f"(?:{_alternation(self.relative_year)})(?=年|\\d|[一二三四五六七八九十]|第|上|下|底|末)") \
+            if self.relative_year else re.compile("(?!)")
         self.re_date_word = re.compile(_alternation(sec.get("date-words", ["日期", "时间"])))
         self.re_range = re.compile(f"^\\s*(?:{_alternation(sec.get('range', ['-']))})\\s*$")
         self.re_point = _point_regex(self.named)
@@ -382,13 +386,13 @@ class _Numerals:
         self.re_pct_tail = re.compile(r"$|[^\u4e00-\u9fff]|以|左|上|及|或|多")   # 九成以上, not 九成新
         self.re_pct_word = re.compile(f"({_NUM})({_alternation(self.percent)})(?={self.re_pct_tail.pattern})")
         self.re_approx = re.compile(f"({_NUM}(?:万亿|万|亿)?)({_alternation(self.approx)})(?![\\d.])")
-        hint = "负負下.半元块毛号年首间个又" + "".join(self.percent) + "".join(self.approx)
+        hint = "负負下.半元块毛号年首间个又Qq" + "".join(self.percent) + "".join(self.approx)
         self.re_forms_hint = re.compile(f"[{re.escape(hint)}]")   # most values need none of _forms
         # one cheap test that a value needs the numeral passes at all (most, like ≥90% and 是, do not)
         digit_words = re.escape("".join(set(chars) - set(self.mag)))
         pa = re.escape("".join(self.percent) + "".join(self.approx))
         self.re_special = re.compile(
-            f"(?!百分比)[{digit_words}负負半毛号首又]|零下|\\d[万亿萬億]+(?:\\d|[{pa}])|(?<!\\d)\\d\\d年"
+            f"(?!百分比)[{digit_words}负負半毛号首又]|(?<![A-Za-z])[Qq][1-4]|零下|\\d[万亿萬億]+(?:\\d|[{pa}])|(?<!\\d)\\d\\d年"
             f"|\\d\\s*(?:个[万亿]|[块元]\\s*(?:\\d|[角毛分钱整正])|[{pa}])|(?<![\\d.])\\.\\d|之间${vague_alt}")
         self.re_money_end = re.compile(f"(?<=元)(?:{_alternation(self.money_end)})") if self.money_end else None
         # words after a numeral run that make it a quantity (besides units, 月, 季度, 年)
@@ -862,6 +866,7 @@ _RE_MONEY = re.compile(rf"({_NUM})(元|块)(?:零?(\d)(角|毛))?(?:零?(\d)(分
 _RE_KUAI = re.compile(r"(\d+)(?:块|元)(\d)(?=$|[^\u4e00-\u9fff\d.])")   # 一块五 = 3元5 style: 1.5元
 _RE_MAO = re.compile(r"(?<![\d.])(\d)毛(?:(\d)分?)?钱?(?![\d.])")
 _RE_GE_MAG = re.compile(r"(?<=\d)\s*个(?=万|亿)")
+_RE_Q = re.compile(r"(?<![A-Za-z])[Qq]([1-4])(?![\dA-Za-z])")
 _RE_HAO = re.compile(r"(\d{1,2})月(\d{1,2})号")
 _RE_YY = re.compile(r"(?<![\d.])(\d\d)年(?=\d{1,2}月|底|末|初|上半年|下半年|第?\d季度)")
 _RE_BETWEEN = re.compile(r"(?:在|介于)?(.*?\d.*?)(?:与|和|及|至|到|--?|~)([<>≥≤]?\d.*?)之?间")
@@ -900,11 +905,21 @@ def _forms(s: str, g: _Grammar, notes: list) -> str:
         s = _RE_YY.sub(lambda m: ("20" if int(m.group(1)) <= 50 else "19") + m.group(1) + "年", s)
     if "个亿" in s or "个万" in s:
         s = _RE_GE_MAG.sub("", s)   # 45个亿 is 45亿
+    if "Q" in s or "q" in s:
+        s = _RE_Q.sub(r"第\1季度", s)   # 2021年Q1 is the first quarter, not the number 1
     if "首季" in s:
         s = s.replace("首季度", "第1季度").replace("首季", "第1季度")
     if s.endswith("间") and len(s) <= 60 and (m := _RE_BETWEEN.fullmatch(s)):
         s = m.group(1) + "-" + m.group(2)   # 10000与20000之间 is the range 10000-20000
     return s
+
+
+def _relative_year(m: re.Match, s: str, year: int | None, g: _Grammar) -> str:
+    """今年年底 with year=2021 is 2021年底; 次年3月 is 2022年3月; without a year the word is dropped."""
+    offset = g.relative_year[m.group()]
+    if year is None:
+        return "" if m.end() < len(s) else m.group()
+    return f"{year + offset}年"
 
 
 def _money(m: re.Match) -> str:
@@ -987,6 +1002,8 @@ def _parse_inner(text: str, src: str, year: int | None, g: _Grammar, notes: list
         v = _excel_date(text, float(s.replace(",", "")), notes)
         if v is not None:
             return v
+    if "年" in s and g.re_relative_year.search(s):
+        s = g.re_relative_year.sub(lambda m: _relative_year(m, s, year, g), s)
     if g.num.re_special.search(s):   # most values (≥90%, 是) have nothing for the numeral passes
         if g.num.re_any.search(s):
             s = g.num.convert(s, g, notes)
