@@ -703,6 +703,7 @@ _RE_INCLUSIVE = re.compile(r"\s*\(\s*含[^()]{0,10}\)")
 
 
 _UNSURE = "unsure"
+_RE_BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】")
 
 
 def _quantity(s: str, g: _Grammar, notes: list):
@@ -731,8 +732,14 @@ def _quantity(s: str, g: _Grammar, notes: list):
     am = g.re_op_after.match(s, pos)
     if am and op is None:
         op = g.op_after[am.group().strip()]
-    if _RE_DIGIT.search(s, am.end() if am else pos):
-        return _UNSURE
+    end = am.end() if am else pos
+    more = None
+    if _RE_DIGIT.search(s, end) and _RE_DIGIT.search(_RE_BRACKETED.sub("", s[end:])):
+        # a bracketed note (20个（100%）) is context; 5户15人 lists two quantities, each with its unit;
+        # a number with no unit before another (PM2.5浓度≤35, 7×24小时) cannot be placed
+        if unit is None:
+            return _UNSURE
+        more = s[end:]
     if unit and "/" not in unit and (per := _leading_denominators(head, g)):
         unit += per   # 每人每月190元 says what 190元/人/月 says
         base_unit = base_unit + per if base_unit else None
@@ -741,7 +748,7 @@ def _quantity(s: str, g: _Grammar, notes: list):
         notes.append(f"unit-guessed: 元 assumed before {per}")
         unit, factor, base_unit = "元" + per, 1.0, "元" + per
     label = head.strip(" :()[]<>《》\"'“”") or None
-    return label, op, number, unit, factor, base_unit
+    return label, op, number, unit, factor, base_unit, more
 
 
 _RE_PER_HEAD = re.compile(r"(?:每[^\d每]{1,3})+")
@@ -790,7 +797,20 @@ def _split(s: str) -> list[str]:
 
 def _numeric(text: str, s: str, g: _Grammar, notes: list) -> ParsedValue | None:
     parts = _split(s) if _RE_SPLIT.search(s) else [s]
-    quantities = [q for q in (_quantity(p, g, notes) for p in parts) if q is not None]
+    quantities = []
+    for p in parts:
+        for _ in range(64):   # 5户15人: the quantities of one part, one after the other (bounded)
+            q = _quantity(p, g, notes)
+            if q is None or q is _UNSURE:
+                quantities.append(q)
+                break
+            quantities.append(q[:6])
+            if q[6] is None:
+                break
+            p = q[6]
+        else:
+            quantities.append(_UNSURE)
+    quantities = [q for q in quantities if q is not None]
     if not quantities:
         return None
     if _UNSURE in quantities:
