@@ -164,6 +164,7 @@ class _Units:
         symbols = [a for a, c in self.alias.items() if len(a) == 1 and not a.isalnum()
                    and self.dimension.get(c, "").startswith("money")]
         self.re_money_symbol = re.compile(f"({_alternation(symbols)}){_CURRENCY_AMOUNT}") if symbols else None
+        self.money_symbols = frozenset(symbols)
 
     def _resolve(self, name, relations, depth=0):
         rel = relations[name]
@@ -864,7 +865,7 @@ def _clean(text: str, g: _Grammar) -> str:
         s = _RE_SPACES.sub(" ", s)
         s = _RE_CJK_SPACE.sub("", s)   # 小于 或 等于 → 小于或等于
         s = _separate_parts(s, g)
-    if g.units.re_money_symbol and (m := g.units.re_money_symbol.search(s)):   # ￥100 → 100元, $5 → 5美元
+    if not g.units.money_symbols.isdisjoint(s):   # ￥100 → 100元, $5 → 5美元
         s = g.units.re_money_symbol.sub(lambda m: m.group(2) + g.units.alias[m.group(1)], s)
     for _ in range(3):  # （≥90%）。 → ≥90%
         t = s.rstrip(_TRAILING)
