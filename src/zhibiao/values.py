@@ -471,7 +471,7 @@ class _Numerals:
         """二〇二一 and 一九九八 are read digit by digit; 三四个 and 十五六 are 'three or four', no number."""
         return not any(c in self.place for c in t) and (len(t) >= 3 or self.zero in t)
 
-    def convert(self, s: str, g: "_Grammar", notes: list) -> str:
+    def convert(self, s: str, g: _Grammar, notes: list) -> str:
         """Chinese and mixed numerals to Arabic: 一万三 → 13000, 六十四万 → 64万, 二点五 → 2.5.
 
         A Chinese run becomes a number only where a quantity is plausible (before a unit, 月, 季度,
@@ -504,7 +504,7 @@ class _Numerals:
             return m.group(0)
         return _fmt_number(round(b / a, 10))
 
-    def _run(self, m: re.Match, g: "_Grammar", notes: list) -> str:
+    def _run(self, m: re.Match, g: _Grammar, notes: list) -> str:
         ordinal, raw = m.group(1), m.group(2)
         s, start, end = m.string, m.start(2), m.end(2)
         run = raw.translate(self.canon)
@@ -545,7 +545,7 @@ class _Numerals:
             out = _fmt_number(round(v / g.units.prefixes[prefix], 10)) + prefix
         return ordinal + s[m.start(2):start] + out + s[end:m.end()]
 
-    def _quantity_context(self, s: str, start: int, end: int, run: str, g: "_Grammar") -> bool:
+    def _quantity_context(self, s: str, start: int, end: int, run: str, g: _Grammar) -> bool:
         if run in ("千", "百"):
             return False
         nxt = s[end:end + 4]
@@ -884,7 +884,7 @@ _RE_CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _RE_NEG = re.compile(r"(?:负|負|零下)\s*(?=\.?\d)")
 _RE_MIXED_FRACTION = re.compile(r"(\d+)又(0\.\d+)")   # 三又二分之一 = 3又0.5 = 3.5
 _RE_LEAD_DOT = re.compile(r"(?<![\d.])\.(?=\d)")
-_RE_HALF_AFTER = re.compile(rf"(\d+)(个?)半(?=个?(?:月|小时|钟头|天|年|学期|周))")
+_RE_HALF_AFTER = re.compile(r"(\d+)(个?)半(?=个?(?:月|小时|钟头|天|年|学期|周))")
 _RE_UNIT_HALF = re.compile(r"(\d+)([^\d\s半]{1,4}?)半")
 _RE_HALF_ALONE = re.compile(r"(?<![上下前后\d多大每])半(?=个?(?:月|小时|天|年|学期))")
 _RE_MONEY = re.compile(rf"({_NUM})(元|块)(?:零?(\d)(角|毛))?(?:零?(\d)(分)?)?(钱)?")
