@@ -9,7 +9,9 @@ from zhibiao.values import KINDS, OPS, parse_value, parse_value_uncached, recomb
 # Text built from the grammar's own alphabet finds more corners than random unicode alone.
 PIECES = st.sampled_from(list("0123456789.,%％≥≤<>=＞＜≧≦-~/、；;（）() 年月日底前季度第万亿元米个人次")
                          + ["以上", "以下", "不低于", "百分之", "九十", "十二", "2021", "年底", "全年",
-                            "平米", "元/方", "每人每月", "是", "否", "健全", "等于", "约", "控制在", "以内"])
+                            "平米", "元/方", "每人每月", "是", "否", "健全", "等于", "约", "控制在", "以内",
+                            "一万三", "零", "两", "半", "多", "余", "成", "折", "分之", "负", "块", "毛", "角",
+                            "号", "首季度", "之间", "与", "至", "肆佰", "萬", "圆整", "上百", "度", "周岁"])
 GRAMMARISH = st.lists(PIECES, max_size=12).map("".join)
 
 
@@ -26,6 +28,8 @@ def _check(text, year=None):
         for part in d["numbers"]:
             assert math.isfinite(part["number"])
         assert isinstance(d["recurring"], bool)
+        # every warning is "code: why", so tables and the audit can group them by code
+        assert all(isinstance(w, str) and ": " in w for w in d["warnings"]), d["warnings"]
 
 
 @settings(max_examples=500, deadline=None)

@@ -44,7 +44,8 @@ def _expected(row) -> ParsedValue:
         boolean=_opt(row["boolean"], lambda s: s == "true"), recurring=row["recurring"] == "true")
 
 
-CASES = [(row, _opt(row["year"], int)) for name in ("values_cases.csv", "values_issue_cases.csv", "values_qa_cases.csv")
+CASES = [(row, _opt(row["year"], int))
+         for name in ("values_cases.csv", "values_issue_cases.csv", "values_qa_cases.csv", "values_grammar_cases.csv")
          for row in _rows(name)]
 SEED_CASES = list(_rows("values_cases.csv"))
 
@@ -65,6 +66,11 @@ def test_value(row, year):
     want = _expected(row)
     for field in ParsedValue.__dataclass_fields__:
         g, w = getattr(got, field), getattr(want, field)
+        if field == "warnings":
+            # fixtures with a warnings column state the warning codes exactly; older ones predate the field
+            if "warnings" in row:
+                assert [x.split(":", 1)[0] for x in g] == [c for c in row["warnings"].split(";") if c], g
+            continue
         if field == "numbers":
             assert len(g) == len(w), (field, g, w)
             for gp, wp in zip(g, w):

@@ -447,7 +447,7 @@ class Normalizer(VersionStamped):
         entries = lib.loc[lib.index.intersection(sorted({m.indicator_id for m in matches} - {None}))].to_dict("index")
         records = []
         for (level3, _desc, value, l1, l2, year), b, p, m in zip(keys, best, proba, matches):
-            pv = parse_value(value, year=_year(year))
+            pv = parse_value(value, year=_year(year), context=level3)   # 44561 under 完成时间 is a date
             declared = canonical_category(l2, l1) if (l2 or l1) else None
             category, _ = reconcile(self.classifier.classes_[b], declared)
             entry = entries.get(m.indicator_id)

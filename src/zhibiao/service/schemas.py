@@ -119,6 +119,7 @@ class ParsedValueOut(BaseModel):
     quarter: Optional[int] = None
     boolean: Optional[bool] = None
     recurring: bool = False
+    warnings: list[str] = []   # "code: why" when the reading is uncertain (approximate, unit-guessed, unsure, cut…)
 
 
 class Neighbour(BaseModel):
