@@ -44,3 +44,11 @@ class NoIndicatorTable(InputError):
 
 class ModelNotFound(ZhibiaoError):
     """No trained model artifacts where they were expected."""
+
+
+class ScannedDocument(UnsupportedFormat):
+    """A PDF without a text layer (a scan): zhibiao does no OCR."""
+
+
+class ConverterMissing(UnsupportedFormat):
+    """A legacy office file (.doc, .wps, .et) and no LibreOffice to convert it."""

@@ -1,0 +1,371 @@
+"""Reader for PDFs with a text layer (pdfplumber): text lines and tables in page order.
+
+* Tables are found by their ruling lines; a page without ruled tables is tried
+  by text alignment, kept only when it holds an indicator header (三级指标 …)
+  or goes on with the previous page's table.
+* A cell's text comes from the characters inside it. A line that is full
+  (the next line's first character or word would not have fitted) is a soft
+  wrap and is glued back (with a space only between two Latin words); a short
+  line ends a paragraph of the cell and becomes "\\n", like a Word cell.
+* Merged cells are expanded on the table grid like the .docx reader does:
+  copies to the right and below are flagged ``merged``.
+* A table that starts a page and has the same columns as the table that ended
+  the previous page continues it: a repeated header row is dropped, and a row
+  cut by the page break (every cell it has continues a full last line above)
+  is joined to its first part.
+* Text outside tables becomes paragraphs; lines wrapped at the right margin are
+  joined, page numbers are skipped.
+
+Locations are ``p3!T1!R5`` (page 3, 1st table on that page, its 5th row) and
+``p3!L2`` (page 3, 2nd text line). Limits: pages (ZHIBIAO_MAX_PDF_PAGES) and
+a time budget per file (ZHIBIAO_PDF_TIMEOUT seconds), each a one-line
+:class:`~zhibiao.errors.FileTooLarge`; no text at all is a
+:class:`~zhibiao.errors.ScannedDocument`.
+
+    >>> _join("农村公路及城", "市次干道", soft=True), _join("total", "cost", soft=True)
+    ('农村公路及城市次干道', 'total cost')
+    >>> _join("≥90%", "≥95%", soft=False)
+    '≥90%\\n≥95%'
+"""
+from __future__ import annotations
+
+import bisect
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CorruptDocument, FileTooLarge, ScannedDocument
+from .model import Cell, Document, Paragraph, Row, Table
+from .vocab import header_spellings, norm_header
+
+DEFAULT_MAX_PAGES = 2000
+DEFAULT_TIMEOUT_S = 300.0
+SNAP = 2.0          # pt: edges closer than this are one grid line
+_PAGE_NUMBER = re.compile(r"^[\s\-—–第页共/of\d]*\d[\s\-—–第页共/of\d]*$", re.IGNORECASE)
+_LATIN = re.compile(r"[A-Za-z0-9]")
+_RULED = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
+_ALIGNED = {"vertical_strategy": "text", "horizontal_strategy": "text", "min_words_vertical": 3}
+
+
+def max_pages() -> int:
+    return int(os.environ.get("ZHIBIAO_MAX_PDF_PAGES", DEFAULT_MAX_PAGES))
+
+
+def timeout_s() -> float:
+    return float(os.environ.get("ZHIBIAO_PDF_TIMEOUT", DEFAULT_TIMEOUT_S))
+
+
+def scanned_message() -> str:
+    return ("this is a scanned PDF (no text layer); OCR is not supported: run OCR first "
+            "(e.g. ocrmypdf) or use the .docx/.xlsx original")
+
+
+# ----------------------------------------------------------------------------- text lines
+@dataclass
+class _Line:
+    chars: list
+    top: float
+    x0: float
+    x1: float
+    size: float
+
+    @property
+    def text(self) -> str:
+        out, prev = [], None
+        for ch in self.chars:
+            if prev is not None and ch["x0"] - prev["x1"] > 0.3 * max(ch["size"], 1) and ch["text"] != " " \
+                    and out and out[-1] != " ":
+                out.append(" ")  # a gap the PDF draws without a space glyph
+            out.append(ch["text"])
+            prev = ch
+        return "".join(out).strip()
+
+    def first_token_width(self) -> float:
+        """Width of what would have had to fit on the line above: a CJK char, or a whole Latin word."""
+        width = 0.0
+        for ch in self.chars:
+            if ch["text"] == " ":
+                break
+            width += ch["x1"] - ch["x0"]
+            if not _LATIN.match(ch["text"]):
+                break
+        return width or self.size
+
+
+def _lines(chars: list) -> list[_Line]:
+    """Characters → lines, top to bottom; a char joins a line whose top is within half its size."""
+    lines: list[_Line] = []
+    for ch in sorted(chars, key=lambda c: (round(c["top"], 1), c["x0"])):
+        tol = max(1.5, 0.5 * ch["size"])
+        for line in reversed(lines[-3:]):
+            if abs(line.top - ch["top"]) <= tol:
+                line.chars.append(ch)
+                line.x0, line.x1 = min(line.x0, ch["x0"]), max(line.x1, ch["x1"])
+                break
+        else:
+            lines.append(_Line([ch], ch["top"], ch["x0"], ch["x1"], ch["size"]))
+    for line in lines:
+        line.chars.sort(key=lambda c: c["x0"])
+    lines.sort(key=lambda ln: ln.top)
+    return lines
+
+
+def _join(a: str, b: str, soft: bool) -> str:
+    if not soft:
+        return f"{a}\n{b}"
+    if a and b and _LATIN.match(a[-1]) and _LATIN.match(b[0]):
+        return f"{a} {b}"  # Latin text wraps at a space
+    return a + b
+
+
+def _is_soft(line: _Line, nxt: _Line, right: float) -> bool:
+    """The line is full: the next line's first token would not have fitted before ``right``."""
+    return line.x1 + nxt.first_token_width() > right + 0.5
+
+
+# ----------------------------------------------------------------------------- tables
+@dataclass
+class _CellText:
+    text: str = ""
+    last: _Line | None = None    # geometry for joining a row cut by a page break
+    first: _Line | None = None
+    right: float = 0.0
+
+
+def _cell_text(chars: list, bbox) -> _CellText:
+    lines = _lines(chars)
+    if not lines:
+        return _CellText()
+    pad = max(0.0, min(ln.x0 for ln in lines) - bbox[0])
+    right = bbox[2] - pad
+    text = lines[0].text
+    for prev, nxt in zip(lines, lines[1:]):
+        text = _join(text, nxt.text, _is_soft(prev, nxt, right))
+    return _CellText(text, lines[-1], lines[0], right)
+
+
+def _snap(values: list[float]) -> list[float]:
+    out: list[float] = []
+    for v in sorted(values):
+        if not out or v - out[-1] > SNAP:
+            out.append(v)
+    return out
+
+
+def _slot(edges: list[float], v: float) -> int:
+    """Index of the grid edge nearest ``v``."""
+    i = bisect.bisect_left(edges, v)
+    if i == len(edges) or (i and v - edges[i - 1] < edges[i] - v):
+        i -= 1
+    return i
+
+
+@dataclass
+class _Grid:
+    table: Table
+    top: float
+    bottom: float
+    cols: list[float]                            # x edges
+    geom: list[list[_CellText]] = field(default_factory=list)  # per row, per column
+
+
+def _grid(pdf_table, chars: list, page_no: int, t_no: int) -> _Grid | None:
+    cells = [c for c in pdf_table.cells if c[2] - c[0] > 1 and c[3] - c[1] > 1]
+    if not cells:
+        return None
+    xs = _snap([c[0] for c in cells] + [c[2] for c in cells])
+    ys = _snap([c[1] for c in cells] + [c[3] for c in cells])
+    n_rows, n_cols = len(ys) - 1, len(xs) - 1
+    if n_rows < 1 or n_cols < 2:
+        return None
+    owner: dict[tuple[int, int], int] = {}     # (row, col) slot → cell index
+    spans = []
+    for k, (x0, top, x1, bottom) in enumerate(cells):
+        c0, c1, r0, r1 = _slot(xs, x0), _slot(xs, x1), _slot(ys, top), _slot(ys, bottom)
+        spans.append((r0, c0))
+        for r in range(r0, max(r1, r0 + 1)):
+            for c in range(c0, max(c1, c0 + 1)):
+                owner.setdefault((r, c), k)
+    inside: dict[int, list] = {}
+    x0t, topt, x1t, bottomt = pdf_table.bbox
+    for ch in chars:
+        cx, cy = (ch["x0"] + ch["x1"]) / 2, (ch["top"] + ch["bottom"]) / 2
+        if x0t <= cx <= x1t and topt <= cy <= bottomt:
+            r, c = bisect.bisect_right(ys, cy) - 1, bisect.bisect_right(xs, cx) - 1
+            k = owner.get((min(max(r, 0), n_rows - 1), min(max(c, 0), n_cols - 1)))
+            if k is not None:
+                inside.setdefault(k, []).append(ch)
+    texts = {k: _cell_text(inside.get(k, []), cells[k]) for k in range(len(cells))}
+    name = f"p{page_no}!T{t_no}"
+    grid = _Grid(Table(rows=[], name=name), ys[0], ys[-1], xs)
+    for r in range(n_rows):
+        loc = f"{name}!R{r + 1}"
+        row, geom = [], []
+        for c in range(n_cols):
+            k = owner.get((r, c))
+            if k is None:
+                row.append(Cell("", loc))
+                geom.append(_CellText())
+                continue
+            anchor = spans[k] == (r, c)
+            row.append(Cell(texts[k].text, loc, merged=not anchor))
+            geom.append(texts[k] if anchor else _CellText(texts[k].text))
+        grid.table.rows.append(Row(row, loc))
+        grid.geom.append(geom)
+    return grid
+
+
+def _has_header(texts: list[str]) -> bool:
+    keys = {norm_header(t) for t in texts}
+    wanted = dict(header_spellings())
+    return bool(keys & set(wanted.get("level3", ()))) and bool(keys & set(wanted.get("value", ())))
+
+
+# ----------------------------------------------------------------------------- pages
+def _page_blocks(page, page_no: int, continuing: bool) -> tuple[list, int]:
+    """(blocks sorted top to bottom as (top, Paragraph | _Grid), number of chars)."""
+    chars = [c for c in page.chars if c.get("upright", True) or c["text"].strip()]
+    if not chars:
+        return [], 0
+    found = page.find_tables(_RULED)
+    grids = [g for t_no, t in enumerate(found, 1) if (g := _grid(t, chars, page_no, t_no))]
+    if not grids:
+        aligned = [g for t_no, t in enumerate(page.find_tables(_ALIGNED), 1)
+                   if (g := _grid(t, chars, page_no, t_no))]
+        aligned = [g for g in aligned
+                   if continuing or any(_has_header(r.texts()) for r in g.table.rows[:6])]
+        grids = aligned
+    boxes = [(g.cols[0], g.top, g.cols[-1], g.bottom) for g in grids]
+
+    def outside(ch) -> bool:
+        cx, cy = (ch["x0"] + ch["x1"]) / 2, (ch["top"] + ch["bottom"]) / 2
+        return not any(b[0] - 1 <= cx <= b[2] + 1 and b[1] - 1 <= cy <= b[3] + 1 for b in boxes)
+
+    blocks: list[tuple[float, object]] = [(g.top, g) for g in grids]
+    lines = _lines([c for c in chars if outside(c)])
+    right = max((ln.x1 for ln in lines), default=0.0)
+    para: list[_Line] = []
+    first_no = 0  # the paragraph's first line, for its location
+
+    def flush():
+        nonlocal para
+        if para:
+            text = para[0].text
+            for prev, nxt in zip(para, para[1:]):
+                text = _join(text, nxt.text, soft=True)
+            if text and not _PAGE_NUMBER.match(text):
+                blocks.append((para[0].top, Paragraph(text, f"p{page_no}!L{first_no}")))
+        para = []
+
+    for n_line, line in enumerate(lines, 1):
+        prev = para[-1] if para else None
+        # a line that reached the right margin, followed closely by the next: one paragraph
+        if prev is None or not (prev.x1 >= right - 1.5 * prev.size and line.top - prev.top < 2.0 * prev.size
+                                and not any(prev.top < b[1] < line.top for b in boxes)):
+            flush()
+            first_no = n_line
+        para.append(line)
+    flush()
+    blocks.sort(key=lambda b: b[0])
+    return blocks, len(chars)
+
+
+def _same_columns(a: _Grid, b: _Grid) -> bool:
+    return len(a.cols) == len(b.cols) and all(abs(x - y) <= 3 * SNAP for x, y in zip(a.cols, b.cols))
+
+
+def _texts(row: Row) -> list[str]:
+    return [re.sub(r"\s+", "", t) for t in row.texts()]
+
+
+def _is_fragment(prev_geom: list[_CellText], prev: Row, row: Row, geom: list[_CellText]) -> bool:
+    """Every cell the row has continues a cell of ``prev`` whose last line is full."""
+    filled = [c for c, cell in enumerate(row.cells) if cell.text.strip() and not cell.merged]
+    if not filled:
+        return False
+    for c in filled:
+        above = prev_geom[c] if c < len(prev_geom) else _CellText()
+        if above.last is None or geom[c].first is None or prev.cells[c].merged:
+            return False
+        if not _is_soft(above.last, geom[c].first, above.right):
+            return False
+    return True
+
+
+def _continue(open_grid: _Grid, grid: _Grid) -> None:
+    """Append ``grid``'s rows to the table that ended the previous page."""
+    rows, geoms = list(grid.table.rows), list(grid.geom)
+    heads = {tuple(_texts(r)) for r in open_grid.table.rows[:3]}
+    while rows and tuple(_texts(rows[0])) in heads:  # a repeated header
+        rows.pop(0)
+        geoms.pop(0)
+    if rows and open_grid.table.rows:
+        prev, prev_geom = open_grid.table.rows[-1], open_grid.geom[-1]
+        if _is_fragment(prev_geom, prev, rows[0], geoms[0]):
+            for c, cell in enumerate(rows[0].cells):
+                if cell.text.strip() and not cell.merged:
+                    prev.cells[c].text = _join(prev.cells[c].text, cell.text, soft=True)
+                    prev_geom[c] = _CellText(prev.cells[c].text, geoms[0][c].last, prev_geom[c].first,
+                                             geoms[0][c].right)
+            rows.pop(0)
+            geoms.pop(0)
+    open_grid.table.rows.extend(rows)
+    open_grid.geom.extend(geoms)
+
+
+def _page_count(path: Path) -> int | None:
+    """The page count from the document catalogue (pdfium, fast); None if pdfium cannot tell."""
+    try:
+        import pypdfium2
+        pdf = pypdfium2.PdfDocument(str(path))
+    except Exception:  # noqa: BLE001 - pdfminer gets its own chance and error
+        return None
+    try:
+        return len(pdf)
+    finally:
+        pdf.close()
+
+
+def read_pdf(path) -> Document:
+    import pdfplumber
+    path = Path(path)
+    cap, budget = max_pages(), timeout_s()
+    n = _page_count(path)
+    if n is not None and n > cap:
+        raise FileTooLarge(path, f"the PDF has {n} pages, above the {cap}-page limit (raise it with ZHIBIAO_MAX_PDF_PAGES)")
+    start = time.monotonic()
+    doc = Document(source=path.name)
+    n_chars = n_cid = 0
+    open_grid: _Grid | None = None   # the table that ended the last page
+    with pdfplumber.open(str(path)) as pdf:
+        for page_no, page in enumerate(pdf.pages, 1):
+            if page_no > cap:
+                raise FileTooLarge(path, f"the PDF has more than {cap} pages (raise ZHIBIAO_MAX_PDF_PAGES)")
+            if time.monotonic() - start > budget:
+                raise FileTooLarge(path, f"reading stopped at page {page_no}: over the {budget:.0f} s budget "
+                                         f"for one file (raise ZHIBIAO_PDF_TIMEOUT)")
+            blocks, chars = _page_blocks(page, page_no, open_grid is not None)
+            n_chars += chars
+            n_cid += sum(ch["text"].startswith("(cid:") for ch in page.chars)
+            for i, (_, block) in enumerate(blocks):
+                if isinstance(block, _Grid):
+                    if i == 0 and open_grid is not None and _same_columns(open_grid, block):
+                        _continue(open_grid, block)
+                        block = open_grid
+                    else:
+                        doc.blocks.append(block.table)
+                    open_grid = block
+                else:
+                    doc.blocks.append(block)
+                    open_grid = None
+            if not blocks:
+                open_grid = None
+            page.flush_cache()
+    if n_chars == 0:
+        raise ScannedDocument(path, scanned_message())
+    if n_cid > n_chars / 2:
+        raise CorruptDocument(path, "the PDF's text layer cannot be decoded (fonts without a Unicode map); "
+                                    "use the .docx/.xlsx original")
+    return doc
