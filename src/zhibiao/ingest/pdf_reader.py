@@ -45,6 +45,8 @@ DEFAULT_TIMEOUT_S = 300.0
 SNAP = 2.0          # pt: edges closer than this are one grid line
 _PAGE_NUMBER = re.compile(r"^[\s\-—–第页共/of\d]*\d[\s\-—–第页共/of\d]*$", re.IGNORECASE)
 _LATIN = re.compile(r"[A-Za-z0-9]")
+# Characters a line may not start with (kinsoku): they travel with the character before them.
+_NO_LINE_START = set("，。、；：！？）》」』】〕’”%‰℃·…,.;:!?)]}")
 _RULED = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
 _ALIGNED = {"vertical_strategy": "text", "horizontal_strategy": "text", "min_words_vertical": 3}
 
@@ -84,13 +86,13 @@ class _Line:
 
     def first_token_width(self) -> float:
         """Width of what would have had to fit on the line above: a CJK char, or a whole Latin word."""
-        width = 0.0
+        width, done = 0.0, False
         for ch in self.chars:
-            if ch["text"] == " ":
+            if ch["text"] == " " or (done and ch["text"] not in _NO_LINE_START):
                 break
             width += ch["x1"] - ch["x0"]
-            if not _LATIN.match(ch["text"]):
-                break
+            # a Latin run goes on; "4119.901米" does not break before 米; "质，" keeps its comma
+            done = done or not (_LATIN.match(ch["text"]) or ch["text"] in ".,")
         return width or self.size
 
 
@@ -122,7 +124,7 @@ def _join(a: str, b: str, soft: bool) -> str:
 
 def _is_soft(line: _Line, nxt: _Line, right: float) -> bool:
     """The line is full: the next line's first token would not have fitted before ``right``."""
-    return line.x1 + nxt.first_token_width() > right + 0.5
+    return line.x1 + nxt.first_token_width() > right - 0.25 * line.size  # in doubt, soft
 
 
 # ----------------------------------------------------------------------------- tables
@@ -272,26 +274,58 @@ def _page_blocks(page, page_no: int, continuing: bool) -> tuple[list, int]:
     return blocks, len(chars)
 
 
-def _same_columns(a: _Grid, b: _Grid) -> bool:
-    return len(a.cols) == len(b.cols) and all(abs(x - y) <= 3 * SNAP for x, y in zip(a.cols, b.cols))
+def _column_map(a: _Grid, b: _Grid) -> list[int] | None:
+    """For each column of ``a``, the column of ``b`` under it, when ``b`` continues ``a``: the same
+    outer edges, and each edge of ``b`` on an edge of ``a`` (the head rows of ``a`` may split more)."""
+    tol = 3 * SNAP
+    if abs(a.cols[0] - b.cols[0]) > tol or abs(a.cols[-1] - b.cols[-1]) > tol:
+        return None
+    if not all(any(abs(x - y) <= tol for y in a.cols) for x in b.cols):
+        return None
+    return [bisect.bisect_right(b.cols, (x0 + x1) / 2) - 1 for x0, x1 in zip(a.cols, a.cols[1:])]
+
+
+def _regrid(grid: _Grid, cmap: list[int]) -> None:
+    """Re-express ``grid``'s rows on the columns of the table it continues (wider cells become merges)."""
+    for r, row in enumerate(grid.table.rows):
+        cells, geom = [], []
+        for j, c in enumerate(cmap):
+            src = row.cells[c]
+            first = j == 0 or cmap[j - 1] != c
+            cells.append(Cell(src.text, src.loc, merged=src.merged or not first))
+            geom.append(grid.geom[r][c] if first else _CellText(src.text))
+        row.cells = cells
+        grid.geom[r] = geom
 
 
 def _texts(row: Row) -> list[str]:
     return [re.sub(r"\s+", "", t) for t in row.texts()]
 
 
-def _is_fragment(prev_geom: list[_CellText], prev: Row, row: Row, geom: list[_CellText]) -> bool:
-    """Every cell the row has continues a cell of ``prev`` whose last line is full."""
+def _value_column(table: Table) -> int | None:
+    from .assemble import map_header
+    for row in table.rows[:12]:
+        found = map_header(row.texts())
+        if found:
+            return found.get("value", found.get("value_number"))
+    return None
+
+
+def _is_fragment(prev_geom: list[_CellText], prev: Row, row: Row, geom: list[_CellText],
+                 value_col: int | None) -> bool:
+    """The row is the part of ``prev`` that the page break cut off: it has text only where ``prev``
+    has, and that text continues a full last line above, in every such cell, or at least in one
+    while the target (指标值), which ``prev`` has, is missing (a real indicator row has one)."""
     filled = [c for c, cell in enumerate(row.cells) if cell.text.strip() and not cell.merged]
-    if not filled:
+    if not filled or any(c >= len(prev.cells) or not prev.cells[c].text.strip() for c in filled):
         return False
-    for c in filled:
-        above = prev_geom[c] if c < len(prev_geom) else _CellText()
-        if above.last is None or geom[c].first is None or prev.cells[c].merged:
-            return False
-        if not _is_soft(above.last, geom[c].first, above.right):
-            return False
-    return True
+    full = [c for c in filled
+            if prev_geom[c].last is not None and geom[c].first is not None and not prev.cells[c].merged
+            and _is_soft(prev_geom[c].last, geom[c].first, prev_geom[c].right)]
+    if len(full) == len(filled):
+        return True
+    return bool(full) and value_col is not None and value_col < len(row.cells) \
+        and bool(prev.cells[value_col].text.strip()) and not row.cells[value_col].text.strip()
 
 
 def _continue(open_grid: _Grid, grid: _Grid) -> None:
@@ -303,10 +337,12 @@ def _continue(open_grid: _Grid, grid: _Grid) -> None:
         geoms.pop(0)
     if rows and open_grid.table.rows:
         prev, prev_geom = open_grid.table.rows[-1], open_grid.geom[-1]
-        if _is_fragment(prev_geom, prev, rows[0], geoms[0]):
+        if _is_fragment(prev_geom, prev, rows[0], geoms[0], _value_column(open_grid.table)):
             for c, cell in enumerate(rows[0].cells):
                 if cell.text.strip() and not cell.merged:
-                    prev.cells[c].text = _join(prev.cells[c].text, cell.text, soft=True)
+                    above, below = prev_geom[c], geoms[0][c]
+                    soft = above.last is None or below.first is None or _is_soft(above.last, below.first, above.right)
+                    prev.cells[c].text = _join(prev.cells[c].text, cell.text, soft)
                     prev_geom[c] = _CellText(prev.cells[c].text, geoms[0][c].last, prev_geom[c].first,
                                              geoms[0][c].right)
             rows.pop(0)
@@ -351,7 +387,9 @@ def read_pdf(path) -> Document:
             n_cid += sum(ch["text"].startswith("(cid:") for ch in page.chars)
             for i, (_, block) in enumerate(blocks):
                 if isinstance(block, _Grid):
-                    if i == 0 and open_grid is not None and _same_columns(open_grid, block):
+                    cmap = _column_map(open_grid, block) if i == 0 and open_grid is not None else None
+                    if cmap is not None:
+                        _regrid(block, cmap)
                         _continue(open_grid, block)
                         block = open_grid
                     else:
