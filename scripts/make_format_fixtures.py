@@ -2,7 +2,8 @@
 
 Needs LibreOffice (Debian: apt-get install libreoffice-writer libreoffice-calc)
 and a CJK font (fonts-wqy-microhei) so the PDFs carry real Chinese glyphs.
-CI does not run this: the generated files are committed.
+CI does not run this: the generated files are committed, with converted/<name>.doc.docx
+(LibreOffice's reading of each .doc/.wps) for machines without LibreOffice.
 
     PYTHONPATH=src python scripts/make_format_fixtures.py
 
@@ -149,9 +150,13 @@ def main() -> None:
     for src in sorted((ROOT / "tests" / "fixtures" / "realworld").glob("*.xlsx")):
         pdf = convert(src, "pdf", OUT)
         pdf.rename(OUT / f"rw_{src.stem.split('_')[-1]}.pdf")
+    # What LibreOffice makes of each legacy file: CI (no LibreOffice) reads these instead.
+    for legacy in sorted(OUT.glob("*.doc")) + [OUT / "wrapped.wps"]:
+        convert(legacy, "docx", OUT / "converted", as_suffix=".doc").rename(
+            OUT / "converted" / f"{legacy.name}.docx")
     xls = convert(ROOT / "tests" / "fixtures" / "realworld" / "SSTQA-zh_table_72.xlsx", "xls:MS Excel 97", OUT)
     xls.rename(OUT / "rw_72.et")
-    for f in sorted(OUT.iterdir()):
+    for f in sorted(OUT.rglob("*.*")):
         print(f"{f.stat().st_size:>9,}  {f.relative_to(ROOT)}")
 
 
