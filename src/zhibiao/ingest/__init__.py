@@ -1,4 +1,4 @@
-"""Ingest: documents (text dumps, .docx, .xlsx/.xls, .csv) → indicator rows and projects.
+"""Ingest: documents (text dumps, .docx, .xlsx/.xls, .csv, PDF, .doc/.wps/.et) → indicator rows and projects.
 
     >>> from zhibiao.ingest import extract_all, ROW_COLUMNS
     >>> ROW_COLUMNS[:4]
@@ -9,6 +9,7 @@ Each reader turns a file into the shared table model (:mod:`.model`);
 """
 from .api import ExtractResult, FileTooLarge, extract, extract_all, read_document
 from .assemble import PROJECT_COLUMNS, ROW_COLUMNS
+from .registry import SUFFIXES, UPLOAD_TYPES, check_head, sniff
 
 __all__ = ["extract", "extract_all", "ExtractResult", "FileTooLarge", "read_document",
-           "ROW_COLUMNS", "PROJECT_COLUMNS"]
+           "ROW_COLUMNS", "PROJECT_COLUMNS", "SUFFIXES", "UPLOAD_TYPES", "check_head", "sniff"]
