@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import docx
@@ -133,6 +134,19 @@ def split_docx(dest: Path) -> None:
     _save(d, dest)
 
 
+def fit_to_width(src: Path, tmp: Path) -> Path:
+    """A copy printed one page wide, as a disclosure is published (Calc would otherwise put the
+    right-hand columns of a wide sheet on pages of their own)."""
+    import openpyxl
+    wb = openpyxl.load_workbook(src)
+    for ws in wb.worksheets:
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    dest = tmp / src.name
+    wb.save(dest)
+    return dest
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     docx_sources = []
@@ -148,7 +162,8 @@ def main() -> None:
         convert(src, "doc:MS Word 97", OUT)
     shutil.copyfile(OUT / "wrapped.doc", OUT / "wrapped.wps")
     for src in sorted((ROOT / "tests" / "fixtures" / "realworld").glob("*.xlsx")):
-        pdf = convert(src, "pdf", OUT)
+        with tempfile.TemporaryDirectory() as tmp:
+            pdf = convert(fit_to_width(src, Path(tmp)), "pdf", OUT)
         pdf.rename(OUT / f"rw_{src.stem.split('_')[-1]}.pdf")
     # What LibreOffice makes of each legacy file: CI (no LibreOffice) reads these instead.
     for legacy in sorted(OUT.glob("*.doc")) + [OUT / "wrapped.wps"]:

@@ -33,7 +33,7 @@ def _pairs(df):
 
 PDF_TWINS = [(FIX / f"seed_{s}.docx", FIX / f"seed_{s}.pdf") for s in SEEDS] + [
     (FIX / "wrapped.docx", FIX / "wrapped.pdf"), (FIX / "split.docx", FIX / "split.pdf"),
-    (REALWORLD / "SSTQA-zh_table_72.xlsx", FIX / "rw_72.pdf")]
+] + [(REALWORLD / f"SSTQA-zh_table_{n}.xlsx", FIX / f"rw_{n}.pdf") for n in ("1", "17", "40", "72")]
 LEGACY_TWINS = [(FIX / f"seed_{s}.docx", FIX / f"seed_{s}.doc") for s in SEEDS] + [
     (FIX / "wrapped.docx", FIX / "wrapped.doc"), (FIX / "wrapped.docx", FIX / "wrapped.wps"),
     (FIX / "split.docx", FIX / "split.doc")]

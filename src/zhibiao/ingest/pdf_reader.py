@@ -140,7 +140,9 @@ def _cell_text(chars: list, bbox) -> _CellText:
     lines = _lines(chars)
     if not lines:
         return _CellText()
-    pad = max(0.0, min(ln.x0 for ln in lines) - bbox[0])
+    # the cell's inner margin, from its left-most line; centred or right-aligned short text
+    # says nothing about it, so it is capped near Word's 0.19 cm default
+    pad = min(max(0.0, min(ln.x0 for ln in lines) - bbox[0]), max(6.0, 0.7 * lines[0].size))
     right = bbox[2] - pad
     text = lines[0].text
     for prev, nxt in zip(lines, lines[1:]):
@@ -244,9 +246,12 @@ def _has_header(texts: list[str]) -> bool:
 # ----------------------------------------------------------------------------- pages
 def _page_blocks(page, page_no: int, continuing: bool) -> tuple[list, int]:
     """(blocks sorted top to bottom as (top, Paragraph | _Grid), number of chars)."""
-    chars = [c for c in page.chars if c.get("upright", True) or c["text"].strip()]
+    n_all = len(page.chars)
+    height = float(page.height)
+    # text placed off the page (a spreadsheet's merged cell centred over a page break) is not seen
+    chars = [c for c in page.chars if c["bottom"] > 0 and c["top"] < height]
     if not chars:
-        return [], 0
+        return [], n_all
     found = page.find_tables(_RULED)
     grids = [g for t_no, t in enumerate(found, 1) if (g := _grid(t, chars, page_no, t_no))]
     if not grids:
@@ -262,7 +267,7 @@ def _page_blocks(page, page_no: int, continuing: bool) -> tuple[list, int]:
         return not any(b[0] - 1 <= cx <= b[2] + 1 and b[1] - 1 <= cy <= b[3] + 1 for b in boxes)
 
     blocks: list[tuple[float, object]] = [(g.top, g) for g in grids]
-    lines = _lines([c for c in chars if outside(c)])
+    lines = _drop_overflow(_lines([c for c in chars if outside(c)]), grids, continuing, height)
     right = max((ln.x1 for ln in lines), default=0.0)
     para: list[_Line] = []
     first_no = 0  # the paragraph's first line, for its location
@@ -287,18 +292,51 @@ def _page_blocks(page, page_no: int, continuing: bool) -> tuple[list, int]:
         para.append(line)
     flush()
     blocks.sort(key=lambda b: b[0])
-    return blocks, len(chars)
+    return blocks, n_all
+
+
+def _centred_in_column(line: _Line, grid: _Grid) -> bool:
+    for x0, x1 in zip(grid.cols, grid.cols[1:]):
+        if x0 - 1 <= line.x0 and line.x1 <= x1 + 1:
+            return abs((line.x0 + line.x1) / 2 - (x0 + x1) / 2) <= 0.15 * (x1 - x0)
+    return False
+
+
+def _drop_overflow(lines: list[_Line], grids: list[_Grid], continuing: bool, height: float) -> list[_Line]:
+    """Lines between the page edge and the table nearest it, each centred in one of its columns:
+    the text of a merged cell that runs over the page break, drawn (clipped) outside the table.
+    Only at a page break (a table that goes on from the last page, or one that reaches the
+    bottom fifth of the page); kept unless every such line looks like that."""
+    if not grids or not lines:
+        return lines
+    low, high = max(grids, key=lambda g: g.bottom), min(grids, key=lambda g: g.top)
+    below = [ln for ln in lines if ln.top >= low.bottom - 1 and not _PAGE_NUMBER.match(ln.text)]
+    above = [ln for ln in lines if ln.top + ln.size <= high.top + 1 and not _PAGE_NUMBER.match(ln.text)]
+    drop = set()
+    if low.bottom < 0.8 * height:
+        below = []
+    if not continuing:
+        above = []
+    for stray, grid in ((below, low), (above, high)):
+        if stray and all(_centred_in_column(ln, grid) for ln in stray):
+            drop.update(id(ln) for ln in stray)
+    return [ln for ln in lines if id(ln) not in drop]
 
 
 def _column_map(a: _Grid, b: _Grid) -> list[int] | None:
-    """For each column of ``a``, the column of ``b`` under it, when ``b`` continues ``a``: the same
-    outer edges, and each edge of ``b`` on an edge of ``a`` (the head rows of ``a`` may split more)."""
+    """For each column of ``a``, the column of ``b`` under it (-1: none), when ``b`` continues ``a``:
+    every edge of ``b`` on an edge of ``a`` (the head rows of ``a`` may split more; a spreadsheet
+    may leave out a merged first column on the next page), and ``b`` most of ``a``'s width."""
     tol = 3 * SNAP
-    if abs(a.cols[0] - b.cols[0]) > tol or abs(a.cols[-1] - b.cols[-1]) > tol:
-        return None
     if not all(any(abs(x - y) <= tol for y in a.cols) for x in b.cols):
         return None
-    return [bisect.bisect_right(b.cols, (x0 + x1) / 2) - 1 for x0, x1 in zip(a.cols, a.cols[1:])]
+    if b.cols[-1] - b.cols[0] < 0.5 * (a.cols[-1] - a.cols[0]):
+        return None
+    out = []
+    for x0, x1 in zip(a.cols, a.cols[1:]):
+        mid = (x0 + x1) / 2
+        out.append(bisect.bisect_right(b.cols, mid) - 1 if b.cols[0] < mid < b.cols[-1] else -1)
+    return out
 
 
 def _regrid(grid: _Grid, cmap: list[int]) -> None:
@@ -306,6 +344,10 @@ def _regrid(grid: _Grid, cmap: list[int]) -> None:
     for r, row in enumerate(grid.table.rows):
         cells, geom = [], []
         for j, c in enumerate(cmap):
+            if c < 0:
+                cells.append(Cell("", row.loc))
+                geom.append(_CellText())
+                continue
             src = row.cells[c]
             first = j == 0 or cmap[j - 1] != c
             cells.append(Cell(src.text, src.loc, merged=src.merged or not first))
