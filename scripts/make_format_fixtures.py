@@ -147,6 +147,31 @@ def fit_to_width(src: Path, tmp: Path) -> Path:
     return dest
 
 
+def noborders_docx(dest: Path) -> None:
+    """Tables without ruling lines (python-docx's default table style): two projects on the
+    first page, a third whose table runs onto the next page; some cells wrap."""
+    d = _new_doc()
+    projects = [("社区养老服务补贴", "120万元", [("产出指标", "数量指标", "享受补贴的高龄老人人数", "", "≥3200人", "民政台账"),
+                                          ("", "质量指标", "补贴发放准确率", "", "100%", "行业标准"),
+                                          ("满意度指标", "服务对象满意度指标", "老年人满意度", "", "≥90%", "问卷")]),
+                ("河道保洁", "35万元", [("产出指标", "数量指标", "保洁河道长度", "", "=18.6公里", "合同"),
+                                    ("效益指标", "生态效益指标", "河面漂浮物清除情况", "", "明显改善", "现场检查")])]
+    projects.append(("农村公路安全生命防护工程", "980万元",
+                     [("产出指标", "数量指标", f"第{i}标段波形护栏安装长度（含端头及立柱）", "按设计图纸施工",
+                       f"≥{1000 + 35 * i}米", "设计文件") for i in range(1, 25)]))
+    for n, (name, budget, rows) in enumerate(projects, 1):
+        d.add_paragraph(f"{n}.{name}项目绩效目标表")
+        d.add_paragraph(f"项目名称：{name}")
+        d.add_paragraph(f"预算金额：{budget}")
+        t = d.add_table(rows=len(rows) + 1, cols=6)  # no style: no borders
+        for c, h in enumerate(HEADER):
+            t.cell(0, c).text = h
+        for r, values in enumerate(rows, 1):
+            for c, v in enumerate(values):
+                t.cell(r, c).text = v
+    _save(d, dest)
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     docx_sources = []
@@ -154,7 +179,7 @@ def main() -> None:
         dest = OUT / f"seed_{txt.stem.split('_')[0]}.docx"
         seed_docx(txt, dest)
         docx_sources.append(dest)
-    for name, build in (("wrapped", wrapped_docx), ("split", split_docx)):
+    for name, build in (("wrapped", wrapped_docx), ("split", split_docx), ("noborders", noborders_docx)):
         build(OUT / f"{name}.docx")
         docx_sources.append(OUT / f"{name}.docx")
     for src in docx_sources:

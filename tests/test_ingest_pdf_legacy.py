@@ -33,10 +33,11 @@ def _pairs(df):
 
 PDF_TWINS = [(FIX / f"seed_{s}.docx", FIX / f"seed_{s}.pdf") for s in SEEDS] + [
     (FIX / "wrapped.docx", FIX / "wrapped.pdf"), (FIX / "split.docx", FIX / "split.pdf"),
+    (FIX / "noborders.docx", FIX / "noborders.pdf"),
 ] + [(REALWORLD / f"SSTQA-zh_table_{n}.xlsx", FIX / f"rw_{n}.pdf") for n in ("1", "17", "40", "72")]
 LEGACY_TWINS = [(FIX / f"seed_{s}.docx", FIX / f"seed_{s}.doc") for s in SEEDS] + [
     (FIX / "wrapped.docx", FIX / "wrapped.doc"), (FIX / "wrapped.docx", FIX / "wrapped.wps"),
-    (FIX / "split.docx", FIX / "split.doc")]
+    (FIX / "split.docx", FIX / "split.doc"), (FIX / "noborders.docx", FIX / "noborders.doc")]
 
 
 @pytest.mark.parametrize("source,twin", PDF_TWINS, ids=lambda p: p.name)
@@ -87,6 +88,21 @@ def test_table_over_pages_with_and_without_repeated_header():
     pages = {int(loc[1:].split("!")[0]) for loc in r.location}
     assert len(pages) >= 2                      # the tables do run over a page break
     assert not r.level3.str.contains("三级指标").any()   # the repeated header is no row
+
+
+def test_tables_without_ruling_lines_several_projects_per_page():
+    res = extract_all(FIX / "noborders.pdf")
+    p, r = res.projects, res.rows
+    assert p.project_name.tolist() == ["社区养老服务补贴", "河道保洁", "农村公路安全生命防护工程"]
+    assert p.budget_wan.tolist() == [120.0, 35.0, 980.0]
+    assert p.n_indicators.tolist() == [3, 2, 24]
+    first_page = r[r.location.str.startswith("p1!")]
+    assert set(first_page.project_name) == {"社区养老服务补贴", "河道保洁", "农村公路安全生命防护工程"}
+    guard = r[r.project_name == "农村公路安全生命防护工程"]
+    assert guard.level3.tolist() == [f"第{i}标段波形护栏安装长度（含端头及立柱）" for i in range(1, 25)]
+    assert guard.value.tolist() == [f"≥{1000 + 35 * i}米" for i in range(1, 25)]
+    assert guard.description.eq("按设计图纸施工").all()
+    assert guard.location.str.extract(r"^p(\d+)")[0].nunique() >= 2   # one project over pages
 
 
 # ----------------------------------------------------------------------------- bad PDFs

@@ -48,7 +48,6 @@ _LATIN = re.compile(r"[A-Za-z0-9]")
 # Characters a line may not start with (kinsoku): they travel with the character before them.
 _NO_LINE_START = set("，。、；：！？）》」』】〕’”%‰℃·…,.;:!?)]}")
 _RULED = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
-_ALIGNED = {"vertical_strategy": "text", "horizontal_strategy": "text", "min_words_vertical": 3}
 
 
 def max_pages() -> int:
@@ -172,6 +171,7 @@ class _Grid:
     top: float
     bottom: float
     cols: list[float]                            # x edges
+    starts: list[float] | None = None            # where text starts in each column (no ruling lines)
     geom: list[list[_CellText]] = field(default_factory=list)  # per row, per column
 
 
@@ -237,6 +237,157 @@ def _grid(pdf_table, chars: list, page_no: int, t_no: int) -> _Grid | None:
     return grid
 
 
+# ----------------------------------------------------------------------------- tables without lines
+def _segments(line: _Line) -> list[_Line]:
+    """A line cut where the gap between characters is wider than most of a character: cells."""
+    out, cur = [], [line.chars[0]]
+    for ch in line.chars[1:]:
+        if ch["x0"] - cur[-1]["x1"] > 0.8 * max(ch["size"], 1):
+            out.append(cur)
+            cur = [ch]
+        else:
+            cur.append(ch)
+    out.append(cur)
+    return [_Line(cs, line.top, min(c["x0"] for c in cs), max(c["x1"] for c in cs), line.size) for cs in out]
+
+
+def _header_at(lines: list[_Line], i: int) -> tuple[list[float], int] | None:
+    """Column starts of an indicator header on line i (its cells may wrap onto the next line),
+    and how many lines it takes."""
+    from .assemble import map_header
+    segs = _segments(lines[i])
+    if len(segs) < 3:
+        return None
+    texts = [sg.text for sg in segs]
+    joined, completes = list(texts), False
+    if i + 1 < len(lines) and lines[i + 1].top - lines[i].top < 2.5 * lines[i].size:
+        known = {sp for _, spellings in header_spellings() for sp in spellings}
+        for sg in _segments(lines[i + 1]):
+            k = min(range(len(segs)), key=lambda j: abs(segs[j].x0 - sg.x0))
+            if abs(segs[k].x0 - sg.x0) > 2:
+                joined, completes = texts, False
+                break
+            joined[k] += sg.text
+            # "绩效指标描" + "述": the next line finishes a header word, so it is the header's
+            completes = completes or (norm_header(joined[k]) in known and norm_header(texts[k]) not in known)
+    if completes and map_header(joined):
+        return [sg.x0 for sg in segs], 2
+    if map_header(texts):
+        return [sg.x0 for sg in segs], 1
+    return None
+
+
+def _fits(segs: list[_Line], starts: list[float], right: float) -> bool:
+    """Every cell of the line starts at a column start and stays inside its column."""
+    for sg in segs:
+        c = bisect.bisect_right(starts, sg.x0 + 2) - 1
+        if c < 0 or abs(sg.x0 - starts[c]) > 2:
+            return False
+        end = starts[c + 1] if c + 1 < len(starts) else right
+        if sg.x1 > end + 1:
+            return False
+    return True
+
+
+def _aligned_table(lines: list[_Line], i: int, starts: list[float], n_head: int, page_no: int,
+                   t_no: int, right: float | None = None) -> tuple[_Grid, int]:
+    """The table whose columns start at ``starts``, from line i; returns it and the next line."""
+    right = right if right is not None else max(ln.x1 for ln in lines) + 1
+    body: list[list[_Line]] = []
+    j = i + n_head
+    while j < len(lines):
+        line = lines[j]
+        prev = lines[j - 1] if j > i else None
+        if _PAGE_NUMBER.match(line.text):
+            break
+        if prev is not None and line.top - prev.top > 4 * prev.size:
+            break
+        segs = _segments(line)
+        if not _fits(segs, starts, right):
+            break
+        body.append(segs)
+        j += 1
+    head = [_segments(ln) for ln in lines[i:i + n_head]]
+    all_lines = head + body
+    tops = [lines[k].top for k in range(i, j)]
+    gaps = [b - a for a, b in zip(tops, tops[1:])]
+    base = min(gaps) if gaps else 0
+    loose = any(g > 1.3 * base for g in gaps)
+
+    def col(sg):
+        return bisect.bisect_right(starts, sg.x0 + 2) - 1
+
+    widest = {}
+    for segs in all_lines:
+        for sg in segs:
+            widest[col(sg)] = max(widest.get(col(sg), 0.0), sg.x1)
+    # group lines into rows: a line goes on the row above when it follows at wrap distance
+    # (rows are further apart), or, rows not being further apart, when it only continues full cells
+    rows: list[list[list[_Line]]] = []
+    for k, segs in enumerate(all_lines):
+        cells: list[list[_Line]] = [[] for _ in starts]
+        for sg in segs:
+            cells[col(sg)].append(sg)
+        if k == 0 or k == n_head:
+            rows.append(cells)
+            continue
+        gap = gaps[k - 1]
+        above = rows[-1]
+        if loose:
+            joins = gap <= 1.15 * base
+        else:
+            joins = all(above[c] and _is_soft(above[c][-1], cells[c][0], widest.get(c, right))
+                        for c in range(len(starts)) if cells[c])
+        if k < n_head or (joins and k != n_head):
+            for c in range(len(starts)):
+                above[c].extend(cells[c])
+        else:
+            rows.append(cells)
+    name = f"p{page_no}!T{t_no}"
+    cols = [starts[0] - 2] + [s - 2 for s in starts[1:]] + [right]
+    top = lines[i].top - 1
+    bottom = max(sg.top + sg.size for segs in all_lines for sg in segs) + 1
+    grid = _Grid(Table(rows=[], name=name), top, bottom, cols, starts=list(starts))
+    for r, cells in enumerate(rows, 1):
+        loc = f"{name}!R{r}"
+        row, geom = [], []
+        for c, parts in enumerate(cells):
+            if not parts:
+                row.append(Cell("", loc))
+                geom.append(_CellText())
+                continue
+            text = parts[0].text
+            for a, b in zip(parts, parts[1:]):
+                text = _join(text, b.text, _is_soft(a, b, widest.get(c, right)))
+            row.append(Cell(text, loc))
+            geom.append(_CellText(text, parts[-1], parts[0], widest.get(c, right)))
+        grid.table.rows.append(Row(row, loc))
+        grid.geom.append(geom)
+    return grid, j
+
+
+def _aligned_tables(lines: list[_Line], page_no: int, carry: "_Grid | None") -> list[_Grid]:
+    """Tables without ruling lines, anchored on an indicator header row (三级指标 … 指标值), or at
+    the top of the page on the columns of a table without lines that ended the last page."""
+    out: list[_Grid] = []
+    i = 0
+    if carry is not None and carry.starts:
+        first = next((k for k, ln in enumerate(lines) if not _PAGE_NUMBER.match(ln.text)), None)
+        right = max((ln.x1 for ln in lines), default=0) + 1
+        if first is not None and _header_at(lines, first) is None \
+                and _fits(_segments(lines[first]), carry.starts, max(right, carry.cols[-1])):
+            grid, i = _aligned_table(lines, first, carry.starts, 0, page_no, 1, right=carry.cols[-1])
+            out.append(grid)
+    while i < len(lines):
+        found = _header_at(lines, i)
+        if found is None:
+            i += 1
+            continue
+        grid, i = _aligned_table(lines, i, found[0], found[1], page_no, len(out) + 1)
+        out.append(grid)
+    return out
+
+
 def _has_header(texts: list[str]) -> bool:
     keys = {norm_header(t) for t in texts}
     wanted = dict(header_spellings())
@@ -244,7 +395,7 @@ def _has_header(texts: list[str]) -> bool:
 
 
 # ----------------------------------------------------------------------------- pages
-def _page_blocks(page, page_no: int, continuing: bool) -> tuple[list, int]:
+def _page_blocks(page, page_no: int, carry: "_Grid | None") -> tuple[list, int]:
     """(blocks sorted top to bottom as (top, Paragraph | _Grid), number of chars)."""
     n_all = len(page.chars)
     height = float(page.height)
@@ -254,12 +405,9 @@ def _page_blocks(page, page_no: int, continuing: bool) -> tuple[list, int]:
         return [], n_all
     found = page.find_tables(_RULED)
     grids = [g for t_no, t in enumerate(found, 1) if (g := _grid(t, chars, page_no, t_no))]
+    continuing = carry is not None
     if not grids:
-        aligned = [g for t_no, t in enumerate(page.find_tables(_ALIGNED), 1)
-                   if (g := _grid(t, chars, page_no, t_no))]
-        aligned = [g for g in aligned
-                   if continuing or any(_has_header(r.texts()) for r in g.table.rows[:6])]
-        grids = aligned
+        grids = _aligned_tables(_lines(chars), page_no, carry)
     boxes = [(g.cols[0], g.top, g.cols[-1], g.bottom) for g in grids]
 
     def outside(ch) -> bool:
@@ -440,7 +588,7 @@ def read_pdf(path) -> Document:
             if time.monotonic() - start > budget:
                 raise FileTooLarge(path, f"reading stopped at page {page_no}: over the {budget:.0f} s budget "
                                          f"for one file (raise ZHIBIAO_PDF_TIMEOUT)")
-            blocks, chars = _page_blocks(page, page_no, open_grid is not None)
+            blocks, chars = _page_blocks(page, page_no, open_grid)
             n_chars += chars
             n_cid += sum(ch["text"].startswith("(cid:") for ch in page.chars)
             for i, (_, block) in enumerate(blocks):
