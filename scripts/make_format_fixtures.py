@@ -172,6 +172,34 @@ def noborders_docx(dest: Path) -> None:
     _save(d, dest)
 
 
+def merged_docx(dest: Path) -> None:
+    """Vertically merged category cells, centred, one with two lines (产出 / 指标) that straddle
+    the rows it spans, as in most real forms."""
+    from docx.enum.table import WD_ALIGN_VERTICAL
+    d = _new_doc()
+    d.add_paragraph("社区卫生服务项目绩效目标表")
+    d.add_paragraph("项目名称：社区卫生服务")
+    t = d.add_table(rows=6, cols=4)
+    t.style = "Table Grid"
+    for c, h in enumerate(["一级指标", "二级指标", "三级指标", "指标值"]):
+        t.cell(0, c).text = h
+    data = [("产出指标", "数量指标", "家庭医生签约人数", "≥5000人"), ("", "", "健康档案建档数", "≥12000份"),
+            ("", "质量指标", "建档合格率", "≥95%"), ("", "", "慢病规范管理率", "≥80%"),
+            ("满意度指标", "服务对象满意度指标", "居民满意度", "≥90%")]
+    for r, values in enumerate(data, 1):
+        for c, v in enumerate(values):
+            if v:
+                t.cell(r, c).text = v
+    for (r0, r1, c), text in (((1, 4, 0), "产出\n指标"), ((1, 2, 1), "数量指标"), ((3, 4, 1), "质量指标")):
+        cell = t.cell(r0, c).merge(t.cell(r1, c))
+        lines = text.split("\n")
+        cell.text = lines[0]
+        for line in lines[1:]:
+            cell.add_paragraph(line)
+        cell.vertical_alignment = WD_ALIGN_VERTICAL.CENTER
+    _save(d, dest)
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     docx_sources = []
@@ -179,7 +207,8 @@ def main() -> None:
         dest = OUT / f"seed_{txt.stem.split('_')[0]}.docx"
         seed_docx(txt, dest)
         docx_sources.append(dest)
-    for name, build in (("wrapped", wrapped_docx), ("split", split_docx), ("noborders", noborders_docx)):
+    for name, build in (("wrapped", wrapped_docx), ("split", split_docx), ("noborders", noborders_docx),
+                        ("merged", merged_docx)):
         build(OUT / f"{name}.docx")
         docx_sources.append(OUT / f"{name}.docx")
     for src in docx_sources:

@@ -33,11 +33,12 @@ def _pairs(df):
 
 PDF_TWINS = [(FIX / f"seed_{s}.docx", FIX / f"seed_{s}.pdf") for s in SEEDS] + [
     (FIX / "wrapped.docx", FIX / "wrapped.pdf"), (FIX / "split.docx", FIX / "split.pdf"),
-    (FIX / "noborders.docx", FIX / "noborders.pdf"),
+    (FIX / "noborders.docx", FIX / "noborders.pdf"), (FIX / "merged.docx", FIX / "merged.pdf"),
 ] + [(REALWORLD / f"SSTQA-zh_table_{n}.xlsx", FIX / f"rw_{n}.pdf") for n in ("1", "17", "40", "72")]
 LEGACY_TWINS = [(FIX / f"seed_{s}.docx", FIX / f"seed_{s}.doc") for s in SEEDS] + [
     (FIX / "wrapped.docx", FIX / "wrapped.doc"), (FIX / "wrapped.docx", FIX / "wrapped.wps"),
-    (FIX / "split.docx", FIX / "split.doc"), (FIX / "noborders.docx", FIX / "noborders.doc")]
+    (FIX / "split.docx", FIX / "split.doc"), (FIX / "noborders.docx", FIX / "noborders.doc"),
+    (FIX / "merged.docx", FIX / "merged.doc")]
 
 
 @pytest.mark.parametrize("source,twin", PDF_TWINS, ids=lambda p: p.name)
@@ -74,6 +75,14 @@ def test_wrapped_cells_are_joined_back():
     assert r.value.iloc[3] == "2026年12月31日前完成"
     p = rows.projects.iloc[0]
     assert (p.project_name, p.budget_wan) == ("城乡道路养护", 1200.0)
+
+
+def test_centred_merged_cells_keep_their_categories():
+    r = extract(FIX / "merged.pdf")
+    # the source's merges (scripts/make_format_fixtures.py): 产出指标 over 4 rows, 数量/质量 over 2 each
+    assert r.level1.tolist() == ["产出指标"] * 4 + ["满意度指标"]
+    assert r.level2.tolist() == ["数量指标"] * 2 + ["质量指标"] * 2 + ["服务对象满意度指标"]
+    assert not r.warnings.str.contains("filled_down").any()   # real merges, not guesses
 
 
 def test_table_over_pages_with_and_without_repeated_header():

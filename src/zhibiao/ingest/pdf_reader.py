@@ -202,16 +202,6 @@ def _grid(pdf_table, chars: list, page_no: int, t_no: int) -> _Grid | None:
             if k is not None:
                 inside.setdefault(k, []).append(ch)
     texts = {k: _cell_text(inside.get(k, []), cells[k]) for k in range(len(cells))}
-    # A tall cell whose lines sit in different rows of the grid is cells with a border left out
-    # (common in spreadsheets), not one merged cell: each row gets its own lines.
-    per_row: dict[tuple[int, int], _CellText] = {}
-    for k, chs in inside.items():
-        by_row: dict[int, list] = {}
-        for ch in chs:
-            by_row.setdefault(bisect.bisect_right(ys, (ch["top"] + ch["bottom"]) / 2) - 1, []).append(ch)
-        if len(by_row) > 1:
-            for r, part in by_row.items():
-                per_row[(k, r)] = _cell_text(part, (cells[k][0], ys[r], cells[k][2], ys[r + 1]))
     name = f"p{page_no}!T{t_no}"
     grid = _Grid(Table(rows=[], name=name), ys[0], ys[-1], xs)
     for r in range(n_rows):
@@ -222,12 +212,6 @@ def _grid(pdf_table, chars: list, page_no: int, t_no: int) -> _Grid | None:
             if k is None:
                 row.append(Cell("", loc))
                 geom.append(_CellText())
-                continue
-            if any(key[0] == k for key in per_row):
-                own = per_row.get((k, r), _CellText())
-                first_col = c == 0 or owner.get((r, c - 1)) != k
-                row.append(Cell(own.text, loc, merged=not first_col))
-                geom.append(own if first_col else _CellText(own.text))
                 continue
             anchor = spans[k] == (r, c)
             row.append(Cell(texts[k].text, loc, merged=not anchor))
