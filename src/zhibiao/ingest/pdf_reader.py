@@ -30,6 +30,7 @@ a time budget per file (ZHIBIAO_PDF_TIMEOUT seconds), each a one-line
 from __future__ import annotations
 
 import bisect
+import logging
 import os
 import re
 import time
@@ -39,6 +40,9 @@ from pathlib import Path
 from ..errors import CorruptDocument, FileTooLarge, ScannedDocument
 from .model import Cell, Document, Paragraph, Row, Table
 from .vocab import header_spellings, norm_header
+
+# pdfminer logs every oddity of a file (a missing FontBBox …) as a warning: not the user's business
+logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 DEFAULT_MAX_PAGES = 2000
 DEFAULT_TIMEOUT_S = 300.0
