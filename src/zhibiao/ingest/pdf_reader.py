@@ -247,21 +247,28 @@ def _header_at(lines: list[_Line], i: int) -> tuple[list[float], int] | None:
     if len(segs) < 3:
         return None
     texts = [sg.text for sg in segs]
-    joined, completes = list(texts), False
-    if i + 1 < len(lines) and lines[i + 1].top - lines[i].top < 2.5 * lines[i].size:
-        known = {sp for _, spellings in header_spellings() for sp in spellings}
-        for sg in _segments(lines[i + 1]):
+    known = {sp for _, spellings in header_spellings() for sp in spellings}
+    n = 1
+    # header cells wrap ("绩效指标描" / "述") or hold two paragraphs ("一级" / "指标"): a following
+    # line makes header words of what is above it, and spoils none (a first data row under
+    # "一级" would make "一级产出指标")
+    while i + n < len(lines) and n <= 3 and lines[i + n].top - lines[i + n - 1].top < 2.5 * lines[i].size:
+        joined = list(texts)
+        for sg in _segments(lines[i + n]):
             k = min(range(len(segs)), key=lambda j: abs(segs[j].x0 - sg.x0))
             if abs(segs[k].x0 - sg.x0) > 2:
-                joined, completes = texts, False
+                joined = None
                 break
             joined[k] += sg.text
-            # "绩效指标描" + "述": the next line finishes a header word, so it is the header's
-            completes = completes or (norm_header(joined[k]) in known and norm_header(texts[k]) not in known)
-    if completes and map_header(joined):
-        return [sg.x0 for sg in segs], 2
+        if joined is None:
+            break
+        changed = [k for k in range(len(segs)) if joined[k] != texts[k]]
+        if not any(norm_header(joined[k]) in known for k in changed) or any(
+                norm_header(texts[k]) in known and norm_header(joined[k]) not in known for k in changed):
+            break
+        texts, n = joined, n + 1
     if map_header(texts):
-        return [sg.x0 for sg in segs], 1
+        return [sg.x0 for sg in segs], n
     return None
 
 
@@ -288,7 +295,7 @@ def _aligned_table(lines: list[_Line], i: int, starts: list[float], n_head: int,
         prev = lines[j - 1] if j > i else None
         if _PAGE_NUMBER.match(line.text):
             break
-        if prev is not None and line.top - prev.top > 4 * prev.size:
+        if prev is not None and line.top - prev.top > 8 * prev.size:
             break
         segs = _segments(line)
         if not _fits(segs, starts, right):
@@ -299,8 +306,11 @@ def _aligned_table(lines: list[_Line], i: int, starts: list[float], n_head: int,
     all_lines = head + body
     tops = [lines[k].top for k in range(i, j)]
     gaps = [b - a for a, b in zip(tops, tops[1:])]
-    base = min(gaps) if gaps else 0
-    loose = any(g > 1.3 * base for g in gaps)
+    # rows are further apart than the lines of a cell: cut the sorted gaps at their largest jump
+    ladder = sorted(set(round(g, 1) for g in gaps))
+    jump = max(range(1, len(ladder)), key=lambda k: ladder[k] / max(ladder[k - 1], 0.1), default=None)
+    loose = jump is not None and ladder[jump] > 1.3 * ladder[jump - 1]
+    cut = (ladder[jump] + ladder[jump - 1]) / 2 if loose else 0.0
 
     def col(sg):
         return bisect.bisect_right(starts, sg.x0 + 2) - 1
@@ -322,7 +332,7 @@ def _aligned_table(lines: list[_Line], i: int, starts: list[float], n_head: int,
         gap = gaps[k - 1]
         above = rows[-1]
         if loose:
-            joins = gap <= 1.15 * base
+            joins = gap < cut
         else:
             joins = all(above[c] and _is_soft(above[c][-1], cells[c][0], widest.get(c, right))
                         for c in range(len(starts)) if cells[c])
