@@ -306,10 +306,11 @@ def _aligned_table(lines: list[_Line], i: int, starts: list[float], n_head: int,
     all_lines = head + body
     tops = [lines[k].top for k in range(i, j)]
     gaps = [b - a for a, b in zip(tops, tops[1:])]
-    # rows are further apart than the lines of a cell: cut the sorted gaps at their largest jump
-    ladder = sorted(set(round(g, 1) for g in gaps))
-    jump = max(range(1, len(ladder)), key=lambda k: ladder[k] / max(ladder[k - 1], 0.1), default=None)
-    loose = jump is not None and ladder[jump] > 1.3 * ladder[jump - 1]
+    # rows are further apart than the lines of a cell: cut the body's sorted gaps at their first
+    # clear jump (the header's own gaps and the one below it say nothing about the body's rows)
+    ladder = sorted(set(round(g, 1) for g in gaps[n_head:]))
+    jump = next((k for k in range(1, len(ladder)) if ladder[k] > 1.3 * ladder[k - 1]), None)
+    loose = jump is not None
     cut = (ladder[jump] + ladder[jump - 1]) / 2 if loose else 0.0
 
     def col(sg):
