@@ -278,10 +278,17 @@ def _fits(segs: list[_Line], starts: list[float], right: float) -> bool:
         c = bisect.bisect_right(starts, sg.x0 + 2) - 1
         if c < 0 or abs(sg.x0 - starts[c]) > 2:
             return False
-        end = starts[c + 1] if c + 1 < len(starts) else right
-        if sg.x1 > end + 1:
+        if c + 1 < len(starts) and sg.x1 > starts[c + 1] + 1:  # the last column may run to the margin
             return False
     return True
+
+
+def _by_column(head: list[list[_Line]], starts: list[float]) -> list[list[_Line]]:
+    cols: list[list[_Line]] = [[] for _ in starts]
+    for segs in head:
+        for sg in segs:
+            cols[max(0, bisect.bisect_right(starts, sg.x0 + 2) - 1)].append(sg)
+    return cols
 
 
 def _aligned_table(lines: list[_Line], i: int, starts: list[float], n_head: int, page_no: int,
@@ -322,6 +329,9 @@ def _aligned_table(lines: list[_Line], i: int, starts: list[float], n_head: int,
             widest[col(sg)] = max(widest.get(col(sg), 0.0), sg.x1)
     # group lines into rows: a line goes on the row above when it follows at wrap distance
     # (rows are further apart), or, rows not being further apart, when it only continues full cells
+    from .assemble import map_header
+    colmap = map_header(["".join(sg.text for sg in segs_c) for segs_c in _by_column(head, starts)]) if head else None
+    name_col = colmap.get("level3") if colmap else None
     rows: list[list[list[_Line]]] = []
     for k, segs in enumerate(all_lines):
         cells: list[list[_Line]] = [[] for _ in starts]
@@ -333,7 +343,10 @@ def _aligned_table(lines: list[_Line], i: int, starts: list[float], n_head: int,
         gap = gaps[k - 1]
         above = rows[-1]
         if loose:
-            joins = gap < cut
+            # a further paragraph of a cell ("给水…；" / "污水…") looks like a new row; a row without
+            # an indicator name, with text only under cells above that have some, is not one
+            joins = gap < cut or (name_col is not None and k > n_head and not cells[name_col]
+                                  and all(above[c] for c in range(len(starts)) if cells[c]))
         else:
             joins = all(above[c] and _is_soft(above[c][-1], cells[c][0], widest.get(c, right))
                         for c in range(len(starts)) if cells[c])
