@@ -34,6 +34,7 @@ def _pairs(df):
 PDF_TWINS = [(FIX / f"seed_{s}.docx", FIX / f"seed_{s}.pdf") for s in SEEDS] + [
     (FIX / "wrapped.docx", FIX / "wrapped.pdf"), (FIX / "split.docx", FIX / "split.pdf"),
     (FIX / "noborders.docx", FIX / "noborders.pdf"), (FIX / "merged.docx", FIX / "merged.pdf"),
+] + [(FIX / f"seed_{s}_plain.docx", FIX / f"seed_{s}_plain.pdf") for s in ("000", "001", "004")] + [
 ] + [(REALWORLD / f"SSTQA-zh_table_{n}.xlsx", FIX / f"rw_{n}.pdf") for n in ("1", "17", "40", "72")]
 LEGACY_TWINS = [(FIX / f"seed_{s}.docx", FIX / f"seed_{s}.doc") for s in SEEDS] + [
     (FIX / "wrapped.docx", FIX / "wrapped.doc"), (FIX / "wrapped.docx", FIX / "wrapped.wps"),
@@ -45,7 +46,9 @@ LEGACY_TWINS = [(FIX / f"seed_{s}.docx", FIX / f"seed_{s}.doc") for s in SEEDS] 
 def test_pdf_twin_gives_the_rows_of_its_source(source, twin):
     want, got = extract_all(source), extract_all(twin)
     assert _pairs(got.rows) == _pairs(want.rows)
-    assert got.projects.project_name.tolist() == want.projects.project_name.tolist()
+    if "_plain" not in twin.name:  # a label block without lines is prose: the name may come from the title
+        assert got.projects.project_name.tolist() == want.projects.project_name.tolist()
+    assert len(got.projects) == len(want.projects)
     assert all(re.fullmatch(r"p\d+!T\d+!R\d+", loc) for loc in got.rows.location)
 
 
