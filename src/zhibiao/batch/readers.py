@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Iterator
 import pandas as pd
 
 from ..errors import InputError, UnsupportedFormat, ZhibiaoError
-from ..ingest import ROW_COLUMNS, kind_of
+from ..ingest import ROW_COLUMNS, SUPPORTED_SUFFIXES
 
 if TYPE_CHECKING:  # annotations only
     from .report import BatchReport
@@ -97,7 +97,7 @@ def _classify_input(i: int, path: Path) -> _Input:
         if "level3" in cols:
             return _Input(i, path, "xlsx-rows", cols)
         return _Input(i, path, "document", list(ROW_COLUMNS))
-    if kind_of(path) is not None:  # any other document type ingest reads
+    if path.suffix.lower() in SUPPORTED_SUFFIXES:  # any other document type ingest reads
         return _Input(i, path, "document", list(ROW_COLUMNS))
     raise UnsupportedFormat(path, f"not a rows file or document: {suffix or 'no suffix'}")
 

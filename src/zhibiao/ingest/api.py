@@ -13,16 +13,16 @@ are caught at the reader boundary (:func:`read_document`).
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from ..errors import (CorruptDocument, EmptyDocument, EncryptedDocument, FileNotFound, InputError,
-                      FileTooLarge, NoIndicatorTable, UnsupportedFormat)
+from ..errors import (CorruptDocument, EmptyDocument, EncryptedDocument, FileTooLarge, InputError,
+                      NoIndicatorTable)
 from .assemble import PROJECT_COLUMNS, ROW_COLUMNS, SELFEVAL_COLUMNS, assemble
 from .model import Document
+from .registry import FILE_TYPES, read, sniff
 
 DEFAULT_MAX_MB = 200.0
 
@@ -39,76 +39,17 @@ def max_bytes() -> int:
     return int(float(os.environ.get("ZHIBIAO_MAX_FILE_MB", DEFAULT_MAX_MB)) * 1024 * 1024)
 
 
-# OLE2/CFB magic (old .xls/.doc, and password-protected OOXML) and the UTF-16
-# name of the stream that holds an encrypted OOXML package.
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
-_NOT_DOCUMENTS = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image",
-                  b"%PDF": "a PDF (convert it to .docx or .xlsx first)", b"\x1f\x8b": "a gzip archive",
-                  b"Rar!": "a RAR archive", b"7z\xbc\xaf": "a 7z archive", b"\x7fELF": "a program"}
-READERS = {".txt": "text", ".docx": "docx", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".csv": "csv"}
-
-
-def _check_file(path: Path, limit: int) -> bytes:
-    """The file's first bytes, after the checks every format shares."""
-    if not path.exists():
-        raise FileNotFound(path, "no such file")
-    if path.is_dir():
-        raise UnsupportedFormat(path, "is a directory, not a document")
-    if path.suffix.lower() not in READERS:
-        raise UnsupportedFormat(path, f"unsupported file type {path.suffix or '(no suffix)'}; "
-                                      f"zhibiao reads {', '.join(sorted(READERS))}")
-    size = path.stat().st_size
-    if size == 0:
-        raise EmptyDocument(path, "the file is empty")
-    if size > limit:
-        raise FileTooLarge(path, f"file is {size / 2**20:.0f} MB, above the {limit / 2**20:.0f} MB limit "
-                                 f"(raise it with ZHIBIAO_MAX_FILE_MB)")
-    with path.open("rb") as fh:
-        head = fh.read(8)
-    for magic, what in _NOT_DOCUMENTS.items():
-        if head.startswith(magic):
-            raise UnsupportedFormat(path, f"not a document: the content is {what}")
-    return head
-
-
-def _check_container(path: Path, head: bytes, kind: str) -> None:
-    """Zip/OLE sanity for Office formats: encrypted, or not the format the suffix claims."""
-    if head.startswith(_OLE_MAGIC):
-        if _ENCRYPTED_PACKAGE in path.read_bytes():
-            raise EncryptedDocument(path, "the file is password protected; save an unprotected copy")
-        if kind in ("docx", "xlsx"):
-            raise CorruptDocument(path, f"not a valid .{kind}: this is an old binary Office file "
-                                        f"(save it as .{kind})")
-    elif kind in ("docx", "xlsx") and not zipfile.is_zipfile(path):
-        raise CorruptDocument(path, f"not a valid .{kind}: the file is not a zip package (damaged or renamed?)")
-    elif kind == "xls" and not head.startswith(_OLE_MAGIC):
-        if head.startswith(b"PK"):
-            raise CorruptDocument(path, "not a valid .xls: this is an .xlsx package; rename it to .xlsx")
-        raise CorruptDocument(path, "not a valid .xls: the file is not an Excel 97-2003 workbook")
+# Kept for callers that imported it from here; the registry is the one list.
+READERS = {suffix: ft.reader for suffix, ft in FILE_TYPES.items()}
 
 
 def read_document(path: str | Path, limit: int | None = None) -> Document:
     """Read one file into the shared table model; every failure is an InputError."""
     path = Path(path)
-    head = _check_file(path, max_bytes() if limit is None else limit)
-    kind = READERS[path.suffix.lower()]
-    _check_container(path, head, kind)
+    found = sniff(path, max_bytes() if limit is None else limit)
+    kind = found.reader
     try:
-        if kind == "text":
-            from .text_dump import read_text_file
-            return read_text_file(path)
-        if kind == "csv":
-            from .csv_reader import read_csv
-            return read_csv(path)
-        if kind == "docx":
-            from .docx_reader import read_docx
-            return read_docx(path)
-        if kind == "xlsx":
-            from .xlsx_reader import read_xlsx
-            return read_xlsx(path)
-        from .xls_reader import read_xls
-        return read_xls(path)
+        return read(path, found)
     except InputError:
         raise
     except MemoryError:

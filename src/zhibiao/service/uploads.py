@@ -15,8 +15,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ..errors import EmptyDocument, UnsupportedFormat, ZhibiaoError
-from ..ingest import SUPPORTED_SUFFIXES, sniff
+from ..errors import EmptyDocument, InputError, ZhibiaoError
+from ..ingest import SUPPORTED_SUFFIXES, check_head
 from .limits import MAX_UPLOAD_ROWS, BodyTooLarge
 from .schemas import RowsIn
 
@@ -29,14 +29,14 @@ _SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
 
 
 def check_upload(filename: str, head: bytes) -> str:
-    """Type-check an upload by suffix and magic bytes (:func:`zhibiao.ingest.sniff`); return the
-    suffix. Raises 415 (a type zhibiao does not read, or content that is not what the suffix says)
-    or 422 (empty)."""
+    """Type-check an upload by suffix and magic bytes (:func:`zhibiao.ingest.check_head`, the one
+    registry of file types); return the suffix. Raises 415 (a type zhibiao does not read, or content
+    that is not what the suffix says) or 422 (empty)."""
     try:
-        return sniff(filename or "", head)
+        return check_head(filename or "", head).suffix
     except EmptyDocument as exc:
         raise HTTPException(422, f"{filename}: the uploaded file is empty") from exc
-    except UnsupportedFormat as exc:
+    except InputError as exc:
         raise HTTPException(415, str(exc)) from exc
 
 
