@@ -33,7 +33,8 @@ def keyword_hits(text: str, keywords: dict[str, set[str]]) -> list[tuple[str, in
     span lies inside an accepted longer keyword's span is skipped."""
     taken = [False] * len(text)
     out = []
-    for kw in sorted(keywords, key=len, reverse=True):
+    chars = set(text)
+    for kw in sorted((k for k in keywords if k[0] in chars and k in text), key=len, reverse=True):
         start = text.find(kw)
         while start >= 0:
             span = range(start, start + len(kw))
