@@ -330,7 +330,9 @@ class Recommender:
         f_arch = np.minimum(self.arch_member_ @ np.array([a in arch for a in self.archetypes_], dtype=np.float32), 1)
         f_any = self.any_arch_
         f_kw = np.zeros(n, dtype=np.float32)
-        for kw, _s, owners in keyword_hits(normalize_chars(query), self.keyword_index_):
+        # every type keyword the text contains counts (隐患 inside 隐患排查治理 too): masking is for
+        # telling sectors apart, not for the types of one sector
+        for kw, _s, owners in keyword_hits(normalize_chars(query), self.keyword_index_, nested=True):
             for j in owners:
                 f_kw[j] = max(f_kw[j], min(len(kw), 5) / 5)
         f_sim = self.type_emb_ @ q_emb
