@@ -196,3 +196,9 @@ def test_weight_variant_and_unknown_variant():
     assert w == [30, 30, 30, 10]
     with pytest.raises(ZhibiaoError):
         suggest("市政道路新建工程", weights="no_such_rule")
+
+
+def test_the_target_table_carries_the_weights(results):
+    from zhibiao.forms import suggestion_rows
+    rows = suggestion_rows(results["市政道路新建工程"])
+    assert rows["weight"].astype(int).sum() == 100

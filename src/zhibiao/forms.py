@@ -24,6 +24,7 @@ STANDARD_HEADERS = ["一级指标", "二级指标", "三级指标", "绩效指�
 NORMALIZED_HEADERS = {  # extra columns after the standard six, when the rows carry them
     "level1_canonical": "规范一级指标", "category": "规范二级指标", "category_confidence": "类别置信度",
     "indicator_id": "标准指标编号", "indicator_name": "标准指标名称", "flags": "审核标记",
+    "weight": "分值",
 }
 _WIDTHS = [12, 16, 22, 30, 14, 16, 12, 18, 10, 14, 18, 24]
 # 项目名称 / 预算数 / 资金用途 … rows above each project's indicators: (label, key in the project info)
@@ -124,11 +125,13 @@ def suggestion_rows(result: dict, project_name: str | None = None) -> pd.DataFra
     from .taxonomy import CATEGORIES, level1_of
     name = result.get("query", "") if project_name is None else project_name
     rows = [{"level1": level1_of(d["category"]) if d.get("category") in CATEGORIES else "",
-             "level2": d.get("category", ""), "level3": d["level3"], "value": d.get("value", ""), "basis": ""}
+             "level2": d.get("category", ""), "level3": d["level3"], "value": d.get("value", ""), "basis": "",
+             "weight": ""}
             for d in result.get("draft", [])]
     rows += [{"level1": s["level1"], "level2": s["category"], "level3": s["suggested_level3"],
-              "value": s["suggested_value"], "basis": s["basis"]} for s in result["suggestions"]]
+              "value": s["suggested_value"], "basis": s["basis"], "weight": s.get("weight", "")}
+             for s in result["suggestions"]]
     order = {c: i for i, c in enumerate(CATEGORIES)}  # the table's own order: 产出 (数量 质量 时效 成本), 效益, 满意度
     rows.sort(key=lambda r: order.get(r["level2"], len(order)))
-    columns = ["project_name", "level1", "level2", "level3", "description", "value", "basis"]
+    columns = ["project_name", "level1", "level2", "level3", "description", "value", "basis", "weight"]
     return pd.DataFrame([{"project_name": name, "description": "", **r} for r in rows], columns=columns)

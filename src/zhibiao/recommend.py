@@ -321,7 +321,9 @@ class Recommender(VersionStamped):
         f_arch = np.minimum(self.arch_member_ @ np.array([a in arch for a in self.archetypes_], dtype=np.float32), 1)
         f_any = self.any_arch_
         f_kw = np.zeros(n, dtype=np.float32)
-        for kw, _s, owners in keyword_hits(normalize_chars(query), self.keyword_index_):
+        # every type keyword the text contains counts (隐患 inside 隐患排查治理 too): masking is for
+        # telling sectors apart, not for the types of one sector
+        for kw, _s, owners in keyword_hits(normalize_chars(query), self.keyword_index_, nested=True):
             for j in owners:
                 f_kw[j] = max(f_kw[j], min(len(kw), 5) / 5)
         f_sim = self.type_emb_ @ q_emb
@@ -405,6 +407,18 @@ class Recommender(VersionStamped):
                 Xs.append(X[gate])
                 ys.append(self.presence_[i][gate])
         return np.vstack(Xs), np.concatenate(ys)
+
+    def type_scores(self, text: str, exclude: np.ndarray | None = None):
+        """Scores of every library type for a query (name, or name + description), with the
+        neighbours: (scores, neighbour indices, similarities, neighbour weights). Kept for
+        evaluation.recommender_scores; suggest_eval is the §6 evaluation."""
+        project = self.understand(text)
+        X, idx, sims, gate = self.features(text, project, exclude)
+        return self.scores(X, gate), idx, sims, np.clip(sims, 0, None) ** 3
+
+    @property
+    def project_sector_(self) -> np.ndarray:
+        return np.array([self.project_sector(i) for i in range(len(self.projects_))])
 
     def scores(self, X: np.ndarray, gate: np.ndarray) -> np.ndarray:
         s = X @ self.coef_ + self.intercept_

@@ -28,12 +28,16 @@ __all__ = ["understand_project", "keyword_hits", "find_quantities"]
 NAME_WEIGHT = 2.0  # the project name says more about the project than its description does
 
 
-def keyword_hits(text: str, keywords: dict[str, set[str]]) -> list[tuple[str, int, set[str]]]:
+def keyword_hits(text: str, keywords: dict[str, set[str]], nested: bool = False) -> list[tuple[str, int, set[str]]]:
     """(keyword, start, owners) for every keyword found in ``text``, longest first; a keyword whose
-    span lies inside an accepted longer keyword's span is skipped."""
+    span lies inside an accepted longer keyword's span is skipped unless ``nested``."""
     taken = [False] * len(text)
     out = []
-    for kw in sorted(keywords, key=len, reverse=True):
+    chars = set(text)
+    for kw in sorted((k for k in keywords if k[0] in chars and k in text), key=len, reverse=True):
+        if nested:
+            out.append((kw, text.find(kw), keywords[kw]))
+            continue
         start = text.find(kw)
         while start >= 0:
             span = range(start, start + len(kw))
