@@ -275,6 +275,7 @@ def test_upload_keeps_projects_and_checks_survive_edits(page):
     # one project at a time: its own rows and its own project-level hints
     first = picker.locator("option").first.inner_text()
     assert "党组织活动经费" in first
+    expect(page.get_by_test_id("project-findings-title")).to_contain_text("党组织活动经费")
     n_rows = page.get_by_test_id("draft-row").count()
     assert 0 < n_rows < 75
     before = _flag_counts(page)
@@ -387,6 +388,10 @@ def test_desktop_cells_dropdowns_suggestions_and_neighbours(page):
     assert area.evaluate("a => a.scrollHeight <= a.clientHeight + 2")      # nothing cut off
     options = row.locator("[data-field=level2] option").evaluate_all("os => os.map(o => o.value)")
     assert "服务对象满意度指标" in options
+    fits = row.locator("[data-field=level2]").evaluate(
+        """s => { const c = document.createElement('canvas').getContext('2d'); const cs = getComputedStyle(s);
+                  c.font = cs.fontSize + ' ' + cs.fontFamily; return c.measureText(s.value).width + 24 <= s.clientWidth; }""")
+    assert fits, "the 二级 dropdown cuts 服务对象满意度指标 off"
     assert set(row.locator("[data-field=level1] option").evaluate_all("os => os.map(o => o.value)")) >= {
         "产出指标", "效益指标", "满意度指标"}
     page.get_by_test_id("suggest-btn").click()

@@ -53,7 +53,7 @@ def _text(v) -> str:
 def _finding_note(f: dict) -> str:
     """One finding as a clerk reads it: 【label】message 修改建议：fix."""
     text = f"【{_text(f.get('label'))}】{_text(f.get('message'))}"
-    return text + (f"修改建议：{_text(f.get('suggestion'))}" if f.get("suggestion") else "")
+    return text + (f"\n修改建议：{_text(f.get('suggestion'))}" if f.get("suggestion") else "")
 
 
 def _level_order(rec: dict) -> tuple[int, int]:
@@ -78,8 +78,8 @@ def target_table_xlsx(rows: pd.DataFrame, projects: pd.DataFrame | None = None, 
     Rows are grouped by ``project_name``; each group's details come from ``projects`` (as
     ``zhibiao extract`` writes it), or from ``project`` (``project_name``, ``budget_wan``,
     ``purpose`` …) for a single project. ``findings`` (an audit's, matched by project_id and
-    location) become the 审核意见 column in Chinese, and project-level findings a note under
-    the table. What zhibiao read from each row (规范二级指标, 标准指标编号 …) goes to a second
+    location) become the 审核意见 column in Chinese, and project-level findings (a missing
+    group) the sheet 项目审核意见. What zhibiao read from each row (规范二级指标, 标准指标编号 …) goes to a second
     sheet, 标准化信息, never into the form itself.
     """
     from openpyxl import Workbook
@@ -112,6 +112,7 @@ def target_table_xlsx(rows: pd.DataFrame, projects: pd.DataFrame | None = None, 
     names = rows["project_name"].fillna("").astype(str) if "project_name" in rows.columns else None
     groups = list(dict.fromkeys(names)) if names is not None else [""]
     r = 1
+    project_notes: list[tuple[str, str]] = []
     for name in groups:
         part = rows[names == name] if names is not None else rows
         info = {**meta.get(name, {}), **{k: v for k, v in (project or {}).items() if v not in (None, "")}}
@@ -152,18 +153,25 @@ def target_table_xlsx(rows: pd.DataFrame, projects: pd.DataFrame | None = None, 
             r += 1
         _merge_runs(ws, first, r - 1, 1, ())
         _merge_runs(ws, first, r - 1, 2, (1,))
-        for note in notes_by_project.get(pid, []) if with_notes else []:
-            _put(ws, r, 1, "审核意见（项目）").font = bold
-            _put(ws, r, 2, note).alignment = wrap
-            ws.merge_cells(start_row=r, start_column=2, end_row=r, end_column=width)
-            ws.row_dimensions[r].height = 32
-            r += 1
+        project_notes.extend((name, note) for note in notes_by_project.get(pid, []))
         r += 1  # a blank row between projects
     for j, w in enumerate(_WIDTHS[:width], 1):
         ws.column_dimensions[get_column_letter(j)].width = w
+    if project_notes:
+        # below the table a reader would take them for indicator rows: on a sheet of their own
+        wn = wb.create_sheet("项目审核意见")
+        for j, h in enumerate(("项目名称", "审核意见"), 1):
+            c = _put(wn, 1, j, h)
+            c.font, c.fill = bold, head_fill
+        for i, (pname, note) in enumerate(project_notes, 2):
+            _put(wn, i, 1, pname)
+            _put(wn, i, 2, note).alignment = wrap
+        wn.column_dimensions["A"].width, wn.column_dimensions["B"].width = 24, 90
     extra = [c for c in NORMALIZED_HEADERS if c in rows.columns]
     if extra:
-        _normalized_sheet(wb.create_sheet("标准化信息"), rows, extra, bold, head_fill)
+        sheet = wb.create_sheet("标准化信息")
+        _normalized_sheet(sheet, rows, extra, bold, head_fill)
+        sheet.sheet_state = "hidden"   # internal; readers (zhibiao's too) skip hidden sheets
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -191,7 +191,7 @@ def report_html(report: AuditReport, *, generated: str | None = None) -> str:
 
     def dept(d, src):
         d = as_text(d)
-        return d if d and d != NO_DEPARTMENT else f"未注明（{docs.get(as_text(src), as_text(src))}）"
+        return d if d and d != NO_DEPARTMENT else "文件中未注明部门"
 
     dep_rows = "".join(
         f"<tr><td>{esc(docs.get(as_text(d.source), as_text(d.source)))}</td><td>{esc(dept(d.department, d.source))}</td>"
@@ -228,7 +228,7 @@ def report_html(report: AuditReport, *, generated: str | None = None) -> str:
 <style>
 body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.5}}
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
-th{{background:#eee}}.note,.meta{{color:#555;font-size:13px}}.kpi span{{display:inline-block;margin-right:2em}}
+th{{background:#eee;white-space:nowrap}}.note,.meta{{color:#555;font-size:13px}}.kpi span{{display:inline-block;margin-right:2em}}
 section.project{{border-top:2px solid #1f5fa8;margin-top:1.5em}}section.project h3{{color:#1f5fa8;margin:.5em 0 .2em}}
 ol.findings li{{margin:.4em 0}}.fix{{color:#2e7d32;font-size:13px}}.l3{{font-weight:bold}}
 .sev-高 b{{color:#c0392b}}.sev-中 b{{color:#9a6700}}.sev-低 b{{color:#1f5fa8}}.ok{{color:#2e7d32}}
@@ -238,7 +238,7 @@ ol.findings li{{margin:.4em 0}}.fix{{color:#2e7d32;font-size:13px}}.l3{{font-wei
 <p class=meta>生成时间：{esc(when)} · 审核范围：{n_files} 个文件、{len(report.projects)} 个项目、{n_rows} 条绩效指标（全部指标逐条审核）</p>
 <ul class=meta>{doc_list}</ul>
 <p class=kpi><span>问题 <b>{len(f)}</b>（高 {sev['高']}，中 {sev['中']}，低 {sev['低']}）</span></p>
-<div class=method><b>得分和等级怎么算：</b>{esc(scoring_text())}。
+<div class=method><b>得分和等级怎么算：</b>{esc(scoring_text().rstrip("。"))}。
 “高”表示表格不能按原样批复，“中”表示该条指标须修改后再批复，“低”表示措辞问题或须人工核实。</div>
 {notes}
 <h2>各类问题数量</h2>

@@ -53,7 +53,7 @@ from .limits import (MAX_BODY_BYTES, MAX_DRAFT_ROWS, MAX_JSON_ROWS, MAX_K, MAX_L
                      MAX_TEXT, MAX_UPLOAD_ROWS, BodyLimitMiddleware, BodyTooLarge)
 from .models import Models
 from .responses import SafeJSON, _clean_errors, jsonable, records  # noqa: F401  (re-exported)
-from .schemas import (AuditOut, HealthOut, ParsedValueOut, ParseValueIn, RowsIn, RowsOut,  # noqa: F401
+from .schemas import (AuditOut, CodeOut, HealthOut, ParsedValueOut, ParseValueIn, RowsIn, RowsOut,  # noqa: F401
                       SelfevalIn, SuggestIn, SuggestOut, _errors, _ok)
 from .uploads import (XLSX_MEDIA_TYPE, _rows_body, _xlsx_response, check_upload,  # noqa: F401
                       extract_upload, read_rows_request, standard_xlsx)
@@ -252,7 +252,8 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
                 "project_summary": records(report.projects), "departments": records(report.departments),
                 "notes": [str(n) for n in report.notes]}
 
-    @app.get("/codes", tags=["api"], summary="The audit's problem codes: labels, severities, messages, fixes")
+    @app.get("/codes", tags=["api"], response_model=list[CodeOut],
+             summary="The audit's problem codes: labels, severities, messages, fixes (one name per check)")
     def codes():
         return SafeJSON(codes_table())
 

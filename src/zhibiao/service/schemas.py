@@ -90,6 +90,15 @@ class ErrorOut(BaseModel):
     detail: Any = Field(description="a one-line message, or FastAPI's list of validation errors")
 
 
+class CodeOut(BaseModel):
+    """One audit code of data/audit_codes.tsv (code.variant rows give a finer message)."""
+    key: str
+    severity: Literal["高", "中", "低"]
+    label: str = Field(description="问题类型 as shown to a clerk")
+    message: str = Field(description="message template ({placeholders} filled per finding)")
+    suggestion: str = Field(description="the fix, as a template")
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     version: str

@@ -255,7 +255,7 @@ function suggestionCard(s) {
   const meta = [];
   if (s.basis) meta.push(`依据：${s.basis}`);
   if (s.value_source && VALUE_SOURCE_TEXT[s.value_source]) meta.push(VALUE_SOURCE_TEXT[s.value_source]);
-  if (s.support > 0) meta.push(`${s.support} 个相近项目采用`);
+  if (s.support > 0) meta.push(`${s.support} 个历史项目采用`);
   if (s.weight !== undefined && s.weight !== null) meta.push(`建议分值 ${s.weight}`);
   const alternatives = (s.alternatives || []).filter((a) => a.suggested_level3 || a.indicator_name);
   const card = el("div", {
@@ -367,10 +367,12 @@ function findingDetail(f) {
   const label = f.label || info.label;
   const severity = f.severity || info.severity;
   const cls = `finding sev-${severity || "none"}`;
+  const short = !f.location && f.message;   // a project-level hint says what it is about in one line
   return el("details", { class: cls, "data-testid": "finding-detail", "data-code": f.code },
     el("summary", {}, el("span", { class: "flag", "data-testid": "flag", "data-flag": f.code, text: label }),
-      severity ? el("span", { class: "severity", text: severity === "高" ? "须修改" : severity === "中" ? "应修改" : "请核实" }) : null),
-    el("p", { class: "explain", "data-testid": "finding-message" }, f.message || info.message.replace(/\{[a-z_0-9]+\}/g, "…")),
+      severity ? el("span", { class: "severity", text: severity === "高" ? "须修改" : severity === "中" ? "应修改" : "请核实" }) : null,
+      short ? el("span", { class: "summary-text", text: f.message }) : null),
+    short ? null : el("p", { class: "explain", "data-testid": "finding-message" }, f.message || info.message.replace(/\{[a-z_0-9]+\}/g, "…")),
     (f.suggestion || info.suggestion) ? el("p", { class: "fix", "data-testid": "finding-fix" },
       el("b", { text: "怎么改：" }), f.suggestion || info.suggestion) : null);
 }
@@ -463,7 +465,9 @@ function renderFindings() {
   box.replaceChildren();
   const items = state.projectFindings.filter((f) => !multi() || f.project_id === state.current);
   if (!items.length) return;
-  box.append(el("h3", { text: "整个项目的审核提示" }),
+  const name = multi() ? (state.projects.find((p) => p.project_id === state.current) || {}).project_name
+    : projectInfo().project_name;
+  box.append(el("h3", { "data-testid": "project-findings-title", text: `整个项目的审核提示：${name || "本项目"}` }),
     el("div", { class: "project-findings" }, items.map((f) => {
       const d = findingDetail(f);
       d.setAttribute("data-testid", "finding");
