@@ -2,13 +2,15 @@
 
 The copy detector (:mod:`zhibiao.copies`) needs several projects to see a row repeated; this check
 works on one draft. It reads the sector (行业, ``data/sectors.tsv``) of the project from its name and
-purpose, and the sectors the row speaks of: the sector keywords in the row's own words, else the
-sectors of the library type it was matched to when that type is specific (个性). A row whose sectors
-are all foreign to the project's is flagged (计划生育奖励扶助人数 in 高标准农田建设).
+purpose, and the sectors an output row (产出: 数量, 质量, 时效, 成本) speaks of from the sector keywords
+in its own words. An output whose sectors are all foreign to the project's is flagged (计划生育奖励扶助人数
+in 高标准农田建设). Benefits and satisfaction are left alone: a road legitimately brings jobs or
+cleaner air. The library type's own sectors are not used as evidence: measured on the four seeds,
+generic types filed under one sector (补助标准, 受益人口数) flagged rows of every kind of project.
 
     >>> import pandas as pd
     >>> rows = pd.DataFrame({"project_id": ["p"], "project_name": ["高标准农田建设"], "location": ["r1"],
-    ...                      "level3": ["保洁质量达标率"], "value": ["≥95%"], "indicator_id": [""]})
+    ...                      "level3": ["保洁质量达标率"], "value": ["≥95%"], "level2": ["质量指标"]})
     >>> [f["code"] for f in fit_findings(rows)]
     ['unusual_for_project']
 
@@ -21,7 +23,7 @@ from functools import lru_cache
 import pandas as pd
 
 from ..copies import as_text
-from ..taxonomy.library import load_library, sector_table
+from ..taxonomy.library import sector_table
 from .checks import _finding, _row_base
 
 CODE = "unusual_for_project"
@@ -36,8 +38,9 @@ def _keywords() -> list[tuple[str, str]]:
     return sorted(pairs, key=lambda p: -len(p[0]))
 
 
-def text_sectors(text: str) -> set[str]:
-    """The sectors a text speaks of: keyword lengths summed per sector, the strong ones kept.
+def text_sectors(text: str, keep: float = _KEEP) -> set[str]:
+    """The sectors a text speaks of: keyword lengths summed per sector, those with at least ``keep``
+    of the best sector's weight kept (0: every sector named at all).
 
     >>> sorted(text_sectors("农村部分计划生育家庭奖励扶助金发放标准"))
     ['卫生健康', '社会保障和就业']
@@ -52,22 +55,20 @@ def text_sectors(text: str) -> set[str]:
     if not weight:
         return set()
     top = max(weight.values())
-    return {s for s, w in weight.items() if w >= top * _KEEP}
+    return {s for s, w in weight.items() if w >= top * keep}
 
 
-@lru_cache(maxsize=1)
-def _specific_type_sectors() -> dict[str, set[str]]:
-    lib = load_library()
-    out = {}
-    for iid, sectors, scope in zip(lib["indicator_id"], lib["sectors"], lib["scope"]):
-        if scope == "个性" and sectors and "通用" not in sectors:
-            out[iid] = set(sectors)
-    return out
+_OUTPUT_GROUPS = {"数量", "质量", "时效", "成本"}
 
 
-def row_sectors(level3: str, description: str = "", indicator_id: str = "") -> set[str]:
-    own = text_sectors(f"{as_text(level3)} {as_text(description)}")
-    return own or set(_specific_type_sectors().get(as_text(indicator_id), ()))
+def _is_output(r) -> bool:
+    from ..taxonomy.groups import GROUP_OF
+    cat = as_text(getattr(r, "category", "")) or as_text(getattr(r, "level2", ""))
+    return GROUP_OF.get(cat) in _OUTPUT_GROUPS or not cat
+
+
+def row_sectors(level3: str, description: str = "") -> set[str]:
+    return text_sectors(f"{as_text(level3)} {as_text(description)}")
 
 
 def fit_findings(rows: pd.DataFrame, projects: pd.DataFrame | None = None) -> list[dict]:
@@ -82,18 +83,21 @@ def fit_findings(rows: pd.DataFrame, projects: pd.DataFrame | None = None) -> li
                 as_text(p.get(c)) for c in ("project_name", "purpose", "goals") if p.get(c) is not None)
     df = rows.copy()
     for c in ("project_id", "project_name", "department", "source", "location", "level3", "value",
-              "description", "indicator_id", "table_title"):
+              "description", "category", "level2", "table_title"):
         if c not in df.columns:
             df[c] = ""
     df = df.fillna("")
     out = []
     for pid, part in df.groupby(df["project_id"].map(as_text), sort=False):
         names = " ".join(dict.fromkeys(part["project_name"].map(as_text)))
-        project = text_sectors(f"{names} {purpose.get(pid, '')}")
+        # generous on the project's side (every sector its text names), strict on the row's
+        project = text_sectors(f"{names} {purpose.get(pid, '')}", keep=0)
         if not project:
             continue
         for r in part.itertuples(index=False):
-            own = row_sectors(r.level3, r.description, r.indicator_id)
+            if not _is_output(r):
+                continue
+            own = row_sectors(r.level3, r.description)
             if own and not own & project:
                 out.append(_finding(CODE, _row_base(r), {
                     "sectors": "、".join(sorted(own)), "project_sectors": "、".join(sorted(project))}))

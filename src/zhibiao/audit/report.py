@@ -232,6 +232,7 @@ th{{background:#eee;white-space:nowrap}}.note,.meta{{color:#555;font-size:13px}}
 section.project{{border-top:2px solid #1f5fa8;margin-top:1.5em}}section.project h3{{color:#1f5fa8;margin:.5em 0 .2em}}
 ol.findings li{{margin:.4em 0}}.fix{{color:#2e7d32;font-size:13px}}.l3{{font-weight:bold}}
 .sev-高 b{{color:#c0392b}}.sev-中 b{{color:#9a6700}}.sev-低 b{{color:#1f5fa8}}.ok{{color:#2e7d32}}
+svg{{max-width:100%;height:auto}}table{{display:block;overflow-x:auto}}
 .method{{background:#f6f8fb;border:1px solid #d5dbe3;padding:.6em 1em}}
 </style></head><body>
 <h1>绩效目标审核报告</h1>

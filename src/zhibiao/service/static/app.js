@@ -608,8 +608,6 @@ function init() {
   }
   $("#project-picker").addEventListener("change", (ev) => selectProject(ev.target.value));
   $("#add-row").addEventListener("click", () => {
-    cancelSuggest();
-    $("#suggestions").dataset.state = $("#suggestions").dataset.state === "loading" ? "idle" : $("#suggestions").dataset.state;
     state.rows.push(newRow({}));
     renderDraft();
     const inputs = document.querySelectorAll('#draft-body textarea[data-field="level3"]');
