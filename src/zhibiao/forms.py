@@ -57,14 +57,16 @@ def _finding_note(f: dict) -> str:
 
 
 def _level_order(rec: dict) -> tuple[int, int]:
-    """Sort key: the framework's order of 一级 then 二级 (as written, else as zhibiao read it)."""
-    from .taxonomy import CATEGORIES, canonical_category, level1_of
+    """Sort key: the framework's order of 一级 then 二级, read from the clerk's spelling (效果指标 is
+    效益指标), else from the category zhibiao read."""
+    from .taxonomy import CATEGORIES, canonical_category, canonical_level1, level1_of
     level1s = ["产出指标", "成本指标", "效益指标", "满意度指标"]
     l2 = _text(rec.get("level2")).strip()
     cat = canonical_category(l2) if l2 else ""
     cat = cat if cat in CATEGORIES else _text(rec.get("category"))
-    l1 = _text(rec.get("level1")).strip() or (level1_of(cat) if cat in CATEGORIES else "")
-    i1 = next((i for i, name in enumerate(level1s) if name and name in l1), len(level1s)) if l1 else len(level1s)
+    l1 = _text(rec.get("level1")).strip()
+    l1 = (canonical_level1(l1) if l1 else None) or (level1_of(cat) if cat in CATEGORIES else "")
+    i1 = level1s.index(l1) if l1 in level1s else len(level1s)
     i2 = CATEGORIES.index(cat) if cat in CATEGORIES else len(CATEGORIES)
     return i1, i2
 
