@@ -66,3 +66,37 @@ def test_suggest_xlsx_needs_an_xlsx_path(tmp_path):
     result = CliRunner().invoke(app, ["suggest", "道路", "--xlsx", str(tmp_path / "a.csv")])
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert ".xlsx" in result.output and not (tmp_path / "a.csv").exists()
+
+
+def test_form_groups_by_level_keeps_the_clerks_words_and_notes_findings(tmp_path):
+    rows = pd.DataFrame({
+        "project_id": ["p"] * 4, "location": ["r1", "r2", "r3", "r4"], "project_name": ["社区活动经费"] * 4,
+        "level1": ["满意度指标", "效果指标", "产出指标", "产出指标"],
+        "level2": ["服务对象满意度指标", "社会效益指标", "时效指标", "数量指标"],
+        "level3": ["居民满意度（%）", "居民参与度", "活动完成时限", "开展活动次数"],
+        "value": ["≥90%", "提升", "12月底前", "≥12次"],
+        "category": ["服务对象满意度指标", "社会效益指标", "时效指标", "数量指标"],
+        "indicator_id": ["satisfaction.x", "", "timeliness.x", "quantity.x"],
+    })
+    findings = pd.DataFrame([
+        {"project_id": "p", "location": "r2", "label": "指标值不可衡量", "message": "目标值“提升”是定性表述",
+         "suggestion": "改为具体数值"},
+        {"project_id": "p", "location": "", "label": "缺少必设指标", "message": "项目缺少成本指标", "suggestion": ""},
+    ])
+    path = tmp_path / "表.xlsx"
+    path.write_bytes(target_table_xlsx(rows, findings=findings))
+    wb = load_workbook(path)
+    ws = wb["绩效目标表"]
+    cells = [list(r) for r in ws.iter_rows(values_only=True)]
+    header = next(i for i, r in enumerate(cells) if r[0] == "一级指标")
+    body = cells[header + 1:header + 5]
+    # 产出 (数量 before 时效), then 效果 (the old name of 效益), then 满意度; words as written
+    assert [r[2] for r in body] == ["开展活动次数", "活动完成时限", "居民参与度", "居民满意度（%）"]
+    assert [r[0] for r in body] == ["产出指标", None, "效果指标", "满意度指标"]   # 产出 merged over two rows
+    assert cells[header][6] == "审核意见"
+    assert body[2][6].startswith("【指标值不可衡量】") and "改为具体数值" in body[2][6]
+    assert body[0][6] in (None, "")
+    text = "\n".join(str(v) for r in cells for v in r if v is not None)
+    assert "quantity.x" not in text and "规范二级指标" not in text
+    assert wb["标准化信息"].sheet_state == "hidden"
+    assert [c.value for c in wb["项目审核意见"]["B"]][1].startswith("【缺少必设指标】项目缺少成本指标")

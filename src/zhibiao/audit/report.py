@@ -152,49 +152,104 @@ def svg_bar_chart(counts: list[tuple[str, int, str]], *, width: int = 640, bar_h
     return "".join(parts)
 
 
-def report_html(report: AuditReport) -> str:
-    """The short HTML version: summary, a bar chart of problem counts, departments, worst projects."""
+def _raw_level3(report: AuditReport) -> dict[tuple[str, str], str]:
+    """(project_id, location) → the 三级指标 exactly as the document wrote it (findings carry a
+    normalized copy, （%） → (%), which a reviewer could not search the source for)."""
+    rows = report.rows
+    if rows is None or not len(rows) or not {"project_id", "location", "level3"} <= set(rows.columns):
+        return {}
+    return {(as_text(p), as_text(loc)): as_text(l3)
+            for p, loc, l3 in zip(rows["project_id"], rows["location"], rows["level3"])}
+
+
+def _document_names(report: AuditReport) -> dict[str, str]:
+    """source → how the report names the document: its file name and its first table's title."""
+    out: dict[str, str] = {}
+    p = report.projects
+    for src, title, name in zip(p["source"], p.get("table_title", p["project_name"]), p["project_name"]):
+        src = as_text(src)
+        if src and src not in out:
+            first = as_text(title) or as_text(name)
+            out[src] = f"{Path(src).name}（首个表格：{first}）" if first else Path(src).name
+    return out
+
+
+def report_html(report: AuditReport, *, generated: str | None = None) -> str:
+    """The HTML report: scope and date, how 得分/等级 are computed, a chart of problem counts, the
+    departments, then one section per project with every finding and its fix."""
+    import datetime as _dt
     esc = html.escape
     f = report.findings
     sev = Counter(f["severity"]) if len(f) else Counter()
     counts = report.counts()
     chart = svg_bar_chart([(code_info(c).label, n, _SEV_SVG[code_info(c).severity]) for c, n in counts.items()])
     n_rows = 0 if report.rows is None else len(report.rows)
-    n_files = report.projects["source"].nunique() if len(report.projects) else 0
+    docs = _document_names(report)
+    n_files = len(docs)
+    when = generated or _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    raw = _raw_level3(report)
+
+    def dept(d, src):
+        d = as_text(d)
+        return d if d and d != NO_DEPARTMENT else "文件中未注明部门"
+
     dep_rows = "".join(
-        f"<tr><td>{esc(as_text(d.source))}</td><td>{esc(as_text(d.department))}</td><td>{d.n_projects}</td>"
-        f"<td>{d.n_indicators}</td><td>{d.mean_score:g}</td><td>{d.n_findings}</td><td>{d.n_高}</td>"
-        f"<td>{esc(as_text(d.top_problem))}</td></tr>" for d in report.departments.itertuples(index=False))
-    worst = report.projects.sort_values("score").head(10)
-    worst_rows = "".join(
-        f"<tr><td>{esc(as_text(p.project_name))}</td><td>{esc(as_text(p.source))}</td><td>{p.score:g}</td>"
-        f"<td>{esc(as_text(p.grade))}</td><td>{esc(as_text(p.categories_missing))}</td><td>{p.n_findings}</td></tr>"
-        for p in worst.itertuples(index=False))
+        f"<tr><td>{esc(docs.get(as_text(d.source), as_text(d.source)))}</td><td>{esc(dept(d.department, d.source))}</td>"
+        f"<td>{d.n_projects}</td><td>{d.n_indicators}</td><td>{d.mean_score:g}</td><td>{d.n_findings}</td>"
+        f"<td>{d.n_高}</td><td>{esc(as_text(d.top_problem))}</td></tr>" for d in report.departments.itertuples(index=False))
+    by_project = {pid: g for pid, g in f.groupby("project_id", sort=False)} if len(f) else {}
+    sections = []
+    for i, p in enumerate(report.projects.itertuples(index=False), 1):
+        items = by_project.get(p.project_id)
+        lis = []
+        if items is not None:
+            for x in items.itertuples(index=False):
+                l3 = raw.get((as_text(x.project_id), as_text(x.location)), as_text(x.level3))
+                where = f"<span class=l3>“{esc(l3)}”</span> " if l3 else "<span class=l3>整个项目</span> "
+                lis.append(f"<li class=sev-{esc(x.severity)} data-code={esc(x.code)}><b>【{esc(x.severity)}】{esc(x.label)}</b> "
+                           f"{where}{esc(as_text(x.message))}<div class=fix>修改建议：{esc(as_text(x.suggestion))}</div></li>")
+        body = "<ol class=findings>" + "".join(lis) + "</ol>" if lis else "<p class=ok>未发现问题。</p>"
+        sections.append(
+            f"<section class=project data-project-id=\"{esc(as_text(p.project_id))}\"><h3>{i}. {esc(as_text(p.project_name))}</h3>"
+            f"<p class=meta>文件：{esc(docs.get(as_text(p.source), as_text(p.source)))} · 部门：{esc(dept(p.department, p.source))}"
+            f" · 指标 {p.n_indicators} 条 · 问题 {p.n_findings} 个（高 {p.n_高}，中 {p.n_中}，低 {p.n_低}）"
+            f" · 得分 <b>{p.score:g}</b> · 等级 <b>{esc(as_text(p.grade))}</b>"
+            + (f" · 缺少：{esc(as_text(p.categories_missing))}" if as_text(p.categories_missing) else "")
+            + f"</p>{body}</section>")
     failures = ""
     if len(report.failures):
         failures = "<h2>未能读取的文件</h2><ul>" + "".join(
             f"<li>{esc(s)}：{esc(e)}</li>" for s, e in zip(report.failures["source"], report.failures["error"])) + "</ul>"
     notes = "".join(f"<p class=note>注：{esc(n)}</p>" for n in report.notes)
+    doc_list = "".join(f"<li>{esc(v)}</li>" for v in docs.values())
     return f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>绩效目标审核报告</title>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>绩效目标审核报告</title>
 <style>
-body{{font-family:sans-serif;max-width:960px;margin:2em auto;color:#222}}
+body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.5}}
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
-th{{background:#eee}}.note{{color:#666}}.kpi span{{display:inline-block;margin-right:2em}}
+th{{background:#eee;white-space:nowrap}}.note,.meta{{color:#555;font-size:13px}}.kpi span{{display:inline-block;margin-right:2em}}
+section.project{{border-top:2px solid #1f5fa8;margin-top:1.5em}}section.project h3{{color:#1f5fa8;margin:.5em 0 .2em}}
+ol.findings li{{margin:.4em 0}}.fix{{color:#2e7d32;font-size:13px}}.l3{{font-weight:bold}}
+.sev-高 b{{color:#c0392b}}.sev-中 b{{color:#9a6700}}.sev-低 b{{color:#1f5fa8}}.ok{{color:#2e7d32}}
+svg{{max-width:100%;height:auto}}table{{display:block;overflow-x:auto}}
+.method{{background:#f6f8fb;border:1px solid #d5dbe3;padding:.6em 1em}}
 </style></head><body>
 <h1>绩效目标审核报告</h1>
-<p class=kpi><span>文件 <b>{n_files}</b></span><span>项目 <b>{len(report.projects)}</b></span>
-<span>指标 <b>{n_rows}</b></span><span>问题 <b>{len(f)}</b>（高 {sev['高']}，中 {sev['中']}，低 {sev['低']}）</span></p>
+<p class=meta>生成时间：{esc(when)} · 审核范围：{n_files} 个文件、{len(report.projects)} 个项目、{n_rows} 条绩效指标（全部指标逐条审核）</p>
+<ul class=meta>{doc_list}</ul>
+<p class=kpi><span>问题 <b>{len(f)}</b>（高 {sev['高']}，中 {sev['中']}，低 {sev['低']}）</span></p>
+<div class=method><b>得分和等级怎么算：</b>{esc(scoring_text().rstrip("。"))}。
+“高”表示表格不能按原样批复，“中”表示该条指标须修改后再批复，“低”表示措辞问题或须人工核实。</div>
 {notes}
 <h2>各类问题数量</h2>
 {chart}
 <h2>部门汇总</h2>
-<table><tr><th>来源文件</th><th>部门</th><th>项目数</th><th>指标数</th><th>平均得分</th><th>问题数</th><th>高</th><th>最多的问题</th></tr>
+<table><tr><th>文件</th><th>部门</th><th>项目数</th><th>指标数</th><th>平均得分</th><th>问题数</th><th>高</th><th>最多的问题</th></tr>
 {dep_rows}</table>
-<h2>得分最低的项目</h2>
-<table><tr><th>项目名称</th><th>来源文件</th><th>得分</th><th>等级</th><th>缺少的指标类别</th><th>问题数</th></tr>
-{worst_rows}</table>
+<h2>逐个项目的问题和修改建议</h2>
+{"".join(sections)}
 {failures}
-<p class=note>问题明细见同名 Excel 文件的“问题明细”工作表。</p>
+<p class=note>同样的内容也在同名 Excel 文件中（“问题明细”“项目”“部门”“说明”工作表）。</p>
 </body></html>
 """

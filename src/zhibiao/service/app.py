@@ -53,7 +53,7 @@ from .limits import (MAX_BODY_BYTES, MAX_DRAFT_ROWS, MAX_JSON_ROWS, MAX_K, MAX_L
                      MAX_TEXT, MAX_UPLOAD_ROWS, BodyLimitMiddleware, BodyTooLarge)
 from .models import Models
 from .responses import SafeJSON, _clean_errors, jsonable, records  # noqa: F401  (re-exported)
-from .schemas import (AuditOut, HealthOut, ParsedValueOut, ParseValueIn, RowsIn, RowsOut,  # noqa: F401
+from .schemas import (AuditOut, CodeOut, HealthOut, ParsedValueOut, ParseValueIn, RowsIn, RowsOut,  # noqa: F401
                       SelfevalIn, SuggestIn, SuggestOut, _errors, _ok)
 from .uploads import (XLSX_MEDIA_TYPE, _rows_body, _xlsx_response, check_upload,  # noqa: F401
                       extract_upload, read_rows_request, standard_xlsx)
@@ -74,6 +74,50 @@ def _local_swagger_assets() -> Path | None:
         return None
     static = Path(spec.origin).parent / "static"
     return static if (static / "swagger-ui-bundle.js").exists() else None
+
+
+def _with_fit(report, projects):
+    """The audit's findings plus fit to the project (:mod:`zhibiao.audit.fit`), which the copy
+    detector cannot judge on a single draft. A row already flagged as a copy is not flagged twice."""
+    import pandas as pd
+    from ..audit.codes import FINDING_COLUMNS
+    from ..audit.fit import fit_findings
+    found = report.findings
+    if report.rows is None or not len(report.rows):
+        return found
+    rows = report.rows
+    if "template_copy" in rows.columns:
+        rows = rows[~rows["template_copy"].fillna(False).astype(bool)]
+    fit = pd.DataFrame(fit_findings(rows, projects), columns=FINDING_COLUMNS)
+    if not len(fit):
+        return found
+    have = set(zip(found["project_id"], found["location"], found["code"])) if len(found) else set()
+    fit = fit[[(p, loc, "unusual_for_project") not in have for p, loc in zip(fit["project_id"], fit["location"])]]
+    return pd.concat([found, fit], ignore_index=True)
+
+
+def _audit_inputs(rows, projects, payload):
+    """(rows, projects) to audit. JSON rows that carry their project_id, with the projects, are
+    several projects (an upload edited on the page) and are checked project by project; other
+    JSON rows are one draft."""
+    import pandas as pd
+    multi = payload is not None and getattr(payload, "projects", None) and (rows["project_id"] != "").all()
+    if multi:
+        projects = pd.DataFrame([p.model_dump() for p in payload.projects])
+    elif payload is not None:
+        projects = pd.DataFrame([{"project_id": "draft", "project_name": payload.project_name or "草稿",
+                                  "purpose": payload.description, "budget_wan": payload.budget,
+                                  "source": "draft"}])
+        rows = rows.assign(project_id="draft", source="draft", project_name=payload.project_name or "草稿",
+                           location=[loc or f"row{i + 1}" for i, loc in enumerate(rows["location"])])
+    return rows, projects
+
+
+def codes_table() -> list[dict]:
+    """Every audit code with its label, severity, message and fix (data/audit_codes.tsv), for the page."""
+    from ..audit.codes import _codes
+    return [{"key": c.key, "severity": c.severity, "label": c.label, "message": c.message,
+             "suggestion": c.suggestion} for c in _codes().values()]
 
 
 # ----------------------------------------------------------------------------- the app
@@ -110,7 +154,7 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
         yield
 
     app = FastAPI(title="zhibiao", version=__version__, lifespan=lifespan, default_response_class=SafeJSON,
-                  docs_url=None,
+                  docs_url=None, redoc_url=None,  # ReDoc loads from a CDN: blank on a closed network
                   description="Chinese budget performance indicators (项目支出绩效目标表): parse values, "
                               "normalize rows, suggest indicators, audit drafts.")
     app.state.models = models
@@ -171,10 +215,12 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
             "json", description="json rows, or xlsx in the standard 绩效目标表 layout")):
         rows, projects, failures, payload = await read_rows_request(request)
         m = get_models()
-        out = await work(m.pipeline.normalize, rows, projects)
-        if format == "xlsx":
-            data = await work(standard_xlsx, out, projects, payload)
+        if format == "xlsx":  # the form as the clerk wrote it, with the audit's notes in Chinese
+            rows, projects = _audit_inputs(rows, projects, payload)
+            report = await work(lambda: m.pipeline.audit(rows, projects if len(projects) else None))
+            data = await work(standard_xlsx, report.rows, projects, payload, _with_fit(report, projects))
             return _xlsx_response(data, payload.project_name if payload else "")
+        out = await work(m.pipeline.normalize, rows, projects)
         return {"count": len(out), "rows": records(out), "projects": records(projects), "failures": failures}
 
     @app.post("/suggest", tags=["api"], response_model=None,
@@ -197,21 +243,19 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
     async def audit(request: Request):
         rows, projects, failures, payload = await read_rows_request(request)
         m = get_models()
-        if payload is not None:  # a draft from the page or another system: one project
-            import pandas as pd
-            projects = pd.DataFrame([{"project_id": "draft", "project_name": payload.project_name or "草稿",
-                                      "purpose": payload.description, "budget_wan": payload.budget,
-                                      "source": "draft"}])
-            rows["project_id"] = "draft"
-            rows["source"] = "draft"
-            rows["project_name"] = payload.project_name or "草稿"
-            rows["location"] = [loc or f"row{i + 1}" for i, loc in enumerate(rows["location"])]
+        rows, projects = _audit_inputs(rows, projects, payload)
         report = await work(lambda: m.pipeline.audit(rows, projects if len(projects) else None))
+        findings = _with_fit(report, projects)
         normalized = report.rows
         return {"count": len(normalized), "rows": records(normalized), "projects": records(projects),
-                "failures": failures, "findings": records(report.findings),
+                "failures": failures, "findings": records(findings),
                 "project_summary": records(report.projects), "departments": records(report.departments),
                 "notes": [str(n) for n in report.notes]}
+
+    @app.get("/codes", tags=["api"], response_model=list[CodeOut],
+             summary="The audit's problem codes: labels, severities, messages, fixes (one name per check)")
+    def codes():
+        return SafeJSON(codes_table())
 
     # 绩效自评 (DESIGN §7): served once zhibiao.selfeval exists; the integrator drops the condition
     # when selfeval.py is merged, so that a broken module fails instead of hiding the route.

@@ -25,6 +25,8 @@ class Row(BaseModel):
     basis: str = _text(MAX_TEXT, default="", description="指标值确定依据")
     project_name: str = _text(MAX_TEXT, default="", description="项目名称")
     location: str = _text(200, default="", description="caller's row reference, echoed back")
+    project_id: str = _text(200, default="", description="the row's project, when the rows hold several "
+                                                         "(as an uploaded document's rows carry it)")
 
 
 class SelfevalRow(Row):
@@ -44,6 +46,20 @@ class ParseValueIn(BaseModel):
     year: Optional[int] = Field(default=None, ge=1900, le=2100, description="year for deadlines without one")
 
 
+class ProjectIn(BaseModel):
+    """One project of a multi-project table (as /audit returned it for an upload): what the
+    per-project checks (template copies, fit to the project, missing groups) compare with."""
+    model_config = ConfigDict(extra="ignore")
+    project_id: str = _text(200)
+    project_name: str = _text(MAX_TEXT, default="")
+    purpose: str = _text(MAX_LONG_TEXT, default="")
+    goals: str = _text(MAX_LONG_TEXT, default="")
+    department: str = _text(MAX_TEXT, default="")
+    source: str = _text(MAX_TEXT, default="")
+    table_title: str = _text(MAX_TEXT, default="")
+    budget_wan: Optional[float] = Field(default=None, allow_inf_nan=False)
+
+
 class RowsIn(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "project_name": "新建市政道路工程",
@@ -53,6 +69,9 @@ class RowsIn(BaseModel):
     project_name: str = Field(default="", max_length=MAX_TEXT, description="项目名称 (title of the xlsx)")
     description: str = Field(default="", max_length=MAX_LONG_TEXT, description="项目资金主要用途 / 绩效目标")
     budget: Optional[float] = Field(default=None, ge=0, le=1e12, allow_inf_nan=False, description="预算数, 万元")
+    projects: Optional[list[ProjectIn]] = Field(default=None, max_length=MAX_JSON_ROWS,
+                                                description="the projects the rows' project_id refer to "
+                                                            "(several projects are audited project by project)")
 
 
 class SuggestIn(BaseModel):
@@ -69,6 +88,15 @@ class SuggestIn(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: Any = Field(description="a one-line message, or FastAPI's list of validation errors")
+
+
+class CodeOut(BaseModel):
+    """One audit code of data/audit_codes.tsv (code.variant rows give a finer message)."""
+    key: str
+    severity: Literal["高", "中", "低"]
+    label: str = Field(description="问题类型 as shown to a clerk")
+    message: str = Field(description="message template ({placeholders} filled per finding)")
+    suggestion: str = Field(description="the fix, as a template")
 
 
 class HealthOut(BaseModel):

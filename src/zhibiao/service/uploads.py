@@ -121,14 +121,15 @@ def _rows_body(schema_ref: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- xlsx
-def standard_xlsx(rows, projects=None, payload: RowsIn | None = None) -> bytes:
-    """The normalized rows in the 绩效目标表 layout (:func:`zhibiao.forms.target_table_xlsx`)."""
+def standard_xlsx(rows, projects=None, payload: RowsIn | None = None, findings=None) -> bytes:
+    """The rows in the 绩效目标表 layout (:func:`zhibiao.forms.target_table_xlsx`), with the audit's
+    ``findings`` as its 审核意见."""
     from ..forms import target_table_xlsx
     project = None
-    if payload is not None:
+    if payload is not None and not getattr(payload, "projects", None):
         project = {"project_name": payload.project_name, "budget_wan": payload.budget,
                    "purpose": payload.description}
-    return target_table_xlsx(rows, projects, project=project)
+    return target_table_xlsx(rows, projects, project=project, findings=findings)
 
 
 def _xlsx_response(data: bytes, stem: str) -> Response:

@@ -1,30 +1,38 @@
-// 绩效目标起草助手: plain JS, no build step. Talks to /suggest, /audit, /normalize.
+// 绩效目标起草助手: plain JS, no build step. Talks to /codes, /suggest, /audit, /normalize.
 "use strict";
 
-const FLAG_LABELS = {
-  category_mismatch: "二级指标与内容不符",
-  unit_mismatch: "计量单位与指标不符",
-  missing_value: "缺少指标值",
-  not_measurable: "指标值不可衡量",
-  unmatched_indicator: "未匹配标准指标",
-  template_copy: "疑似照搬模板",
-  copy_paste: "疑似复制粘贴",
-  implausible_value: "数值不合理",
-  unusual_for_project: "与项目类型不常见",
-  missing_category: "缺少必填类别",
-  duplicate_indicator: "指标重复",
-  blank_name: "缺少指标名称",
+// Labels, messages and fixes come from the audit's codes file (GET /codes): one name per check,
+// the same on the page, in the API, the xlsx and the html report. These few are only a fallback
+// for when /codes cannot be read.
+const FALLBACK_LABELS = { blank_name: "缺少指标名称" };
+const FIELDS = ["level1", "level2", "level3", "description", "value", "basis"];
+const FIELD_LABELS = {
+  level1: "一级指标", level2: "二级指标", level3: "三级指标", description: "绩效指标描述",
+  value: "指标值", basis: "指标值确定依据",
 };
-const INFO_FLAGS = new Set(["unmatched_indicator", "unusual_for_project"]);
-const FIELDS = [
-  ["level1", "col-l1"], ["level2", "col-l2"], ["level3", "col-l3"],
-  ["description", "col-desc"], ["value", "col-value"], ["basis", "col-basis"],
-];
 const LEVEL1_ORDER = ["产出指标", "成本指标", "效益指标", "满意度指标"];
+const LEVEL2_OF = {
+  产出指标: ["数量指标", "质量指标", "时效指标", "成本指标"],
+  成本指标: ["经济成本指标", "社会成本指标", "生态环境成本指标"],
+  效益指标: ["经济效益指标", "社会效益指标", "生态效益指标", "可持续影响指标"],
+  满意度指标: ["服务对象满意度指标"],
+};
 const LEVEL2_ORDER = ["数量指标", "质量指标", "时效指标", "成本指标", "经济成本指标", "社会成本指标",
   "生态环境成本指标", "经济效益指标", "社会效益指标", "生态效益指标", "可持续影响指标", "服务对象满意度指标"];
+const VALUE_SOURCE_TEXT = {
+  description: "数值取自项目描述",
+  budget: "按预算数填写",
+  library: "常用写法，请填入本项目的数值",
+  past_projects: "相似项目的常用值",
+};
+// A past project this similar counts as close when /suggest does not say (no_close_project);
+// below it (0.13 …) a neighbour is not "similar" and is not listed.
+const CLOSE_PROJECT = 0.4;
 
-const state = { rows: [], findings: [], auditSeq: 0, suggestSeq: 0 };
+const state = {
+  codes: {}, rows: [], projects: [], current: null, projectFindings: [],
+  auditSeq: 0, suggestSeq: 0, suggestAbort: null, auditAbort: null,
+};
 const $ = (sel) => document.querySelector(sel);
 
 function el(tag, attrs = {}, ...children) {
@@ -43,9 +51,13 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// A debounced call that can be cancelled: a submit or an 添加 click must not be followed by a late
+// automatic request that redraws the list under the cursor.
 function debounce(fn, ms) {
   let t = null;
-  return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };
+  const call = (...args) => { clearTimeout(t); t = setTimeout(() => { t = null; fn(...args); }, ms); };
+  call.cancel = () => { clearTimeout(t); t = null; };
+  return call;
 }
 
 function setStatus(text, isError = false) {
@@ -55,36 +67,39 @@ function setStatus(text, isError = false) {
   s.classList.toggle("error", !!isError);
 }
 
+function codeInfo(code) {
+  return state.codes[code] || { label: FALLBACK_LABELS[code] || code, severity: "", message: "", suggestion: "" };
+}
+
 const STATUS_TEXT = {
-  413: "内容过大（上传文件不超过 10 MB）",
-  415: "文件类型不支持（请上传 .xlsx / .xls / .csv / .docx / .txt）",
-  422: "内容无法读取或填写有误",
-  503: "模型未加载，请先运行 zhibiao train",
+  413: "文件过大（不超过 10 MB、5000 条指标）",
+  415: "文件类型不支持，请上传 .xlsx、.xls、.csv、.docx 或 .txt 格式的绩效目标表",
+  422: "文件无法读取，或其中没有找到绩效指标表",
+  503: "模型未加载，请联系管理员运行 zhibiao train",
 };
 
-// A Chinese summary for the clerk, then the service's one-line detail.
-async function errorText(resp) {
+// The clerk sees Chinese only; the service's own detail (often English) goes to the title and the console.
+async function errorInfo(resp) {
   let detail = "";
   try {
     const body = await resp.json();
     const d = body.detail;
-    if (typeof d === "string") detail = d;
-    else if (Array.isArray(d)) detail = d.map((e) => `${(e.loc || []).slice(1).join(".")}: ${e.msg}`).join("；");
-    else detail = JSON.stringify(body);
+    detail = typeof d === "string" ? d : JSON.stringify(d);
   } catch (_) {
     detail = `HTTP ${resp.status}`;
   }
-  const zh = STATUS_TEXT[resp.status] || `服务出错（HTTP ${resp.status}）`;
-  return `${zh}。${detail}`;
+  return { text: STATUS_TEXT[resp.status] || `服务出错（代码 ${resp.status}），请稍后再试`, detail };
 }
 
-async function postJSON(url, payload) {
+async function postJSON(url, payload, signal) {
   const resp = await fetch(url, {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload),
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload), signal,
   });
   if (!resp.ok) {
-    const err = new Error(await errorText(resp));
+    const info = await errorInfo(resp);
+    const err = new Error(info.text);
     err.status = resp.status;
+    err.detail = info.detail;
     throw err;
   }
   return resp;
@@ -99,47 +114,95 @@ function projectInfo() {
   };
 }
 
-function draftPayloadRows() {
-  return state.rows.map((r, i) => ({
-    level1: r.level1 || "", level2: r.level2 || "", level3: r.level3 || "",
-    description: r.description || "", value: r.value || "", basis: r.basis || "",
-    location: `row${i + 1}`,
-  }));
+const multi = () => state.projects.length > 1;
+const visibleRows = () => state.rows.filter((r) => !multi() || r.project_id === state.current);
+const rowKey = (pid, loc) => `${pid || ""}|${loc || ""}`;
+
+function payloadRow(r) {
+  const out = {};
+  for (const f of FIELDS) out[f] = r[f] || "";
+  out.location = r.location;
+  if (multi()) {
+    out.project_id = r.project_id;
+    out.project_name = r.project_name || "";
+  }
+  return out;
+}
+
+function auditPayload() {
+  if (multi()) {
+    return { rows: state.rows.map(payloadRow), projects: state.projects.map(projectPayload) };
+  }
+  return { ...projectInfo(), rows: state.rows.map(payloadRow) };
+}
+
+function projectPayload(p) {
+  const out = {};
+  for (const k of ["project_id", "project_name", "purpose", "goals", "department", "source", "table_title"]) {
+    out[k] = p[k] === null || p[k] === undefined ? "" : String(p[k]);
+  }
+  out.budget_wan = typeof p.budget_wan === "number" ? p.budget_wan : null;
+  return out;
 }
 
 // ------------------------------------------------------------------ suggestions
-async function runSuggest() {
+function cancelSuggest() {
+  suggestSoon.cancel();
+  if (state.suggestAbort) state.suggestAbort.abort();
+  state.suggestAbort = null;
+  state.suggestSeq++;
+}
+
+async function runSuggest(explicit = false) {
   const info = projectInfo();
   const text = info.project_name || info.description;
   const box = $("#suggestions");
+  const hint = $("#suggest-hint");
+  hint.textContent = "";
   if (!text) {
+    if (explicit) {
+      hint.textContent = "请先填写项目名称（或项目描述），再获取建议指标。";
+      $("#project-name").focus();
+    }
     box.dataset.state = "idle";
     return;
   }
-  const seq = ++state.suggestSeq;
+  cancelSuggest();
+  const seq = state.suggestSeq;
+  const controller = new AbortController();
+  state.suggestAbort = controller;
   box.dataset.state = "loading";
   setStatus("正在生成建议…");
   try {
     const payload = { text, description: info.project_name ? info.description : "", k: 12 };
     if (info.budget !== null) payload.budget = info.budget;
-    const rows = draftPayloadRows().filter((r) => r.level3.trim());
-    if (rows.length) payload.draft = rows;
-    const resp = await postJSON("/suggest", payload);
-    const data = await resp.json();
+    const rows = visibleRows().map(payloadRow).filter((r) => r.level3.trim());
+    if (rows.length) payload.draft = rows.map(({ project_id, project_name, ...r }) => r);
+    const data = await (await postJSON("/suggest", payload, controller.signal)).json();
     if (seq !== state.suggestSeq) return;
     renderSuggestions(data);
     box.dataset.state = "ready";
     setStatus(`已生成 ${data.suggestions.length} 条建议`);
   } catch (err) {
-    if (seq !== state.suggestSeq) return;
+    if (err.name === "AbortError" || seq !== state.suggestSeq) return;
     box.dataset.state = "error";
     setStatus(`建议失败：${err.message}`, true);
+  } finally {
+    if (state.suggestAbort === controller) state.suggestAbort = null;
   }
 }
+const suggestSoon = debounce(() => runSuggest(false), 600);
 
 function renderSuggestions(data) {
   const box = $("#suggestions");
   box.replaceChildren();
+  const project = data.project;
+  if (project && (project.sector || (project.archetypes || []).length)) {
+    const parts = [];
+    if (project.sector && project.sector !== "通用") parts.push(`行业：${project.sector}`);
+    if ((project.archetypes || []).length) parts.push(`资金用途：${project.archetypes.join("、")}`);
+    if (parts.length) box.append(el("p", { class: "project-kind", "data-testid": "project-kind" }, `本项目识别为 ${parts.join(" · ")}`));
+  }
   if (!data.suggestions.length) {
     box.append(el("p", { class: "hint", text: "没有可建议的指标（草稿可能已覆盖全部类别）。" }));
   }
@@ -163,13 +226,23 @@ function renderSuggestions(data) {
     }
     box.append(g1);
   }
+  renderNeighbours(data);
+}
+
+function renderNeighbours(data) {
   const nb = $("#neighbours");
   nb.replaceChildren();
-  if (data.neighbours && data.neighbours.length) {
-    nb.append(el("div", { text: "相似的历史项目：" }),
-      el("ol", {}, data.neighbours.slice(0, 5).map((n) =>
-        el("li", { "data-testid": "neighbour" }, `${n.project_name}（相似度 ${n.score.toFixed(2)}）`))));
+  const all = data.neighbours || [];
+  let close = all.filter((n) => Number(n.score) >= CLOSE_PROJECT);
+  if (data.no_close_project === false && !close.length && all.length) close = all.slice(0, 1);
+  const none = data.no_close_project === true || (data.no_close_project === undefined && !close.length);
+  if (none) {
+    nb.append(el("p", { class: "no-close", "data-testid": "no-close-project" },
+      "没有找到相近的历史项目：以下建议来自标准指标库和同类项目的通用做法，指标值请按本项目实际填写。"));
+    return;
   }
+  nb.append(el("div", { text: "相近的历史项目（建议参考了它们的指标）：" }),
+    el("ol", {}, close.slice(0, 5).map((n) => el("li", { "data-testid": "neighbour" }, n.project_name))));
 }
 
 function rank(name, order = LEVEL1_ORDER) {
@@ -179,80 +252,142 @@ function rank(name, order = LEVEL1_ORDER) {
 
 function suggestionCard(s) {
   const examples = (s.examples || []).slice(0, 3);
+  const meta = [];
+  if (s.basis) meta.push(`依据：${s.basis}`);
+  if (s.value_source && VALUE_SOURCE_TEXT[s.value_source]) meta.push(VALUE_SOURCE_TEXT[s.value_source]);
+  if (s.support > 0) meta.push(`${s.support} 个历史项目采用`);
+  if (s.weight !== undefined && s.weight !== null) meta.push(`建议分值 ${s.weight}`);
+  const alternatives = (s.alternatives || []).filter((a) => a.suggested_level3 || a.indicator_name);
   const card = el("div", {
     class: "suggestion", "data-testid": "suggestion", "data-indicator-id": s.indicator_id,
     "data-category": s.category,
   },
   el("div", {}, el("span", { class: "name", "data-testid": "suggestion-name", text: s.suggested_level3 }),
-    el("span", { class: "value", "data-testid": "suggestion-value", text: s.suggested_value || "（定性）" })),
-  el("div", { class: "meta" },
-    `依据：${s.basis || "—"} · 标准指标：${s.indicator_name || "—"} · 得分 ${Number(s.score).toFixed(2)} · `
-    + `${s.support} 个相似项目采用`),
-  examples.length ? el("ul", { class: "examples", title: "来自相似项目" },
+    el("span", { class: "value", "data-testid": "suggestion-value", text: s.suggested_value || "（请填写）" })),
+  meta.length ? el("div", { class: "meta", text: meta.join(" · ") }) : null,
+  examples.length ? el("ul", { class: "examples", title: "相近项目的写法" },
     examples.map((e) => el("li", { text: e }))) : null,
-  el("button", { type: "button", "data-testid": "add-suggestion", onclick: (ev) => addSuggestion(s, ev.target) },
+  alternatives.length ? el("div", { class: "alternatives", "data-testid": "alternatives" }, "也可选：",
+    alternatives.map((a) => el("button", {
+      type: "button", class: "link", "data-testid": "add-alternative",
+      onclick: (ev) => addSuggestion({ ...s, ...a, basis: s.basis }, ev.target),
+    }, a.suggested_level3 || a.indicator_name))) : null,
+  el("button", { type: "button", class: "add", "data-testid": "add-suggestion", onclick: (ev) => addSuggestion(s, ev.target) },
     "添加"));
   return card;
 }
 
 function addSuggestion(s, button) {
-  state.rows.push({
+  cancelSuggest();   // a pending automatic refresh would redraw the list under the next click
+  $("#suggestions").dataset.state = "ready";
+  state.rows.push(newRow({
     level1: s.level1 || "", level2: s.category || "", level3: s.suggested_level3 || s.indicator_name || "",
-    description: "", value: s.suggested_value || "", basis: s.basis || "", flags: [], findings: [],
-  });
+    value: s.suggested_value || "", basis: s.basis || "",
+  }));
   if (button) {
     button.disabled = true;
     button.textContent = "已添加";
-    button.closest(".suggestion").classList.add("added");
+    const card = button.closest(".suggestion");
+    if (card && button.classList.contains("add")) card.classList.add("added");
   }
   renderDraft();
   scheduleAudit();
 }
 
+let rowCounter = 0;
+function newRow(fields) {
+  const r = { level1: "", level2: "", level3: "", description: "", value: "", basis: "", findings: [], audited: false };
+  Object.assign(r, fields);
+  if (multi()) {
+    r.project_id = state.current;
+    r.project_name = (state.projects.find((p) => p.project_id === state.current) || {}).project_name || "";
+  }
+  if (!r.location) r.location = `new${++rowCounter}`;
+  return r;
+}
+
 // ------------------------------------------------------------------ draft table
+function levelSelect(row, field, options) {
+  const current = row[field] || "";
+  const select = el("select", { "data-field": field, "data-testid": `cell-${field}`, "aria-label": FIELD_LABELS[field] });
+  const all = [...options];
+  if (current && !all.includes(current)) all.unshift(current);   // the clerk's own text, kept as written
+  select.append(el("option", { value: "", text: "（请选择）" }));
+  for (const o of all) select.append(el("option", { value: o, text: o, selected: o === current }));
+  select.value = current;
+  select.addEventListener("change", () => {
+    row[field] = select.value;
+    if (field === "level1") renderDraft();   // the 二级 list follows the 一级
+    scheduleAudit();
+  });
+  return select;
+}
+
+function autoGrow(area) {
+  area.style.height = "auto";
+  area.style.height = `${area.scrollHeight + 2}px`;
+}
+
 function renderDraft() {
   const body = $("#draft-body");
   body.replaceChildren();
-  state.rows.forEach((row, i) => {
+  const rows = visibleRows();
+  rows.forEach((row) => {
+    const i = state.rows.indexOf(row);
     const tr = el("tr", { "data-testid": "draft-row", "data-row-index": String(i) });
-    for (const [field, cls] of FIELDS) {
-      const input = el("input", {
-        type: "text", value: row[field] || "", "data-field": field, "data-testid": `cell-${field}`,
-        "aria-label": field, maxlength: field === "description" ? "4000" : "500",
-      });
-      input.addEventListener("input", () => { row[field] = input.value; scheduleAudit(); });
-      tr.append(el("td", { class: cls }, input));
+    for (const field of FIELDS) {
+      let input;
+      if (field === "level1") input = levelSelect(row, field, LEVEL1_ORDER);
+      else if (field === "level2") {
+        input = levelSelect(row, field, LEVEL2_OF[row.level1] || LEVEL2_ORDER);
+      } else {
+        input = el("textarea", {
+          rows: "1", "data-field": field, "data-testid": `cell-${field}`, "aria-label": FIELD_LABELS[field],
+          maxlength: field === "description" ? "4000" : "500",
+        });
+        input.value = row[field] || "";
+        input.addEventListener("input", () => { row[field] = input.value; autoGrow(input); scheduleAudit(); });
+      }
+      tr.append(el("td", { class: `col-${field}`, "data-label": FIELD_LABELS[field] }, input));
     }
-    tr.append(el("td", { class: "flags", "data-testid": "row-flags" }));
-    tr.append(el("td", {}, el("button", {
+    tr.append(el("td", { class: "flags", "data-testid": "row-flags", "data-label": "审核提示" }));
+    tr.append(el("td", { class: "col-actions" }, el("button", {
       type: "button", title: "删除此行", "data-testid": "delete-row",
-      onclick: () => { state.rows.splice(i, 1); renderDraft(); scheduleAudit(); },
+      onclick: () => { state.rows.splice(state.rows.indexOf(row), 1); renderDraft(); scheduleAudit(); },
     }, "删除")));
     body.append(tr);
-    renderRowFlags(i);
+    renderRowFlags(row);
   });
-  $("#draft-empty").hidden = state.rows.length > 0;
+  body.querySelectorAll("textarea").forEach(autoGrow);
+  $("#draft-empty").hidden = rows.length > 0;
 }
 
-function renderRowFlags(i) {
+function findingDetail(f) {
+  const info = codeInfo(f.code);
+  const label = f.label || info.label;
+  const severity = f.severity || info.severity;
+  const cls = `finding sev-${severity || "none"}`;
+  const short = !f.location && f.message;   // a project-level hint says what it is about in one line
+  return el("details", { class: cls, "data-testid": "finding-detail", "data-code": f.code },
+    el("summary", {}, el("span", { class: "flag", "data-testid": "flag", "data-flag": f.code, text: label }),
+      severity ? el("span", { class: "severity", text: severity === "高" ? "须修改" : severity === "中" ? "应修改" : "请核实" }) : null,
+      short ? el("span", { class: "summary-text", text: f.message }) : null),
+    short ? null : el("p", { class: "explain", "data-testid": "finding-message" }, f.message || info.message.replace(/\{[a-z_0-9]+\}/g, "…")),
+    (f.suggestion || info.suggestion) ? el("p", { class: "fix", "data-testid": "finding-fix" },
+      el("b", { text: "怎么改：" }), f.suggestion || info.suggestion) : null);
+}
+
+function renderRowFlags(row) {
+  const i = state.rows.indexOf(row);
   const tr = document.querySelector(`#draft-body tr[data-row-index="${i}"]`);
   if (!tr) return;
-  const row = state.rows[i];
   const cell = tr.querySelector("td.flags");
   cell.replaceChildren();
-  const codes = [...new Set([...(row.flags || []), ...(row.findings || []).map((f) => f.code)])];
-  const serious = codes.filter((c) => !INFO_FLAGS.has(c));
-  for (const code of codes) {
-    const finding = (row.findings || []).find((f) => f.code === code);
-    cell.append(el("span", {
-      class: INFO_FLAGS.has(code) ? "flag info" : "flag", "data-flag": code, "data-testid": "flag",
-      title: finding ? [finding.message, finding.suggestion].filter(Boolean).join("\n建议：") : code,
-      text: (finding && finding.label) || FLAG_LABELS[code] || code,
-    }));
-  }
-  if (!codes.length && row.audited) cell.append(el("span", { class: "ok", text: "✓ 通过" }));
-  tr.classList.toggle("flagged", serious.length > 0);
-  tr.dataset.flags = codes.join(";");
+  const findings = row.findings || [];
+  for (const f of findings) cell.append(findingDetail(f));
+  if (!findings.length && row.audited) cell.append(el("span", { class: "ok", "data-testid": "row-ok", text: "✓ 未发现问题" }));
+  tr.classList.toggle("flagged", findings.some((f) => (f.severity || codeInfo(f.code).severity) !== "低"));
+  tr.dataset.flags = findings.map((f) => f.code).join(";");
 }
 
 // ------------------------------------------------------------------ audit
@@ -263,130 +398,198 @@ function splitFlags(v) {
   return String(v || "").split(";").map((s) => s.trim()).filter(Boolean);
 }
 
-function findingCode(f) {
-  return f.code || f.flag || f.check || f.kind || f.type || "finding";
-}
-
-function findingMessage(f) {
-  const msg = f.message || f.detail || f.explanation || "";
-  return f.suggestion ? `${msg}（建议：${f.suggestion}）` : msg;
-}
-
 async function runAudit() {
   const seq = ++state.auditSeq;
   const indicator = $("#audit-state");
-  const rows = draftPayloadRows();
-  if (!rows.length) {
-    state.findings = [];
+  if (state.auditAbort) state.auditAbort.abort();
+  if (!state.rows.length) {
+    state.projectFindings = [];
     renderFindings();
     indicator.dataset.state = "idle";
     indicator.textContent = "";
     return;
   }
+  const controller = new AbortController();
+  state.auditAbort = controller;
   indicator.dataset.state = "running";
   indicator.textContent = "审核中…";
-  const payload = { ...projectInfo(), rows };
+  const payload = auditPayload();
   try {
     let data;
     try {
-      data = await (await postJSON("/audit", payload)).json();
+      data = await (await postJSON("/audit", payload, controller.signal)).json();
     } catch (err) {
       if (err.status !== 503) throw err;   // audit unavailable: row flags from /normalize
-      data = await (await postJSON("/normalize", payload)).json();
+      data = await (await postJSON("/normalize", payload, controller.signal)).json();
     }
     if (seq !== state.auditSeq) return;
-    applyAudit(data, (r, i) => `row${i + 1}`);
+    applyAudit(data);
     indicator.dataset.state = "done";
     indicator.textContent = `已审核 ${new Date().toLocaleTimeString("zh-CN")}`;
   } catch (err) {
-    if (seq !== state.auditSeq) return;
+    if (err.name === "AbortError" || seq !== state.auditSeq) return;
     indicator.dataset.state = "error";
     indicator.textContent = `审核失败：${err.message}`;
+    indicator.title = err.detail || "";
   }
 }
 
-function applyAudit(data, locationOf) {
-  const byLocation = new Map();
-  const outByLocation = new Map((data.rows || []).map((o) => [o.location, o]));
+// Findings are matched to rows by (project, location); the rows were sent in order, so the
+// response's rows line up with state.rows.
+function applyAudit(data) {
+  const byKey = new Map();
+  const single = !multi();
   state.rows.forEach((r, i) => {
-    const loc = locationOf(r, i);
-    const out = (loc && outByLocation.get(loc)) || data.rows[i] || {};
-    r.flags = splitFlags(out.flags);
+    const out = (data.rows || [])[i] || {};
     r.findings = [];
     r.audited = true;
-    byLocation.set(loc || out.location, r);
+    if (!("findings" in data)) {   // /normalize fallback: the row flags only
+      r.findings = splitFlags(out.flags).map((code) => ({ code }));
+    }
+    byKey.set(rowKey(single ? "" : r.project_id, r.location), r);
   });
-  state.findings = [];
+  state.projectFindings = [];
   for (const f of data.findings || []) {
-    const item = { ...f, code: findingCode(f), message: findingMessage(f) };
-    const target = f.location && byLocation.get(f.location);
+    const item = { ...f, code: f.code || "finding" };
+    const target = f.location && byKey.get(rowKey(single ? "" : f.project_id, f.location));
     if (target) target.findings.push(item);
-    else state.findings.push(item);
+    else state.projectFindings.push(item);
   }
-  state.rows.forEach((_, i) => renderRowFlags(i));
+  visibleRows().forEach(renderRowFlags);
   renderFindings();
+  renderProjectPicker();
 }
 
 function renderFindings() {
   const box = $("#findings");
   box.replaceChildren();
-  if (!state.findings.length) return;
-  box.append(el("h3", { text: "项目层面的审核提示" }),
-    el("ul", {}, state.findings.map((f) => el("li", { "data-testid": "finding", "data-flag": f.code },
-      el("span", { class: INFO_FLAGS.has(f.code) ? "flag info" : "flag",
-        text: f.label || FLAG_LABELS[f.code] || f.code }),
-      f.severity ? el("span", { class: "severity", text: `【${f.severity}】` }) : null,
-      " ", f.message || ""))));
+  const items = state.projectFindings.filter((f) => !multi() || f.project_id === state.current);
+  if (!items.length) return;
+  const name = multi() ? (state.projects.find((p) => p.project_id === state.current) || {}).project_name
+    : projectInfo().project_name;
+  box.append(el("h3", { "data-testid": "project-findings-title", text: `整个项目的审核提示：${name || "本项目"}` }),
+    el("div", { class: "project-findings" }, items.map((f) => {
+      const d = findingDetail(f);
+      d.setAttribute("data-testid", "finding");
+      return d;
+    })));
+}
+
+// ------------------------------------------------------------------ projects of an upload
+function projectProblemCount(pid) {
+  const rowN = state.rows.filter((r) => r.project_id === pid).reduce((n, r) => n + (r.findings || []).length, 0);
+  return rowN + state.projectFindings.filter((f) => f.project_id === pid).length;
+}
+
+function renderProjectPicker() {
+  const wrap = $("#project-picker-wrap");
+  const picker = $("#project-picker");
+  wrap.hidden = !multi();
+  if (!multi()) return;
+  picker.replaceChildren();
+  state.projects.forEach((p, i) => {
+    const n = state.rows.filter((r) => r.project_id === p.project_id).length;
+    const problems = projectProblemCount(p.project_id);
+    picker.append(el("option", { value: p.project_id, selected: p.project_id === state.current },
+      `${i + 1}. ${p.project_name || "未命名项目"}（${n} 条指标，${problems} 个问题）`));
+  });
+  picker.value = state.current;
+}
+
+function selectProject(pid) {
+  state.current = pid;
+  const p = state.projects.find((x) => x.project_id === pid) || {};
+  $("#project-name").value = p.project_name || "";
+  $("#project-desc").value = p.purpose || "";
+  $("#budget").value = typeof p.budget_wan === "number" ? p.budget_wan : "";
+  renderProjectPicker();
+  renderDraft();
+  renderFindings();
+}
+
+function syncProjectFields() {
+  if (!multi()) return;
+  const p = state.projects.find((x) => x.project_id === state.current);
+  if (!p) return;
+  const info = projectInfo();
+  p.project_name = info.project_name;
+  p.purpose = info.description;
+  p.budget_wan = info.budget;
+  for (const r of state.rows) if (r.project_id === p.project_id) r.project_name = p.project_name;
+  scheduleAudit();
 }
 
 // ------------------------------------------------------------------ upload / download
 async function uploadDraft(file) {
   const form = new FormData();
   form.append("file", file, file.name);
-  setStatus(`正在读取 ${file.name}…`);
+  const msg = $("#upload-msg");
+  msg.textContent = `正在读取“${file.name}”…`;
+  msg.className = "upload-msg";
   const indicator = $("#audit-state");
   indicator.dataset.state = "running";
   try {
     let resp = await fetch("/audit", { method: "POST", body: form });
     if (resp.status === 503) resp = await fetch("/normalize", { method: "POST", body: form });
-    if (!resp.ok) throw new Error(await errorText(resp));
+    if (!resp.ok) {
+      const info = await errorInfo(resp);
+      const err = new Error(info.text);
+      err.detail = info.detail;
+      throw err;
+    }
     const data = await resp.json();
     state.auditSeq++;
-    state.rows = data.rows.map((r) => ({
-      level1: r.level1 || "", level2: r.level2 || "", level3: r.level3 || "",
-      description: r.description || "", value: r.value || "", basis: r.basis || "",
-    }));
-    const project = (data.projects || [])[0];
-    if (project) {
-      if (!$("#project-name").value.trim() && project.project_name) $("#project-name").value = project.project_name;
-      if (!$("#project-desc").value.trim() && project.purpose) $("#project-desc").value = project.purpose;
-      if (!$("#budget").value && project.budget_wan !== null && project.budget_wan !== undefined) {
-        $("#budget").value = project.budget_wan;
+    state.projects = (data.projects || []).filter((p) => p.project_id);
+    state.rows = data.rows.map((r, i) => {
+      const row = { findings: [], audited: false };
+      for (const f of FIELDS) row[f] = r[f] === null || r[f] === undefined ? "" : String(r[f]);
+      row.project_id = r.project_id || "";
+      row.project_name = r.project_name || "";
+      row.location = r.location || `row${i + 1}`;
+      return row;
+    });
+    if (multi()) {
+      state.current = state.projects[0].project_id;
+    } else {
+      state.projects = [];
+      const project = (data.projects || [])[0];
+      if (project) {
+        if (project.project_name) $("#project-name").value = project.project_name;
+        if (project.purpose) $("#project-desc").value = project.purpose;
+        if (typeof project.budget_wan === "number") $("#budget").value = project.budget_wan;
       }
     }
-    renderDraft();
-    applyAudit(data, (r, i) => (data.rows[i] || {}).location);
+    applyAudit(data);
+    if (multi()) selectProject(state.current);
+    else renderDraft();
     indicator.dataset.state = "done";
     indicator.textContent = `已审核 ${new Date().toLocaleTimeString("zh-CN")}`;
     const extra = (data.failures || []).length ? `（${data.failures.length} 处无法读取）` : "";
-    setStatus(`已读入 ${data.rows.length} 条指标${extra}`);
+    const nProjects = Math.max(1, state.projects.length);
+    msg.textContent = `已读入“${file.name}”：${nProjects} 个项目，${data.rows.length} 条指标${extra}`;
+    setStatus(msg.textContent);
   } catch (err) {
     indicator.dataset.state = "error";
-    setStatus(`上传失败：${err.message}`, true);
+    msg.textContent = `无法读取“${file.name}”：${err.message}`;
+    msg.title = err.detail || "";
+    msg.className = "upload-msg error";
+    setStatus("");
   }
 }
 
 async function downloadDraft() {
-  const rows = draftPayloadRows().filter((r) => r.level3.trim());
-  if (!rows.length) {
+  const payload = auditPayload();
+  payload.rows = payload.rows.filter((r) => r.level3.trim());
+  if (!payload.rows.length) {
     setStatus("草稿为空，无法下载", true);
     return;
   }
   try {
-    const resp = await postJSON("/normalize?format=xlsx", { ...projectInfo(), rows });
+    const resp = await postJSON("/normalize?format=xlsx", payload);
     const blob = await resp.blob();
     const url = URL.createObjectURL(blob);
-    const a = el("a", { href: url, download: `${projectInfo().project_name || "草稿"}绩效目标表.xlsx` });
+    const name = multi() ? "绩效目标表" : `${projectInfo().project_name || "草稿"}绩效目标表`;
+    const a = el("a", { href: url, download: `${name}.xlsx` });
     document.body.append(a);
     a.click();
     a.remove();
@@ -399,15 +602,15 @@ async function downloadDraft() {
 
 // ------------------------------------------------------------------ wiring
 function init() {
-  const suggestSoon = debounce(runSuggest, 600);
-  $("#project-form").addEventListener("submit", (ev) => { ev.preventDefault(); runSuggest(); });
-  $("#project-name").addEventListener("input", suggestSoon);
-  $("#project-desc").addEventListener("input", suggestSoon);
-  $("#budget").addEventListener("input", suggestSoon);
+  $("#project-form").addEventListener("submit", (ev) => { ev.preventDefault(); cancelSuggest(); runSuggest(true); });
+  for (const id of ["#project-name", "#project-desc", "#budget"]) {
+    $(id).addEventListener("input", () => { $("#suggest-hint").textContent = ""; syncProjectFields(); suggestSoon(); });
+  }
+  $("#project-picker").addEventListener("change", (ev) => selectProject(ev.target.value));
   $("#add-row").addEventListener("click", () => {
-    state.rows.push({ level1: "", level2: "", level3: "", description: "", value: "", basis: "" });
+    state.rows.push(newRow({}));
     renderDraft();
-    const inputs = document.querySelectorAll('#draft-body input[data-field="level3"]');
+    const inputs = document.querySelectorAll('#draft-body textarea[data-field="level3"]');
     if (inputs.length) inputs[inputs.length - 1].focus();
   });
   $("#upload-input").addEventListener("change", (ev) => {
@@ -417,6 +620,10 @@ function init() {
   });
   $("#download-btn").addEventListener("click", downloadDraft);
   renderDraft();
+  fetch("/codes").then((r) => r.json()).then((codes) => {
+    for (const c of codes) if (!c.key.includes(".")) state.codes[c.key] = c;
+    document.body.dataset.codes = "ready";
+  }).catch(() => { document.body.dataset.codes = "error"; });
   fetch("/health").then((r) => r.json()).then((h) => {
     if (!h.models_loaded) setStatus(`模型未加载：${h.detail}`, true);
   }).catch(() => setStatus("服务不可用", true));
