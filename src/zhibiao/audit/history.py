@@ -3,7 +3,7 @@
 Projects are matched by department and name (char-bigram Dice ≥ :data:`PROJECT_DICE`, the best
 match wins, each of last year's projects used once); indicators within a matched project by
 indicator type (``indicator_id``, else the structural ``indicator_key``) or by name (Dice ≥
-:data:`INDICATOR_DICE`). Targets are compared in base units and only when both are numbers in the
+:data:`INDICATOR_DICE`, or ≥ :data:`SAME_MEASURE_DICE` when both names end in the same measure). Targets are compared in base units and only when both are numbers in the
 same base unit; the direction comes from the library type (正向/反向), else from the reverse words
 of ``data/selfeval_rules.tsv`` (事故, 投诉, 成本 …).
 
@@ -18,11 +18,13 @@ import pandas as pd
 
 from ..classify import clean_name
 from ..copies import as_text
+from ..taxonomy import parse_name
 from ..text import normalize_chars
 from ..values import parse_value
 
 PROJECT_DICE = 0.6
 INDICATOR_DICE = 0.75
+SAME_MEASURE_DICE = 0.55
 
 
 def _bigrams(text: str) -> list[str]:
@@ -102,8 +104,13 @@ def _same_indicator(c, p) -> float:
         if a and b and a == b and not (col == "indicator_key" and a.startswith("~") and
                                        dice(clean_name(c.level3), clean_name(p.level3)) < 0.5):
             return 1.0
-    s = dice(clean_name(c.level3), clean_name(p.level3))
-    return s if s >= INDICATOR_DICE else 0.0
+    a, b = clean_name(c.level3), clean_name(p.level3)
+    s = dice(a, b)
+    if s >= INDICATOR_DICE:
+        return s
+    # a reworded name of the same measure (培训合格率 → 培训考核合格率), close enough in its words
+    same_measure = parse_name(a).measure and parse_name(a).measure == parse_name(b).measure
+    return s if same_measure and s >= SAME_MEASURE_DICE else 0.0
 
 
 def compare(rows: pd.DataFrame, projects: pd.DataFrame, prev_rows: pd.DataFrame, prev_projects: pd.DataFrame,
