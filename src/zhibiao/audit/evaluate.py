@@ -200,7 +200,7 @@ def reviewed_scores(path: Path = REVIEWED) -> dict:
     out = {}
     for code, g in rev.groupby("code"):
         right = int((g["verdict"] == "1").sum())
-        out[code] = {"reviewed": {"fired": len(g), "right": right, "truth": float("nan"),
+        out[code] = {"reviewed_sample": {"fired": len(g), "right": right, "truth": float("nan"),
                                   "precision": right / len(g), "recall": float("nan")}}
     return out
 

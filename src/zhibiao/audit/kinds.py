@@ -35,6 +35,8 @@ class CoreRule:
     measures: tuple[str, ...]
     words: tuple[str, ...]
     value_kinds: tuple[str, ...]
+    name_words: tuple[str, ...]
+    value_words: tuple[str, ...]
     unless: tuple[str, ...]
     reason: str
     fix: str
@@ -48,7 +50,8 @@ def core_rules() -> tuple[CoreRule, ...]:
         if kind not in ("archetype", "sector") or not name:
             raise ValueError(f"{CORE_FILE}: scope must be archetype:<name> or sector:<name>: {r['scope']!r}")
         out.append(CoreRule(kind, name, r["need"], r["category"], split_list(r["measures"]), split_list(r["words"]),
-                            split_list(r["value_kinds"]), split_list(r["unless"]), r["reason"], r["fix"]))
+                            split_list(r["value_kinds"]), split_list(r["name_words"]), split_list(r["value_words"]),
+                            split_list(r["unless"]), r["reason"], r["fix"]))
     return tuple(out)
 
 
@@ -95,10 +98,13 @@ def project_kind(name: str, description: str = "", budget: float | None = None) 
     return {"sector": sectors[0] if sectors else "通用", "archetypes": _hits(text, _archetype_keywords())}
 
 
-def answers(rule: CoreRule, level3: str, value_kind: str) -> bool:
-    """Whether one row answers the rule: its measure, a word of its name, or its kind of value."""
+def answers(rule: CoreRule, level3: str, value_kind: str, value: str = "") -> bool:
+    """Whether one row answers the rule: its measure, a word of its name, its kind of value or a
+    word of its value."""
     name = normalize_chars(as_text(level3))
     if value_kind and value_kind in rule.value_kinds:
+        return True
+    if any(w in normalize_chars(as_text(value)) for w in rule.value_words):
         return True
     if any(w in name for w in rule.words):
         return True
@@ -111,11 +117,14 @@ def missing_core(project_name: str, rows: pd.DataFrame, kind: dict | None = None
     name = normalize_chars(as_text(project_name))
     names = [as_text(x) for x in rows["level3"]] if len(rows) else []
     kinds = [as_text(x) for x in rows["value_kind"]] if len(rows) and "value_kind" in rows else [""] * len(names)
+    values = [as_text(x) for x in rows["value"]] if len(rows) and "value" in rows else [""] * len(names)
     out = []
     for rule in core_rules():
         fits = (rule.applies_to in kind["archetypes"]) if rule.kind == "archetype" else rule.applies_to == kind["sector"]
         if not fits or any(w in name for w in rule.unless):
             continue
-        if not any(answers(rule, n, k) for n, k in zip(names, kinds)):
+        if rule.name_words and not any(w in name for w in rule.name_words):
+            continue
+        if not any(answers(rule, n, k, v) for n, k, v in zip(names, kinds, values)):
             out.append(rule)
     return out

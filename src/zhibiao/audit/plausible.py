@@ -87,7 +87,7 @@ def money_total(number, unit: str, base_value, base_unit: str) -> float | None:
 _NAME_UNIT = re.compile(r"[（(]([^（）()]{1,6})[）)]\s*$")
 # counters a name may end with, which say the unit: 个数, 人数, 次数 …
 _COUNTED = re.compile(r"(数|数量|人次|户数|面积|长度|里程|天数|时间|期限|金额|资金|经费|投资|成本|费用|"
-                      r"标准|率|度|比例|比重|占比|指数|系数|得分|分数|等级|级|年限|周期|时长|倍数)$")
+                      r"标准|率|度|比|比例|比重|占比|指数|系数|得分|分数|等级|级|年限|周期|时长|倍数)$")
 
 
 def lacks_unit(level3: str, value_kind: str, unit: str) -> bool:
