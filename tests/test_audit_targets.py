@@ -272,3 +272,36 @@ def test_report_has_selfeval_sheets_when_rows_carry_actuals(tmp_path):
     now, _ = two_years()
     path = write_report(run(now), tmp_path / "s.xlsx")
     assert "自评" not in openpyxl.load_workbook(path, read_only=True).sheetnames
+
+
+# --- the CLI ---------------------------------------------------------------------------------------
+
+def _cli(*args):
+    from typer.testing import CliRunner
+    from zhibiao.cli import app
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_cli_refuses_a_file_that_is_both_this_year_and_last_year(tmp_path):
+    _write_form(tmp_path / "2024.xlsx", "2024年农民工职业技能培训项目", THIS_YEAR)
+    result = _cli("audit", tmp_path / "2024.xlsx", "--previous", tmp_path / "2024.xlsx", "-o", tmp_path / "r.xlsx")
+    assert result.exit_code != 0 and "--previous" in result.output
+    assert not (tmp_path / "r.xlsx").exists()
+
+
+def test_cli_audit_with_previous_reports_targets_below_last_year(tmp_path, monkeypatch):
+    """The --previous wiring, with the declared-label normalizer (the year-over-year rule does not
+    depend on the model)."""
+    import openpyxl
+    from zhibiao.pipeline import Pipeline
+    monkeypatch.setattr(Pipeline, "_audit_normalizer", lambda self: RuleNormalizer())
+    _write_form(tmp_path / "2023.xlsx", "2023年农民工职业技能培训项目", LAST_YEAR, actual=True)
+    _write_form(tmp_path / "2024.xlsx", "2024年农民工职业技能培训项目", THIS_YEAR)
+    out = tmp_path / "r.xlsx"
+    result = _cli("audit", tmp_path / "2024.xlsx", "--previous", tmp_path / "2023.xlsx", "-o", out)
+    assert result.exit_code == 0, result.output
+    ws = openpyxl.load_workbook(out, read_only=True)["问题明细"]
+    rows = list(ws.iter_rows(values_only=True))
+    col = rows[0].index("问题类型"), rows[0].index("三级指标")
+    below = {r[col[1]] for r in rows[1:] if r[col[0]] == "目标值低于上年"}
+    assert {"培训人数", "就业人数"} <= below
