@@ -4,7 +4,6 @@ written from the rules of 绩效目标审核, before running the audit."""
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from zhibiao.audit import RuleNormalizer, audit, audit_files, write_report
 from zhibiao.audit import mismatch
