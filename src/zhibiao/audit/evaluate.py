@@ -67,7 +67,7 @@ def category_oof(df: pd.DataFrame | None = None, embedder=None) -> pd.DataFrame:
     return pd.concat(parts)
 
 
-def realworld_rows(folder: Path = REALWORLD) -> pd.DataFrame:
+def realworld_rows(folder: Path = REALWORLD) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The real forms' rows as extracted, joined with the hand labels (declared, gold category)."""
     from ..copies import as_text
     from ..ingest import extract_all
