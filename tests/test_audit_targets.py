@@ -304,3 +304,15 @@ def test_cli_audit_with_previous_reports_targets_below_last_year(tmp_path, monke
     col = rows[0].index("问题类型"), rows[0].index("三级指标")
     below = {r[col[1]] for r in rows[1:] if r[col[0]] == "目标值低于上年"}
     assert {"培训人数", "就业人数"} <= below
+
+
+def test_audited_rows_carry_the_gated_flag(monkeypatch):
+    """The page marks rows from the audited rows' flags: an ungated category_mismatch from the model
+    must not show there when the audit does not report it."""
+    rows = table("农村环卫保洁项目", [("产出指标", "质量指标", "保洁村数", "", "≥20个"), BENEFIT, SATISFACTION])
+    norm = RuleNormalizer().normalize(rows)
+    norm.loc[0, ["category", "category_confidence", "flags"]] = ["数量指标", 0.75, "category_mismatch;unmatched_indicator"]
+    monkeypatch.setattr(mismatch, "pair_table", lambda: {("质量指标", "数量指标"): 0.9})
+    report = audit(norm, normalizer=object())
+    assert report.rows.loc[0, "flags"] == "unmatched_indicator"
+    assert found(report, "category_mismatch").empty

@@ -8,10 +8,9 @@ import pandas as pd
 
 from ..classify import GROWTH, RATE_NAME, RATE_UNITS
 from ..copies import _clean_name, as_text, title_closeness
-from ..taxonomy import reconcile
 from ..taxonomy.groups import GROUP_EXAMPLES, GROUP_OF, MEASURABLE_GROUPS, REQUIRED_GROUPS
 from ..text import normalize_chars
-from . import mismatch, plausible
+from . import plausible
 from .codes import _render, code_info
 from .kinds import missing_core, project_kind
 
@@ -70,9 +69,8 @@ def _row_findings(rows: pd.DataFrame, library) -> list[dict]:
         name = _clean_name(r.level3)
         value_text = normalize_chars(r.value).replace(" ", "")
 
-        # reported only for a pair the classifier separates reliably, above its cut (audit/mismatch.py)
-        if declared and cat and not reconcile(cat, declared)[1] and mismatch.fires(
-                declared, cat, _number(getattr(r, "category_confidence", None)) or 0.0):
+        # gated: only for a pair the classifier separates reliably, above its cut (audit/mismatch.py)
+        if "category_mismatch" in flags and declared and cat:
             out.append(_finding("category_mismatch", base, {"category": cat, "declared": declared}))
 
         # not measurable: a qualitative target where the category needs a quantity or a deadline

@@ -12,6 +12,7 @@ from ..copies import BASE_ROW_COLUMNS, as_text, detect_template_copy, prepare_ro
 from .checks import (_copy_findings, _duplicate_findings, _history_findings, _missing_category_findings,
                      _project_groups, _project_rule_findings, _row_findings, _title_findings, _value_findings)
 from .codes import _SEV_RANK, CODE_ORDER, FINDING_COLUMNS, code_info
+from .mismatch import gated_flags
 from .rules import normalized
 from .scoring import department_report, project_report
 
@@ -72,6 +73,9 @@ def audit(rows: pd.DataFrame, projects: pd.DataFrame | None = None, normalizer=N
             norm[c] = ""
     if "number" not in norm.columns:
         norm["number"] = None
+    if "category_confidence" not in norm.columns:
+        norm["category_confidence"] = 0.0
+    norm = norm.assign(flags=gated_flags(norm))
     projects_t = project_table(norm, projects)
 
     library = None

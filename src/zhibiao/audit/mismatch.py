@@ -69,3 +69,23 @@ def fit_pairs(candidates: pd.DataFrame, target: float = TARGET_PRECISION, min_co
                          "min_confidence": round(float(conf[best]), 4), "fired": int(n[best]),
                          "right": int(right[best]), "precision": round(float(right[best] / n[best]), 4)})
     return pd.DataFrame(recs, columns=["declared", "predicted", "min_confidence", "fired", "right", "precision"])
+
+
+def gated_flags(rows: pd.DataFrame) -> pd.Series:
+    """The rows' ``flags`` with ``category_mismatch`` where, and only where, the gate reports it, so
+    that the audited rows (the service's /audit, the page) say what the findings say."""
+    from ..copies import as_text
+    from ..taxonomy import reconcile
+    table = pair_table()
+    out = []
+    for flags, declared, cat, conf in zip(rows["flags"].map(as_text), rows["declared_category"].map(as_text),
+                                          rows["category"].map(as_text), rows["category_confidence"]):
+        kept = [f for f in flags.split(";") if f and f != "category_mismatch"]
+        try:
+            c = float(conf)
+        except (TypeError, ValueError):
+            c = 0.0
+        if declared and cat and not reconcile(cat, declared)[1] and fires(declared, cat, c if c == c else 0.0, table):
+            kept.insert(0, "category_mismatch")
+        out.append(";".join(kept))
+    return pd.Series(out, index=rows.index, dtype=object)
