@@ -316,3 +316,10 @@ def test_audited_rows_carry_the_gated_flag(monkeypatch):
     report = audit(norm, normalizer=object())
     assert report.rows.loc[0, "flags"] == "unmatched_indicator"
     assert found(report, "category_mismatch").empty
+
+
+def test_state_judged_process_indicators_are_measurable_as_written():
+    """财预〔2020〕10号's 过程 indicators are judged 合规/有效/明确; a 时效 target 按计划完成 is not measurable."""
+    rows = [("产出指标", "质量指标", "资金使用合规性", "", "合规"), ("产出指标", "质量指标", "财务监控有效性", "", "有效"),
+            ("产出指标", "时效指标", "工作完成时间", "", "按工作计划及时完成"), BENEFIT, SATISFACTION]
+    assert list(found(run(table("就业补助资金", rows)), "not_measurable")["level3"]) == ["工作完成时间"]

@@ -76,7 +76,8 @@ def _row_findings(rows: pd.DataFrame, library) -> list[dict]:
         # not measurable: a qualitative target where the category needs a quantity or a deadline
         group = GROUP_OF.get(declared) if GROUP_OF.get(declared) in MEASURABLE_GROUPS else GROUP_OF.get(cat)
         measurable_cat = declared if GROUP_OF.get(declared) in MEASURABLE_GROUPS else cat
-        if kind == "qualitative" and ("not_measurable" in flags or group in MEASURABLE_GROUPS):
+        if kind == "qualitative" and ("not_measurable" in flags or group in MEASURABLE_GROUPS) \
+                and not plausible.state_judged(r.level3):
             out.append(_finding("not_measurable", base, {"category": measurable_cat or "该类指标"}))
 
         if kind == "empty" or "missing_value" in flags:
