@@ -128,11 +128,14 @@ def test_rate_with_a_count_unit_is_a_unit_mismatch():
     assert len(hit) == 1 and "“个”" in hit.iloc[0]["message"] and "“%”" in hit.iloc[0]["message"]
 
 
-def test_row_flags_from_the_normalizer_are_reported():
-    """Rows that already carry the normalize columns are taken as they are."""
+def test_row_flags_from_the_normalizer_are_reported(monkeypatch):
+    """Rows that already carry the normalize columns are taken as they are; a category mismatch
+    is reported for a pair the gate trusts (zhibiao.audit.mismatch), at its confidence."""
+    from zhibiao.audit import mismatch
+    monkeypatch.setattr(mismatch, "pair_table", lambda: {("质量指标", "服务对象满意度指标"): 0.9})
     rows = table("农村环卫保洁项目", COMPLETE)
     norm = RuleNormalizer().normalize(rows)
-    norm.loc[1, ["category", "flags"]] = ["服务对象满意度指标", "category_mismatch"]
+    norm.loc[1, ["category", "category_confidence", "flags"]] = ["服务对象满意度指标", 0.95, "category_mismatch"]
     norm.loc[2, "flags"] = "unmatched_indicator"
     f = audit(norm, normalizer=object()).findings   # object(): would fail if it were used
     mismatch = f[f["code"] == "category_mismatch"].iloc[0]

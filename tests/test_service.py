@@ -439,3 +439,20 @@ def test_openapi_conformance(api_schema, label):
     run()
     print(label, sorted(collections.Counter(seen).items()))
     assert seen and max(seen) < 500
+
+
+def test_selfeval_is_always_served_and_scores_rows(client):
+    """POST /selfeval answers what `zhibiao selfeval` writes: scored rows and the project totals.
+    Expected by 财预〔2020〕10号: 520 人 against ≥500 人 is 达成, full weight; 88 % against ≥90 % is
+    部分达成 (completion 0.88/0.90); a project at 100 of 100 is 优."""
+    body = {"rows": [{"level3": "培训人数", "value": "≥500人", "actual_value": "520人", "weight": 60},
+                     {"level3": "培训合格率", "value": "≥90%", "actual_value": "88%", "weight": 40}]}
+    r = client.post("/selfeval", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["count"] == 2
+    assert [row["achieved"] for row in out["rows"]] == ["达成", "部分达成"]
+    assert out["rows"][0]["score"] == 60
+    assert abs(out["rows"][1]["completion_rate"] - 0.88 / 0.90) < 1e-3
+    assert len(out["projects"]) == 1 and 90 < out["projects"][0]["score_total"] < 100
+    assert "/selfeval" in client.get("/openapi.json").json()["paths"]

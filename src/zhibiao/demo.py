@@ -11,6 +11,8 @@ from rich.table import Table
 from .resources import training_data_dir
 
 DEMO_QUERIES = ("新建市政道路三水一路及路灯工程", "农村环卫保洁项目")
+# a real 绩效自评表 (重庆渝中 就业补助资金), scored by the rules of 财预〔2020〕10号
+SELFEVAL_FORM = Path("tests") / "fixtures" / "realworld" / "SSTQA-zh_table_72.xlsx"
 
 
 def run_demo(out_dir: Path, console: Console) -> None:
@@ -54,5 +56,16 @@ def run_demo(out_dir: Path, console: Console) -> None:
     path = write_report(report, out_dir / "audit.xlsx")
     console.print(f"\n4. 审核 audit → {path} and {path.with_suffix('.html')}")
     console.print(report.summary(), markup=False)
+    wrote = "rows.csv, projects.csv, normalized.csv, audit.xlsx, audit.html"
+    form = training_data_dir().parent / SELFEVAL_FORM
+    if form.exists():
+        from .selfeval import selfeval_projects, summary
+        scored = nlp.selfeval(nlp.extract([form]).rows)
+        totals = selfeval_projects(scored)
+        write_table(scored, out_dir / "selfeval.csv")
+        console.print(f"\n5. 自评 selfeval: {form.name} → {out_dir / 'selfeval.csv'}")
+        for line in summary(scored, totals):
+            console.print(line, markup=False)
+        wrote += ", selfeval.csv"
     failures = f", {len(result.failures)} files failed" if result.failures else ""
-    console.print(f"\nWrote {out_dir}/rows.csv, projects.csv, normalized.csv, audit.xlsx, audit.html{failures}")
+    console.print(f"\nWrote {out_dir}/{wrote}{failures}")

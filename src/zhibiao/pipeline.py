@@ -139,15 +139,17 @@ class Pipeline:
         normalized = self.normalize(result.rows, result.projects)
         return Document(result.rows, result.projects, normalized, list(result.failures), list(result.notes))
 
-    def audit(self, rows: pd.DataFrame, projects: pd.DataFrame | None = None, *, embedder=None):
-        """绩效目标审核 of rows (:func:`zhibiao.audit.audit`) with this pipeline's normalizer."""
+    def audit(self, rows: pd.DataFrame, projects: pd.DataFrame | None = None, *, embedder=None, previous=None):
+        """绩效目标审核 of rows (:func:`zhibiao.audit.audit`) with this pipeline's normalizer;
+        ``previous``: last year's ``(rows, projects)`` for the year-over-year check."""
         from .audit import audit
-        return audit(rows, projects, normalizer=self._audit_normalizer(), embedder=embedder)
+        return audit(rows, projects, normalizer=self._audit_normalizer(), embedder=embedder, previous=previous)
 
-    def audit_files(self, paths, *, embedder=None):
-        """Extract and audit documents; unreadable files are listed in the report."""
+    def audit_files(self, paths, *, embedder=None, previous=None):
+        """Extract and audit documents; unreadable files are listed in the report. ``previous``:
+        last year's documents, matched project to project and indicator to indicator."""
         from .audit import audit_files
-        return audit_files(paths, normalizer=self._audit_normalizer(), embedder=embedder)
+        return audit_files(paths, normalizer=self._audit_normalizer(), embedder=embedder, previous=previous)
 
     def _audit_normalizer(self):
         from .errors import ModelNotFound

@@ -12,7 +12,8 @@ The problem codes, their severities (高/中/低) and their Chinese messages liv
 weights and grade cut-offs in ``audit_scoring.toml``. The copy-paste detector is
 :mod:`zhibiao.copies` (its generic vocabulary: ``audit_generic_terms.txt``).
 
-Modules: :mod:`.codes` (codes and messages), :mod:`.rules` (normalized rows, with or without a
+Severities follow measured precision (:mod:`.evaluate`): 中/高 only where a type was right on
+≥ 80 % of held-out findings. Modules: :mod:`.codes` (codes and messages), :mod:`.rules` (normalized rows, with or without a
 model), :mod:`.checks` (findings), :mod:`.scoring` (scores, grades, departments), :mod:`.core`
 (``audit``, ``audit_files``), :mod:`.report` (xlsx and html).
 
@@ -31,11 +32,19 @@ code                 级别   what
 missing_category     高/中  a required group absent (per project)
 template_copy        高     indicator copied from an unrelated project
 title_mismatch       高/低  table title names another project (低: wording only)
-category_mismatch    中     declared 二级 ≠ the category the row's content shows
-unit_mismatch        中     unit of the wrong kind for the indicator
+category_mismatch    中     declared 二级 ≠ the category the row's content shows, for a pair the
+                            classifier separates reliably, above its cut (:mod:`.mismatch`)
+unit_mismatch        低     unit of the wrong kind for the indicator
 not_measurable       中     qualitative target (提高) where a number is expected
 missing_value        中     no target, or only a unit (“个”)
 implausible_value    中     a rate > 100% (“292%” → a lost ≥), or a vacuous ≥0
+missing_core         低     a core indicator of the project's kind absent (:mod:`.kinds`)
+out_of_range         低     a % target outside what similar projects set (满意度 ≥5%)
+cost_over_budget     低     a total cost above the project's budget
+deadline_after_year  低     a deadline after the budget year
+target_below_last_year 低   below last year's target or actual (``previous=``, :mod:`.history`)
+missing_unit         低     a 定量 target with no unit in the value or the name
+weights_sum          低     the weights of a project do not sum to 100
 duplicate_indicator  低     the same 三级指标 twice in one project
 no_indicators        高     a project with no indicator rows
 unmatched_indicator  低     no canonical indicator type found

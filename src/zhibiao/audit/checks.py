@@ -10,7 +10,9 @@ from ..classify import GROWTH, RATE_NAME, RATE_UNITS
 from ..copies import _clean_name, as_text, title_closeness
 from ..taxonomy.groups import GROUP_EXAMPLES, GROUP_OF, MEASURABLE_GROUPS, REQUIRED_GROUPS
 from ..text import normalize_chars
+from . import plausible
 from .codes import _render, code_info
+from .kinds import missing_core, project_kind
 
 # A rate > 100% written as “292%” is usually a lost ≥ (≥92%).
 _LOST_GE = re.compile(r"^2(\d{1,3}(?:\.\d+)?)(%|百分比)$")
@@ -67,13 +69,15 @@ def _row_findings(rows: pd.DataFrame, library) -> list[dict]:
         name = _clean_name(r.level3)
         value_text = normalize_chars(r.value).replace(" ", "")
 
-        if "category_mismatch" in flags and declared and cat and declared != cat:
+        # gated: only for a pair the classifier separates reliably, above its cut (audit/mismatch.py)
+        if "category_mismatch" in flags and declared and cat:
             out.append(_finding("category_mismatch", base, {"category": cat, "declared": declared}))
 
         # not measurable: a qualitative target where the category needs a quantity or a deadline
         group = GROUP_OF.get(declared) if GROUP_OF.get(declared) in MEASURABLE_GROUPS else GROUP_OF.get(cat)
         measurable_cat = declared if GROUP_OF.get(declared) in MEASURABLE_GROUPS else cat
-        if kind == "qualitative" and ("not_measurable" in flags or group in MEASURABLE_GROUPS):
+        if kind == "qualitative" and ("not_measurable" in flags or group in MEASURABLE_GROUPS) \
+                and not plausible.state_judged(r.level3):
             out.append(_finding("not_measurable", base, {"category": measurable_cat or "该类指标"}))
 
         if kind == "empty" or "missing_value" in flags:
@@ -101,6 +105,11 @@ def _row_findings(rows: pd.DataFrame, library) -> list[dict]:
                     out.append(_finding("implausible_value", base, {}))
             elif number == 0 and as_text(r.op) == ">=":
                 out.append(_finding("implausible_value", base, {}, "zero"))
+            elif (rng := plausible.out_of_range(r.level3, unit, number, as_text(r.op))) is not None:
+                out.append(_finding("out_of_range", base, {"usual": rng.usual}, "reverse" if rng.reverse else None))
+
+        if kind != "empty" and plausible.lacks_unit(r.level3, kind, unit):
+            out.append(_finding("missing_unit", base, {}))
 
         if "unmatched_indicator" in flags:
             out.append(_finding("unmatched_indicator", base, {}))
@@ -177,4 +186,70 @@ def _copy_findings(rows: pd.DataFrame, copies: pd.DataFrame) -> list[dict]:
         shown = "、".join(others[:3]) + ("等" if n > 3 else "")
         out.append(_finding("template_copy", _row_base(r), {"n": int(n), "others": shown},
                             "single" if rule == "single" else None))
+    return out
+
+
+_YEAR_IN_VALUE = re.compile(r"((?:19|20)\d\d)\s*年")
+
+
+def _budget_year(text) -> int | None:
+    m = re.match(r"\s*((?:19|20)\d\d)", as_text(text))
+    return int(m.group(1)) if m else None
+
+
+def _value_findings(rows: pd.DataFrame, projects: pd.DataFrame) -> list[dict]:
+    """指标值合理性 against the project: a total cost over the budget, a deadline after the budget year."""
+    budget_of = {p: _number(b) for p, b in zip(projects["project_id"], projects["budget_wan"])}
+    year_of = {}
+    if "year" in projects.columns:
+        year_of = {p: _budget_year(y) for p, y in zip(projects["project_id"], projects["year"])}
+    out = []
+    for r in rows.itertuples(index=False):
+        base = _row_base(r)
+        cats = as_text(r.category) + as_text(r.declared_category)
+        budget = budget_of.get(r.project_id)
+        if "成本" in cats and budget and as_text(r.op) not in (">=", ">"):
+            total = plausible.money_total(r.number, as_text(r.unit), getattr(r, "base_value", None),
+                                          as_text(getattr(r, "base_unit", "")))
+            if total is not None and total > budget * 10000 * 1.0001:
+                out.append(_finding("cost_over_budget", base, {"total": f"{total / 10000:g}", "budget": f"{budget:g}"}))
+        year = _budget_year(getattr(r, "year", "")) or year_of.get(r.project_id)
+        if year and as_text(r.value_kind) in ("deadline", "period"):
+            stated = [int(y) for y in _YEAR_IN_VALUE.findall(normalize_chars(r.value))]
+            if stated and max(stated) > year:
+                out.append(_finding("deadline_after_year", base, {"year": year}))
+    return out
+
+
+def _project_rule_findings(rows: pd.DataFrame, projects: pd.DataFrame, kind_of=project_kind) -> list[dict]:
+    """核心指标缺失 (data/core_indicators.tsv) and weights that do not sum to 100."""
+    out = []
+    by_project = {pid: g for pid, g in rows.groupby("project_id", sort=False)}
+    for p in projects.itertuples(index=False):
+        g = by_project.get(p.project_id)
+        if g is None or not len(g):
+            continue
+        kind = kind_of(as_text(p.project_name), as_text(getattr(p, "purpose", "")), _number(p.budget_wan))
+        for rule in missing_core(as_text(p.project_name), g, kind):
+            out.append(_finding("missing_core", _project_base(p),
+                                {"need": rule.need, "reason": rule.reason, "fix": rule.fix}))
+        if "weight" in g.columns:
+            total = plausible.weight_total(g["weight"])
+            # a 自评表's indicators may weigh 90, the 预算执行率 taking the other 10 (财预〔2020〕10号)
+            selfeval = "actual_value" in g.columns and g["actual_value"].map(as_text).any()
+            allowed = (100.0, 90.0) if selfeval else (100.0,)
+            if total is not None and all(abs(total - a) > 0.01 for a in allowed):
+                out.append(_finding("weights_sum", _project_base(p), {"total": f"{total:g}"}))
+    return out
+
+
+def _history_findings(rows: pd.DataFrame, projects: pd.DataFrame, prev_rows: pd.DataFrame,
+                      prev_projects: pd.DataFrame, library) -> list[dict]:
+    from .history import compare
+    out = []
+    for ev in compare(rows, projects, prev_rows, prev_projects, library):
+        r = rows.loc[ev["index"]]
+        last = "、".join(x for x in (f"目标“{ev['last_target']}”" if ev["last_target"] else "",
+                                     f"实际“{ev['last_actual']}”" if ev["last_actual"] else "") if x)
+        out.append(_finding("target_below_last_year", _row_base(r), {**ev, "last": last}))
     return out

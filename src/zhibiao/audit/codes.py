@@ -19,7 +19,9 @@ FINDING_COLUMNS = ["department", "project_id", "project_name", "source", "locati
 # Row codes in report order (also the per-project count columns).
 CODE_ORDER = ["missing_category", "template_copy", "title_mismatch", "no_indicators",
               "category_mismatch", "unit_mismatch", "not_measurable", "missing_value",
-              "implausible_value", "duplicate_indicator", "unmatched_indicator"]
+              "implausible_value", "missing_core", "out_of_range", "cost_over_budget", "deadline_after_year",
+              "target_below_last_year", "missing_unit", "weights_sum",
+              "duplicate_indicator", "unmatched_indicator"]
 
 
 @dataclass(frozen=True)

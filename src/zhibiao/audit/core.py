@@ -9,9 +9,10 @@ from typing import Iterable
 import pandas as pd
 
 from ..copies import BASE_ROW_COLUMNS, as_text, detect_template_copy, prepare_rows, project_table
-from .checks import (_copy_findings, _duplicate_findings, _missing_category_findings, _project_groups,
-                     _row_findings, _title_findings)
+from .checks import (_copy_findings, _duplicate_findings, _history_findings, _missing_category_findings,
+                     _project_groups, _project_rule_findings, _row_findings, _title_findings, _value_findings)
 from .codes import _SEV_RANK, CODE_ORDER, FINDING_COLUMNS, code_info
+from .mismatch import gated_flags
 from .rules import normalized
 from .scoring import department_report, project_report
 
@@ -53,7 +54,7 @@ class AuditReport:
 
 
 def audit(rows: pd.DataFrame, projects: pd.DataFrame | None = None, normalizer=None, *,
-          embedder=None) -> AuditReport:
+          embedder=None, previous=None) -> AuditReport:
     """Audit extracted indicator rows (DESIGN §4 columns; only level3 is required).
 
     ``rows`` are normalized with ``normalizer`` (default ``Normalizer.load()``, or the
@@ -61,6 +62,8 @@ def audit(rows: pd.DataFrame, projects: pd.DataFrame | None = None, normalizer=N
     already carry the normalize columns. ``projects`` (as from extraction) adds the
     purpose and goals the copy-paste detector compares with, and projects without rows.
     ``embedder`` is passed to :func:`detect_template_copy` (None: lexical test only).
+    ``previous``: last year's tables, as ``(rows, projects)`` or rows alone (extracted, normalized
+    or not): a target below last year's target or actual is reported (target_below_last_year).
     """
     notes: list[str] = []
     rows = prepare_rows(rows)
@@ -70,6 +73,9 @@ def audit(rows: pd.DataFrame, projects: pd.DataFrame | None = None, normalizer=N
             norm[c] = ""
     if "number" not in norm.columns:
         norm["number"] = None
+    if "category_confidence" not in norm.columns:
+        norm["category_confidence"] = 0.0
+    norm = norm.assign(flags=gated_flags(norm))
     projects_t = project_table(norm, projects)
 
     library = None
@@ -92,8 +98,17 @@ def audit(rows: pd.DataFrame, projects: pd.DataFrame | None = None, normalizer=N
     # A copied row is to be deleted, not corrected: its other row problems are not listed.
     own = ~copies["template_copy"].to_numpy(dtype=bool)
     found = (_missing_category_findings(norm, projects_t, covered) + _copy_findings(norm, copies)
-             + _title_findings(norm, projects_t) + _row_findings(norm[own], library)
+             + _title_findings(norm, projects_t) + _project_rule_findings(norm, projects_t)
+             + _row_findings(norm[own], library) + _value_findings(norm[own], projects_t)
              + _duplicate_findings(norm))
+    if previous is not None:
+        prev_rows, prev_projects = previous if isinstance(previous, tuple) else (previous, None)
+        prev_rows = prepare_rows(prev_rows)
+        prev_norm = normalized(prev_rows, normalizer, [])
+        if library is None:  # the types' directions (正向/反向)
+            from ..taxonomy import load_library
+            library = load_library().set_index("indicator_id", drop=False)
+        found += _history_findings(norm[own], projects_t, prev_norm, project_table(prev_norm, prev_projects), library)
     findings = pd.DataFrame(found, columns=FINDING_COLUMNS)
     if len(findings):
         order = {k: i for i, k in enumerate(CODE_ORDER)}
@@ -143,9 +158,10 @@ def _failures_frame(failures) -> pd.DataFrame:
     return pd.DataFrame(recs, columns=["source", "error"])
 
 
-def audit_files(paths: Iterable, normalizer=None, *, embedder=None) -> AuditReport:
+def audit_files(paths: Iterable, normalizer=None, *, embedder=None, previous: Iterable | None = None) -> AuditReport:
     """Extract the documents at ``paths`` and audit them; unreadable files are listed in
-    ``report.failures`` (and on the report's 说明 sheet), never raised."""
+    ``report.failures`` (and on the report's 说明 sheet), never raised. ``previous``: last year's
+    documents, for the year-over-year check."""
     from ..ingest import extract_all
 
     paths = [Path(p) for p in paths]
@@ -155,7 +171,13 @@ def audit_files(paths: Iterable, normalizer=None, *, embedder=None) -> AuditRepo
     projects = getattr(result, "projects", None)
     if rows is None or not len(rows):
         rows = pd.DataFrame(columns=BASE_ROW_COLUMNS)
-    report = audit(rows, projects, normalizer=normalizer, embedder=embedder)
+    last = None
+    if previous:
+        prev = extract_all([Path(p) for p in previous], errors="collect")
+        failures = pd.concat([failures, _failures_frame(getattr(prev, "failures", None))], ignore_index=True)
+        if prev.rows is not None and len(prev.rows):
+            last = (prev.rows, prev.projects)
+    report = audit(rows, projects, normalizer=normalizer, embedder=embedder, previous=last)
     report.failures = failures
     report.notes.extend(getattr(result, "notes", []))
     return report

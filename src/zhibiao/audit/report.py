@@ -56,7 +56,18 @@ def _sheet_frames(report: AuditReport) -> dict[str, pd.DataFrame]:
     projects = projects.loc[:, ~projects.columns.duplicated()]
     departments = departments.loc[:, ~departments.columns.duplicated()]
     notes = pd.DataFrame(legend())
-    return {"问题明细": findings, "项目": projects, "部门": departments, "说明": notes}
+    frames = {"问题明细": findings, "项目": projects, "部门": departments}
+    frames.update(selfeval_frames(report.rows))
+    frames["说明"] = notes
+    return frames
+
+
+def selfeval_frames(rows: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """The 自评 and 自评汇总 sheets (zhibiao.selfeval) when the rows carry an 实际完成值."""
+    if rows is None or "actual_value" not in rows.columns or not rows["actual_value"].map(as_text).str.strip().any():
+        return {}
+    from ..selfeval import report_sheets
+    return report_sheets(rows[rows["actual_value"].map(as_text).str.strip() != ""].reset_index(drop=True))
 
 
 def _display_width(text: str) -> int:

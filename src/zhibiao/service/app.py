@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib.util
 import logging
 import os
 import weakref
@@ -257,17 +256,18 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
     def codes():
         return SafeJSON(codes_table())
 
-    # 绩效自评 (DESIGN §7): served once zhibiao.selfeval exists; the integrator drops the condition
-    # when selfeval.py is merged, so that a broken module fails instead of hiding the route.
-    selfeval_ready = importlib.util.find_spec("zhibiao.selfeval") is not None
-    if selfeval_ready:
-        @app.post("/selfeval", tags=["api"], response_model=RowsOut, responses=_errors(413, 415, 422),
-                  openapi_extra=_rows_body("#/components/schemas/SelfevalIn"),
-                  summary="Self-evaluation: achieved, completion rate and score per row (DESIGN §7)")
-        async def selfeval(request: Request):
-            rows, projects, failures, _ = await read_rows_request(request, SelfevalIn)
-            out = await work((app.state.models or Models()).pipeline.selfeval, rows)
-            return {"count": len(out), "rows": records(out), "projects": records(projects), "failures": failures}
+    # 绩效自评 (DESIGN §7): the body is selfeval.as_json's, what `zhibiao selfeval` writes
+    # (scored rows, and the project totals and grades under "projects").
+    @app.post("/selfeval", tags=["api"], response_model=RowsOut, responses=_errors(413, 415, 422),
+              openapi_extra=_rows_body("#/components/schemas/SelfevalIn"),
+              summary="Self-evaluation: achieved, completion rate and score per row (DESIGN §7)")
+    async def selfeval(request: Request):
+        from ..selfeval import as_json, selfeval_projects
+        rows, _projects, failures, _ = await read_rows_request(request, SelfevalIn)
+        pipeline = (app.state.models or Models()).pipeline
+        scored = await work(pipeline.selfeval, rows)
+        body = await work(lambda: as_json(scored, selfeval_projects(scored)))
+        return {"count": len(scored), **body, "failures": failures}
 
     # -- OpenAPI docs: Swagger UI served from this machine when swagger-ui-py is installed
     # (clerks' networks are often closed), else from FastAPI's default CDN.
@@ -300,12 +300,11 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
         for name, sub in extra.pop("$defs", {}).items():
             comps.setdefault(name, sub)
         comps.setdefault("RowsIn", extra)
-        if selfeval_ready:
-            extra = SelfevalIn.model_json_schema(ref_template="#/components/schemas/{model}")
-            for name, sub in extra.pop("$defs", {}).items():
-                comps.setdefault(name, sub)
-            comps.setdefault("SelfevalIn", extra)
-        for path in ("/normalize", "/audit") + (("/selfeval",) if selfeval_ready else ()):
+        extra = SelfevalIn.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in extra.pop("$defs", {}).items():
+            comps.setdefault(name, sub)
+        comps.setdefault("SelfevalIn", extra)
+        for path in ("/normalize", "/audit", "/selfeval"):
             op = schema["paths"][path]["post"]
             op["responses"]["422"] = {"description": "invalid input", "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
