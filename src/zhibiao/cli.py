@@ -160,7 +160,6 @@ def audit(files: List[Path] = typer.Argument(..., help="documents to review (.tx
           output: Path = typer.Option(Path("audit.xlsx"), "-o", "--output", help="report .xlsx (an .html goes beside it)"),
           previous: Optional[List[Path]] = typer.Option(None, "--previous", help="last year's tables (repeat the "
                                                         "option per file): a target below last year's target or actual is reported")):
->>>>>>> auditq
     """绩效目标审核: per-project and per-department problems, as .xlsx and .html."""
     from .audit import write_report
     from .pipeline import Pipeline
