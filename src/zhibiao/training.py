@@ -77,8 +77,10 @@ def library_examples(library: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for r in library.itertuples(index=False):
         value = typical_value_text(r.value_form, r.value_kind)
-        for name in dict.fromkeys([r.name, *r.aliases]):
-            rows.append((category_text(name, ""), name, value, r.category, r.indicator_id))
+        for i, name in enumerate(dict.fromkeys([r.name, *r.aliases])):
+            # every other wording without its value: real tables often write a bare number (50000)
+            # or nothing, and the name alone must still say 数量 when it counts something
+            rows.append((category_text(name, ""), name, value if i % 2 == 0 else "", r.category, r.indicator_id))
     return pd.DataFrame(rows, columns=["text", "level3", "value", "category", "indicator_id"])
 
 
