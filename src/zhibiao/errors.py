@@ -44,3 +44,7 @@ class NoIndicatorTable(InputError):
 
 class ModelNotFound(ZhibiaoError):
     """No trained model artifacts where they were expected."""
+
+
+class StoreError(ZhibiaoError):
+    """The corpus store cannot be opened, migrated or changed as asked."""
