@@ -60,6 +60,8 @@ projects = sa.Table(
     sqlite_autoincrement=True,
 )
 
+sa.Index("ix_zb_projects_year_name", projects.c.year, projects.c.name_key)
+
 # The normalized columns the store keeps as real columns (queried, exported, fed to the
 # recommender); any other column a pipeline adds goes into `extra` as JSON.
 ROW_TEXT_COLUMNS = ["location", "project_name", "department", "level1", "level2", "level3",
@@ -98,8 +100,6 @@ removals = sa.Table(
 def _v1(conn: sa.Connection) -> None:
     for table in (documents, projects, rows, removals):
         table.create(conn, checkfirst=True)
-    for index in (sa.Index("ix_zb_projects_year_name", projects.c.year, projects.c.name_key),):
-        index.create(conn, checkfirst=True)
 
 
 # (version, description, function). Append only.
