@@ -126,6 +126,18 @@ def _most_common(values) -> str | None:
     return str(s.value_counts().index[0]) if len(s) else None
 
 
+def _columns(df: pd.DataFrame | None) -> dict[str, list]:
+    """{column: plain Python list}: far faster than to_dict/itertuples on wide frames."""
+    if df is None:
+        return {}
+    return {c: df[c].astype(object).tolist() for c in df.columns}
+
+
+def _dicts(df: pd.DataFrame | None) -> list[dict]:
+    cols = _columns(df)
+    return [dict(zip(cols, vals)) for vals in zip(*cols.values())]
+
+
 def file_hash(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -307,7 +319,7 @@ class CorpusStore:
         """Store already-normalized rows under ``source`` (no file is read)."""
         projects = projects if projects is not None else pd.DataFrame()
         digest = content_hash or hashlib.sha256(
-            pd.util.hash_pandas_object(rows.astype(str), index=False).values.tobytes()).hexdigest()
+            rows.to_json(orient="values", force_ascii=False).encode()).hexdigest()
         report = AddReport()
         self._write([_Pending(source, Path(source).name, digest, 0, rows, projects)], report, pipeline)
         return report
@@ -331,48 +343,63 @@ class CorpusStore:
                     self._after_document(item.source)
 
     def _insert(self, conn, item: _Pending, pipeline: str | None) -> int:
-        rows, projects = item.rows.reset_index(drop=True), item.projects.reset_index(drop=True)
-        col = lambda df, c: df[c] if c in df.columns else pd.Series([None] * len(df), dtype=object)  # noqa: E731
-        doc_year = _year(_most_common(list(col(projects, "year")) + list(col(rows, "year"))))
-        doc_dept = _most_common(list(col(projects, "department")) + list(col(rows, "department")))
+        rows, projects = _columns(item.rows), _dicts(item.projects)
+        n_rows = len(item.rows)
+        col = lambda recs, c: [r.get(c) for r in recs]  # noqa: E731
+        doc_year = _year(_most_common(col(projects, "year") + (rows.get("year") or [])))
+        doc_dept = _most_common(col(projects, "department") + (rows.get("department") or []))
         doc_id = conn.execute(S.documents.insert().values(
             source=item.source, name=item.name, content_hash=item.content_hash, size_bytes=item.size,
-            year=doc_year, department=doc_dept, n_projects=len(projects), n_rows=len(rows),
+            year=doc_year, department=doc_dept, n_projects=len(projects), n_rows=n_rows,
             pipeline=pipeline, added_at=datetime.now(timezone.utc))).inserted_primary_key[0]
         # Projects: from the projects table, plus any project a row names that it lacks.
-        project_ids: dict[str, int] = {}
-        records = projects.to_dict("records")
-        listed = {_text(p.get("project_id")) for p in records}
-        for r in rows.drop_duplicates("project_id").to_dict("records") if "project_id" in rows else []:
-            if _text(r.get("project_id")) not in listed:
-                records.append({k: r.get(k) for k in ("project_id", "project_name", "table_title", "project_code",
-                                                      "department", "year", "budget_wan")})
-        for p in records:
-            key = _text(p.get("project_id")) or ""
-            name = _text(p.get("project_name")) or ""
-            dept = _text(p.get("department"))
-            project_ids[key] = conn.execute(S.projects.insert().values(
-                document_id=doc_id, project_key=key, project_name=name, name_key=name_key(name),
-                table_title=_text(p.get("table_title")), project_code=_text(p.get("project_code")),
-                department=dept, department_key=department_key(dept),
+        listed = {_text(p.get("project_id")) for p in projects}
+        if "project_id" in rows:
+            seen = set()
+            for i, key in enumerate(rows["project_id"]):
+                key = _text(key)
+                if key not in listed and key not in seen:
+                    seen.add(key)
+                    projects.append({c: rows[c][i] for c in ("project_id", "project_name", "table_title",
+                                                              "project_code", "department", "year",
+                                                              "budget_wan") if c in rows})
+        recs = []
+        for p in projects:
+            name, dept = _text(p.get("project_name")) or "", _text(p.get("department"))
+            recs.append(dict(
+                document_id=doc_id, project_key=_text(p.get("project_id")) or "", project_name=name,
+                name_key=name_key(name), table_title=_text(p.get("table_title")),
+                project_code=_text(p.get("project_code")), department=dept, department_key=department_key(dept),
                 year=_year(p.get("year")) or doc_year, budget_wan=_float(p.get("budget_wan")),
                 purpose=_text(p.get("purpose")), goals=_text(p.get("goals")),
-                n_indicators=int(_float(p.get("n_indicators")) or 0))).inserted_primary_key[0]
+                n_indicators=int(_float(p.get("n_indicators")) or 0)))
+        project_ids: dict[str, int] = {}
+        if recs:   # one statement; ids come back in the order given
+            ids = conn.execute(S.projects.insert().returning(S.projects.c.id, sort_by_parameter_order=True),
+                               recs).scalars().all()
+            project_ids = {r["project_key"]: i for r, i in zip(recs, ids)}
+        if not n_rows:
+            return 0
+        none = [None] * n_rows
         known = set(S.ROW_TEXT_COLUMNS) | set(S.ROW_FLOAT_COLUMNS) | {"year", "source", "project_id"}
-        extra_cols = [c for c in rows.columns if c not in known]
+        extra_cols = [c for c in rows if c not in known]
+        text_cols = {c: [_text(v) for v in rows.get(c, none)] for c in S.ROW_TEXT_COLUMNS}
+        float_cols = {c: [_float(v) for v in rows.get(c, none)] for c in S.ROW_FLOAT_COLUMNS}
+        where = [split_location(v) for v in text_cols["location"]]
+        years = {v: _year(v) for v in set(map(_text, rows.get("year", none)))}
+        pids = [project_ids.get(_text(v) or "") for v in rows.get("project_id", none)]
         batch = []
-        for i, r in enumerate(rows.to_dict("records")):
-            sheet, row_number = split_location(r.get("location"))
-            extra = {c: _text(r[c]) for c in extra_cols if _text(r[c]) not in (None, "")}
-            rec = {c: _text(r.get(c)) for c in S.ROW_TEXT_COLUMNS}
-            rec.update({c: _float(r.get(c)) for c in S.ROW_FLOAT_COLUMNS})
-            rec.update(document_id=doc_id, project_id=project_ids.get(_text(r.get("project_id")) or ""),
-                       row_index=i, sheet=sheet, row_number=row_number, year=_year(r.get("year")) or doc_year,
+        for i in range(n_rows):
+            rec = {c: v[i] for c, v in text_cols.items()}
+            rec.update({c: v[i] for c, v in float_cols.items()})
+            extra = {c: t for c in extra_cols if (t := _text(rows[c][i])) not in (None, "")}
+            rec.update(document_id=doc_id, project_id=pids[i], row_index=i, sheet=where[i][0],
+                       row_number=where[i][1], year=years[_text(rows["year"][i])] if "year" in rows else None,
                        extra=json.dumps(extra, ensure_ascii=False) if extra else None)
+            rec["year"] = rec["year"] or doc_year
             batch.append(rec)
-        if batch:
-            conn.execute(S.rows.insert(), batch)
-        return len(batch)
+        conn.execute(S.rows.insert(), batch)
+        return n_rows
 
     def _delete(self, conn, doc_ids: list[int]) -> None:
         docs = conn.execute(sa.select(S.documents.c.id, S.documents.c.source)
