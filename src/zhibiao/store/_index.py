@@ -33,6 +33,19 @@ def _project_texts(rows: pd.DataFrame, projects: pd.DataFrame) -> pd.Series:
             projects["project_id"].map(level3).fillna("")).set_axis(projects["project_id"])
 
 
+_ROW_FIELDS = ("project_id", "level1", "level2", "level3", "value", "category", "level1_canonical",
+               "indicator_id", "indicator_name", "flags")
+
+
+def _plain(v):
+    return None if v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v) else v
+
+
+def _dicts(df: pd.DataFrame) -> list[dict]:
+    cols = {c: [_plain(v) for v in df[c].astype(object).tolist()] for c in df.columns}
+    return [dict(zip(cols, vals)) for vals in zip(*cols.values())]
+
+
 def _int(value):
     return None if value is None or pd.isna(value) else int(value)
 
@@ -45,9 +58,8 @@ class CorpusIndex:
         self.refresh_every = refresh_every   # seconds between change-feed polls on query
         self.token = (0, 0)
         self._checked = 0.0
-        self.meta = pd.DataFrame(columns=["project_id", "document_id", "project_name", "source", "year",
-                                          "department"])
-        self.rows = pd.DataFrame()
+        self.meta: list[dict] = []           # one per project, aligned with the rows of self.tf
+        self.rows_by_project: dict[int, list[dict]] = {}
         self.tf = sp.csr_matrix((0, _VECTORIZER.n_features), dtype=np.float64)
         self.df = np.zeros(_VECTORIZER.n_features)
         self.refresh(force=True)
@@ -65,14 +77,17 @@ class CorpusIndex:
         if token == self.token:
             return False
         self.token = token
-        if removed and len(self.meta):
-            keep = ~self.meta["document_id"].isin(removed).to_numpy()
-            gone = self.tf[np.flatnonzero(~keep)]
-            self.df -= np.asarray((gone > 0).sum(axis=0)).ravel()
-            self.tf, self.meta = self.tf[np.flatnonzero(keep)], self.meta[keep].reset_index(drop=True)
-            self.rows = self.rows[~self.rows["document_id"].isin(removed)]
+        if removed and self.meta:
+            gone = set(removed)
+            keep = np.array([m["document_id"] not in gone for m in self.meta])
+            dropped = self.tf[np.flatnonzero(~keep)]
+            self.df -= np.asarray((dropped > 0).sum(axis=0)).ravel()
+            self.tf = self.tf[np.flatnonzero(keep)]
+            for m in (m for m, k in zip(self.meta, keep) if not k):
+                self.rows_by_project.pop(m["project_id"], None)
+            self.meta = [m for m, k in zip(self.meta, keep) if k]
         if len(new_rows):
-            ids = sorted(new_rows["project_id"].dropna().unique().astype(int).tolist())
+            ids = set(new_rows["project_id"].dropna().astype(int))
             projects = self.store.projects()
             projects = projects[projects["project_id"].isin(ids)].reset_index(drop=True)
             texts = _project_texts(new_rows, projects)
@@ -80,31 +95,34 @@ class CorpusIndex:
             tf.data = 1 + np.log(tf.data)   # sublinear tf
             self.df += np.asarray((tf > 0).sum(axis=0)).ravel()
             self.tf = sp.vstack([self.tf, tf], format="csr")
-            self.meta = pd.concat([self.meta, projects[["project_id", "document_id", "project_name", "source",
-                                                        "year", "department"]]], ignore_index=True)
-            self.rows = pd.concat([self.rows, new_rows], ignore_index=True) if len(self.rows) else new_rows
+            for p in _dicts(projects[["project_id", "document_id", "project_name", "source", "year", "department"]]):
+                p["project_id"], p["year"], p["department"] = int(p["project_id"]), _int(p["year"]), p["department"] or None
+                self.meta.append(p)
+            cols = [c for c in _ROW_FIELDS if c in new_rows.columns]
+            for r in _dicts(new_rows[cols]):
+                if r["project_id"] is not None and r["project_id"] == r["project_id"]:
+                    self.rows_by_project.setdefault(int(r["project_id"]), []).append(r)
         self._sq = self.tf.multiply(self.tf).tocsr()
-        self._by_project = {pid: g for pid, g in self.rows.groupby("project_id")} if len(self.rows) else {}
         return True
 
     def neighbours(self, text: str, k: int = 10) -> list[dict]:
         """The k stored projects closest to ``text``, best first, each with its source table."""
         self.refresh()
-        if not len(self.meta) or not text.strip():
+        if not self.meta or not text.strip():
             return []
         n = len(self.meta)
         idf = np.log((n + 1) / (self.df + 1)) + 1
         q = _VECTORIZER.transform([text])
         q.data = 1 + np.log(q.data)
-        qw = q.multiply(idf.reshape(1, -1) ** 2).tocsr()     # q·idf² so that tf @ qw = (tf·idf)·(q·idf)
-        dots = np.asarray((self.tf @ qw.T).todense()).ravel()
-        norms = np.sqrt(self._sq @ (idf ** 2)) * np.sqrt(q.multiply(q) @ (idf ** 2)).item()
+        cols = q.indices
+        qw = q.data * idf[cols] ** 2                      # tf @ (q·idf²) = (tf·idf)·(q·idf)
+        dots = self.tf[:, cols] @ qw
+        norms = np.sqrt(self._sq @ (idf ** 2)) * np.sqrt(np.sum((q.data * idf[cols]) ** 2))
         scores = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
-        top = np.argsort(-scores, kind="stable")[:k]
-        return [{"project_id": int(self.meta.at[i, "project_id"]), "project_name": self.meta.at[i, "project_name"],
-                 "source": self.meta.at[i, "source"], "year": _int(self.meta.at[i, "year"]),
-                 "department": self.meta.at[i, "department"] or None, "score": round(float(scores[i]), 4)}
-                for i in top if scores[i] > 0]
+        top = np.argpartition(-scores, min(k, n - 1))[:k] if n > k else np.arange(n)
+        top = sorted(top, key=lambda i: (-scores[i], i))
+        return [{**{f: self.meta[i][f] for f in ("project_id", "project_name", "source", "year", "department")},
+                 "score": round(float(scores[i]), 4)} for i in top if scores[i] > 0]
 
     def suggest(self, text: str, k: int = 10, n_neighbours: int = 10) -> dict:
         """Indicators of the nearest stored projects, pooled by canonical type.
@@ -118,10 +136,7 @@ class CorpusIndex:
         pooled: dict[str, dict] = {}
         seen: defaultdict[str, set] = defaultdict(set)
         for n in neigh:
-            rows = self._by_project.get(n["project_id"])
-            if rows is None:
-                continue
-            for r in rows.to_dict("records"):
+            for r in self.rows_by_project.get(n["project_id"], ()):
                 key = r.get("indicator_id") or f"name:{r.get('level3')}"
                 if not r.get("level3") or n["project_id"] in seen[key] or "template_copy" in str(r.get("flags") or ""):
                     continue

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from ..errors import FileNotFound, StoreError, UnsupportedFormat, ZhibiaoError
 from . import _schema as S
-from ._names import NAME_THRESHOLD, department_key, departments_agree, dice, name_key
+from ._names import NAME_THRESHOLD, bigrams, department_key, departments_agree, name_key
 
 ENV_VAR = "ZHIBIAO_DB"
 _PG_LOCK = 0x7A6869  # advisory lock key that serializes writers on PostgreSQL ("zhi")
@@ -568,31 +568,55 @@ class CorpusStore:
                             source=hit["prev_source"], score=float(hit["prev_score"]),
                             rows=self.rows(project_ids=[pid]))
 
+    def _candidates(self):
+        """Dated stored projects with their name bigrams and a bigram → positions index,
+        rebuilt only when the store changed (checked with two cheap max-id queries)."""
+        with self.engine.connect() as conn:
+            token = (conn.execute(sa.select(sa.func.max(S.documents.c.id))).scalar(),
+                     conn.execute(sa.select(sa.func.max(S.removals.c.id))).scalar())
+        cached = getattr(self, "_cand_cache", None)
+        if cached is not None and cached[0] == token:
+            return cached[1], cached[2]
+        p, d = S.projects.c, S.documents.c
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(p.id, p.project_name, p.name_key, p.department, p.department_key,
+                                           p.year, d.name, d.source).join(S.documents, d.id == p.document_id)
+                                 .where(p.year.is_not(None)).order_by(p.id)).all()
+        cands, postings = [], {}
+        for i, c in enumerate(found):
+            grams = bigrams(c.name_key)
+            cands.append((c, grams))
+            for g in grams:
+                postings.setdefault(g, []).append(i)
+        self._cand_cache = (token, cands, postings)
+        return cands, postings
+
     def match_previous(self, projects: pd.DataFrame, *, threshold: float = NAME_THRESHOLD,
                        exclude_source: str | None = None) -> pd.DataFrame:
         """For each project (columns project_name, department, year), its earlier-year match:
         adds prev_project_id, prev_project_name, prev_department, prev_year, prev_source, prev_score."""
-        years = [_year(y) for y in projects.get("year", pd.Series([None] * len(projects)))]
-        known = [y for y in years if y is not None]
-        cands = self.projects(before=max(known) if known and None not in years else None)
-        cands = cands[cands["year"].notna()]
-        if exclude_source is not None:
-            cands = cands[(cands["source"] != exclude_source) & (cands["source_path"] != exclude_source)]
+        cands, postings = self._candidates()
         out = []
-        cand_recs = cands.to_dict("records")
-        for rec, year in zip(projects.to_dict("records"), years):
+        for rec in projects.to_dict("records"):
+            year = _year(rec.get("year"))
             key, dept = name_key(rec.get("project_name")), department_key(rec.get("department"))
+            grams = bigrams(key)
+            shared: dict[int, int] = {}
+            for g in grams:   # only candidates sharing a bigram can reach the threshold
+                for i in postings.get(g, ()):
+                    shared[i] = shared.get(i, 0) + 1
             best, best_rank = None, None
-            for c in cand_recs:
-                if year is not None and c["year"] >= year:
+            for i, common in shared.items():
+                c, c_grams = cands[i]
+                score = 2 * common / (len(grams) + len(c_grams))
+                if score < threshold or (year is not None and c.year >= year):
                     continue
-                agree = departments_agree(dept, c["department_key"] or "")
+                if exclude_source is not None and exclude_source in (c.name, c.source):
+                    continue
+                agree = departments_agree(dept, c.department_key or "")
                 if agree is False:
                     continue
-                score = dice(key, c["name_key"])
-                if score < threshold:
-                    continue
-                rank = (c["year"], agree is True, score, c["project_id"])
+                rank = (c.year, agree is True, score, c.id)
                 if best_rank is None or rank > best_rank:
                     best, best_rank = (c, score), rank
             if best is None:
@@ -600,7 +624,7 @@ class CorpusStore:
                             "prev_year": None, "prev_source": None, "prev_score": None})
             else:
                 c, score = best
-                out.append({"prev_project_id": c["project_id"], "prev_project_name": c["project_name"],
-                            "prev_department": c["department"], "prev_year": int(c["year"]),
-                            "prev_source": c["source"], "prev_score": round(score, 3)})
+                out.append({"prev_project_id": c.id, "prev_project_name": c.project_name,
+                            "prev_department": c.department, "prev_year": int(c.year),
+                            "prev_source": c.name, "prev_score": round(score, 3)})
         return pd.concat([projects.reset_index(drop=True), pd.DataFrame(out)], axis=1)
