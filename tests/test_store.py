@@ -360,3 +360,9 @@ def test_cli_corpus(monkeypatch, tmp_path):
     assert res.exit_code == 0 and len(pd.read_parquet(tmp_path / "x.parquet")) == EXPECTED_ROWS[SEED_004.name]
     res = runner.invoke(app, ["remove", "nope.txt", "--db", db])
     assert res.exit_code == 1 and "not in the corpus store" in res.output
+
+
+def test_if_exists_does_not_create_a_store(tmp_path):
+    assert CorpusStore.if_exists(tmp_path / "none.sqlite") is None and not (tmp_path / "none.sqlite").exists()
+    CorpusStore(tmp_path / "some.sqlite")
+    assert CorpusStore.if_exists(tmp_path / "some.sqlite").stats()["documents"] == 0

@@ -102,7 +102,11 @@ class CorpusIndex:
             for r in _dicts(new_rows[cols]):
                 if r["project_id"] is not None and r["project_id"] == r["project_id"]:
                     self.rows_by_project.setdefault(int(r["project_id"]), []).append(r)
-        self._sq = self.tf.multiply(self.tf).tocsr()
+        # Per refresh, not per query: column access for the query's n-grams, and each
+        # project's TF-IDF norm under the current document frequencies.
+        self._tfc = self.tf.tocsc()
+        self._idf = np.log((len(self.meta) + 1) / (self.df + 1)) + 1
+        self._norms = np.sqrt(self.tf.multiply(self.tf).tocsr() @ (self._idf ** 2))
         return True
 
     def neighbours(self, text: str, k: int = 10) -> list[dict]:
@@ -110,14 +114,13 @@ class CorpusIndex:
         self.refresh()
         if not self.meta or not text.strip():
             return []
-        n = len(self.meta)
-        idf = np.log((n + 1) / (self.df + 1)) + 1
+        n, idf = len(self.meta), self._idf
         q = _VECTORIZER.transform([text])
         q.data = 1 + np.log(q.data)
         cols = q.indices
         qw = q.data * idf[cols] ** 2                      # tf @ (q·idf²) = (tf·idf)·(q·idf)
-        dots = self.tf[:, cols] @ qw
-        norms = np.sqrt(self._sq @ (idf ** 2)) * np.sqrt(np.sum((q.data * idf[cols]) ** 2))
+        dots = self._tfc[:, cols] @ qw
+        norms = self._norms * np.sqrt(np.sum((q.data * idf[cols]) ** 2))
         scores = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
         top = np.argpartition(-scores, min(k, n - 1))[:k] if n > k else np.arange(n)
         top = sorted(top, key=lambda i: (-scores[i], i))

@@ -118,6 +118,8 @@ def applied_versions(conn: sa.Connection) -> list[int]:
 def migrate(engine: sa.Engine) -> int:
     """Bring the store to :data:`LATEST`; returns the version it is at."""
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":   # two first openings at once must not both create
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(7895001)"))
         schema_version.create(conn, checkfirst=True)
         done = applied_versions(conn)
         if done and max(done) > LATEST:

@@ -223,6 +223,16 @@ class CorpusStore:
             raise StoreError(f"cannot open the corpus store {self.display_url}: "
                              f"{str(exc.orig).splitlines()[0] if exc.orig else exc}") from None
 
+    @classmethod
+    def if_exists(cls, url: str | os.PathLike | None = None) -> "CorpusStore | None":
+        """The configured store, or None when it is a SQLite file nobody has created yet
+        (so `audit`, `suggest` and the service never leave an empty store behind)."""
+        parsed = _normalize_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+                and not Path(parsed.database).exists():
+            return None
+        return cls(url)
+
     # -- plumbing ----------------------------------------------------------
     @property
     def display_url(self) -> str:
@@ -482,10 +492,17 @@ class CorpusStore:
         return self._frame(q)
 
     def rows(self, *, source: str | None = None, year: int | None = None, project_ids=None,
-             after_document: int | None = None) -> pd.DataFrame:
+             after_document: int | None = None, extra: bool = True) -> pd.DataFrame:
         """Stored rows with provenance: ``source`` (file name), ``source_path``, ``sheet``,
         ``row_number``, ``location``; the pipeline's extra columns are unpacked."""
         r, d, p = S.rows.c, S.documents.c, S.projects.c
+        if not extra:   # the recommender's feed: the stored columns only, no JSON to unpack
+            cols = [r.id.label("row_id"), r.document_id, r.project_id, d.name.label("source"), r.year,
+                    *[getattr(r, c) for c in S.ROW_TEXT_COLUMNS], *[getattr(r, c) for c in S.ROW_FLOAT_COLUMNS]]
+            q = sa.select(*cols).join(S.documents, d.id == r.document_id).order_by(r.document_id, r.row_index)
+            if after_document is not None:
+                q = q.where(r.document_id > after_document)
+            return self._frame(q)
         cols = [r.id.label("row_id"), r.document_id, r.project_id, d.name.label("source"),
                 d.source.label("source_path"), r.sheet, r.row_number, r.year, p.project_key,
                 *[getattr(r, c) for c in S.ROW_TEXT_COLUMNS], *[getattr(r, c) for c in S.ROW_FLOAT_COLUMNS],
@@ -524,7 +541,8 @@ class CorpusStore:
         return len(df)
 
     # -- for the recommender: an incremental feed ---------------------------
-    def changes(self, token: tuple[int, int] = (0, 0)) -> tuple[pd.DataFrame, list[int], tuple[int, int]]:
+    def changes(self, token: tuple[int, int] = (0, 0), *, extra: bool = False
+                ) -> tuple[pd.DataFrame, list[int], tuple[int, int]]:
         """(rows of documents added since ``token``, ids of documents removed since, new token).
 
         Start with ``(0, 0)``; keep the returned token and pass it next time. A replaced
@@ -536,7 +554,7 @@ class CorpusStore:
             top_rem = conn.execute(sa.select(sa.func.coalesce(sa.func.max(S.removals.c.id), 0))).scalar_one()
             removed = list(conn.execute(sa.select(S.removals.c.document_id).where(
                 S.removals.c.id > last_removal, S.removals.c.id <= top_rem)).scalars())
-        new_rows = self.rows(after_document=last_doc)
+        new_rows = self.rows(after_document=last_doc, extra=extra)
         new_rows = new_rows[new_rows["document_id"] <= top_doc]   # a later writer shows next time
         return new_rows, removed, (max(top_doc, last_doc), max(top_rem, last_removal))
 
