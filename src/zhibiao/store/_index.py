@@ -25,12 +25,18 @@ _VECTORIZER = HashingVectorizer(analyzer="char", ngram_range=(1, 2), n_features=
 _NAME_WEIGHT = 2   # the name says more than the indicator list
 
 
-def _project_texts(rows: pd.DataFrame, projects: pd.DataFrame) -> pd.Series:
-    level3 = rows.groupby("project_id")["level3"].apply(lambda s: " ".join(s.dropna().astype(str)))
-    name = projects["project_name"].fillna("").astype(str)
-    purpose = projects["purpose"].fillna("").astype(str)
-    return ((name + " ") * _NAME_WEIGHT + purpose + " " +
-            projects["project_id"].map(level3).fillna("")).set_axis(projects["project_id"])
+def _project_texts(rows: pd.DataFrame, projects: pd.DataFrame) -> list[str]:
+    names: dict = {}
+    for pid, level3 in zip(rows["project_id"].tolist(), rows["level3"].tolist()):
+        if isinstance(level3, str) and level3:
+            names.setdefault(pid, []).append(level3)
+    out = []
+    for pid, name, purpose in zip(projects["project_id"].tolist(), projects["project_name"].tolist(),
+                                  projects["purpose"].tolist()):
+        name = name if isinstance(name, str) else ""
+        purpose = purpose if isinstance(purpose, str) else ""
+        out.append(" ".join([name] * _NAME_WEIGHT + [purpose] + names.get(pid, [])))
+    return out
 
 
 _ROW_FIELDS = ("project_id", "level1", "level2", "level3", "value", "category", "level1_canonical",
@@ -91,7 +97,7 @@ class CorpusIndex:
             projects = self.store.projects()
             projects = projects[projects["project_id"].isin(ids)].reset_index(drop=True)
             texts = _project_texts(new_rows, projects)
-            tf = _VECTORIZER.transform(texts.tolist())
+            tf = _VECTORIZER.transform(texts)
             tf.data = 1 + np.log(tf.data)   # sublinear tf
             self.df += np.asarray((tf > 0).sum(axis=0)).ravel()
             self.tf = sp.vstack([self.tf, tf], format="csr")
