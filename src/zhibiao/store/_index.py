@@ -79,7 +79,7 @@ class CorpusIndex:
         if not force and now - self._checked < self.refresh_every:
             return False
         self._checked = now
-        new_rows, removed, token = self.store.changes(self.token)
+        new_rows, removed, token = self.store.changes(self.token, fields=list(_ROW_FIELDS))
         if token == self.token:
             return False
         self.token = token

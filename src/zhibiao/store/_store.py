@@ -452,7 +452,8 @@ class CorpusStore:
     def _frame(self, query) -> pd.DataFrame:
         with self.engine.connect() as conn:
             result = conn.execute(query)
-            return pd.DataFrame(result.all(), columns=list(result.keys()))
+            columns = list(result.keys())
+            return pd.DataFrame.from_records([tuple(r) for r in result.all()], columns=columns)
 
     def list(self) -> pd.DataFrame:
         d = S.documents.c
@@ -492,13 +493,16 @@ class CorpusStore:
         return self._frame(q)
 
     def rows(self, *, source: str | None = None, year: int | None = None, project_ids=None,
-             after_document: int | None = None, extra: bool = True) -> pd.DataFrame:
+             after_document: int | None = None, extra: bool = True,
+             fields: list[str] | None = None) -> pd.DataFrame:
         """Stored rows with provenance: ``source`` (file name), ``source_path``, ``sheet``,
         ``row_number``, ``location``; the pipeline's extra columns are unpacked."""
         r, d, p = S.rows.c, S.documents.c, S.projects.c
         if not extra:   # the recommender's feed: the stored columns only, no JSON to unpack
+            wanted = [c for c in (fields or S.ROW_TEXT_COLUMNS + S.ROW_FLOAT_COLUMNS)
+                      if c not in ("row_id", "document_id", "project_id", "source", "year")]
             cols = [r.id.label("row_id"), r.document_id, r.project_id, d.name.label("source"), r.year,
-                    *[getattr(r, c) for c in S.ROW_TEXT_COLUMNS], *[getattr(r, c) for c in S.ROW_FLOAT_COLUMNS]]
+                    *[getattr(r, c) for c in wanted]]
             q = sa.select(*cols).join(S.documents, d.id == r.document_id).order_by(r.document_id, r.row_index)
             if after_document is not None:
                 q = q.where(r.document_id > after_document)
@@ -541,7 +545,7 @@ class CorpusStore:
         return len(df)
 
     # -- for the recommender: an incremental feed ---------------------------
-    def changes(self, token: tuple[int, int] = (0, 0), *, extra: bool = False
+    def changes(self, token: tuple[int, int] = (0, 0), *, extra: bool = False, fields: list[str] | None = None
                 ) -> tuple[pd.DataFrame, list[int], tuple[int, int]]:
         """(rows of documents added since ``token``, ids of documents removed since, new token).
 
@@ -554,7 +558,7 @@ class CorpusStore:
             top_rem = conn.execute(sa.select(sa.func.coalesce(sa.func.max(S.removals.c.id), 0))).scalar_one()
             removed = list(conn.execute(sa.select(S.removals.c.document_id).where(
                 S.removals.c.id > last_removal, S.removals.c.id <= top_rem)).scalars())
-        new_rows = self.rows(after_document=last_doc, extra=extra)
+        new_rows = self.rows(after_document=last_doc, extra=extra, fields=None if extra else fields)
         new_rows = new_rows[new_rows["document_id"] <= top_doc]   # a later writer shows next time
         return new_rows, removed, (max(top_doc, last_doc), max(top_rem, last_removal))
 
