@@ -26,7 +26,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from zhibiao.store import CorpusStore  # noqa: E402
+from zhibiao.store import CorpusStore
 
 PREFIXES = ("", "", "", "2023年", "新建", "某区", "县级")
 SUFFIXES = ("", "", "项目", "工程", "专项资金", "经费")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from zhibiao.store._twin import make_twin  # noqa: E402
+from zhibiao.store._twin import make_twin
 
 
 def main() -> None:

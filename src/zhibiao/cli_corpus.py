@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -22,7 +21,7 @@ out = Console(highlight=False)
 DB_HELP = "store URL or SQLite path (default: $ZHIBIAO_DB, else corpus.sqlite in the user data dir)"
 
 
-def _open(db: Optional[str]):
+def _open(db: str | None):
     from .store import CorpusStore
     return CorpusStore(db)
 
@@ -40,7 +39,7 @@ def _guard(fn):
         except ZhibiaoError as exc:
             err.print(f"error: {exc}", markup=False)
             raise typer.Exit(1)
-        except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        except Exception as exc:
             if os.environ.get("ZHIBIAO_DEBUG"):
                 raise
             err.print(f"error: unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
@@ -51,10 +50,10 @@ def _guard(fn):
 
 @app.command("add")
 @_guard
-def add(files: List[Path] = typer.Argument(..., help="documents (.txt .docx .xlsx .xls .csv)"),
-        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-        model: Optional[Path] = typer.Option(None, help="model directory (default: the shipped models/)"),
-        chunk: Optional[int] = typer.Option(None, min=1, help="commit every N files (default: all in one transaction)"),
+def add(files: list[Path] = typer.Argument(..., help="documents (.txt .docx .xlsx .xls .csv)"),
+        db: str | None = typer.Option(None, "--db", help=DB_HELP),
+        model: Path | None = typer.Option(None, help="model directory (default: the shipped models/)"),
+        chunk: int | None = typer.Option(None, min=1, help="commit every N files (default: all in one transaction)"),
         progress: bool = typer.Option(True, "--progress/--no-progress")):
     """Normalize FILES and store them; unchanged files are skipped, changed ones replaced."""
     from .store import ExtractNormalize
@@ -80,7 +79,7 @@ def add(files: List[Path] = typer.Argument(..., help="documents (.txt .docx .xls
 
 @app.command("list")
 @_guard
-def list_(db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+def list_(db: str | None = typer.Option(None, "--db", help=DB_HELP),
           as_json: bool = typer.Option(False, "--json")):
     """The stored documents."""
     docs = _open(db).list()
@@ -99,7 +98,7 @@ def list_(db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
 
 @app.command("stats")
 @_guard
-def stats(db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+def stats(db: str | None = typer.Option(None, "--db", help=DB_HELP),
           as_json: bool = typer.Option(False, "--json")):
     """Counts: documents, projects, rows, years, departments, size."""
     s = _open(db).stats()
@@ -113,7 +112,7 @@ def stats(db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
 @app.command("remove")
 @_guard
 def remove(source: str = typer.Argument(..., help="stored path, file name, or content-hash prefix"),
-           db: Optional[str] = typer.Option(None, "--db", help=DB_HELP)):
+           db: str | None = typer.Option(None, "--db", help=DB_HELP)):
     """Remove one stored document and its rows."""
     for path in _open(db).remove(source):
         out.print(f"removed {path}", markup=False)
@@ -122,7 +121,7 @@ def remove(source: str = typer.Argument(..., help="stored path, file name, or co
 @app.command("export")
 @_guard
 def export(output: Path = typer.Option(..., "-o", "--output", help="rows file: .parquet .csv .jsonl"),
-           db: Optional[str] = typer.Option(None, "--db", help=DB_HELP)):
+           db: str | None = typer.Option(None, "--db", help=DB_HELP)):
     """Write every stored row, with its provenance, to one file (never over an input)."""
     n = _open(db).export(output)
     out.print(f"{n} rows written to {output}", markup=False)

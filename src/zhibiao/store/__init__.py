@@ -13,8 +13,20 @@ from __future__ import annotations
 from ._names import NAME_THRESHOLD, dice, name_key
 from ._store import ENV_VAR, AddReport, CorpusStore, ExtractNormalize, ProjectMatch, default_url
 
-__all__ = ["CorpusStore", "CorpusIndex", "AddReport", "ProjectMatch", "ExtractNormalize", "default_url",
-           "ENV_VAR", "NAME_THRESHOLD", "dice", "name_key", "make_twin", "evaluate_twin"]
+__all__ = [
+    "ENV_VAR",
+    "NAME_THRESHOLD",
+    "AddReport",
+    "CorpusIndex",
+    "CorpusStore",
+    "ExtractNormalize",
+    "ProjectMatch",
+    "default_url",
+    "dice",
+    "evaluate_twin",
+    "make_twin",
+    "name_key",
+]
 
 
 def __getattr__(name):  # keep `import zhibiao.store` light

@@ -7,7 +7,7 @@ zhibiao (a version this code does not know) is refused rather than guessed at.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -130,5 +130,5 @@ def migrate(engine: sa.Engine) -> int:
                 continue
             step(conn)
             conn.execute(schema_version.insert().values(
-                version=version, description=description, applied_at=datetime.now(timezone.utc)))
+                version=version, description=description, applied_at=datetime.now(UTC)))
     return LATEST

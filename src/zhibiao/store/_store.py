@@ -19,7 +19,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -224,7 +224,7 @@ class CorpusStore:
                              f"{str(exc.orig).splitlines()[0] if exc.orig else exc}") from None
 
     @classmethod
-    def if_exists(cls, url: str | os.PathLike | None = None) -> "CorpusStore | None":
+    def if_exists(cls, url: str | os.PathLike | None = None) -> CorpusStore | None:
         """The configured store, or None when it is a SQLite file nobody has created yet
         (so `audit`, `suggest` and the service never leave an empty store behind)."""
         parsed = _normalize_url(url)
@@ -355,13 +355,13 @@ class CorpusStore:
     def _insert(self, conn, item: _Pending, pipeline: str | None) -> int:
         rows, projects = _columns(item.rows), _dicts(item.projects)
         n_rows = len(item.rows)
-        col = lambda recs, c: [r.get(c) for r in recs]  # noqa: E731
+        col = lambda recs, c: [r.get(c) for r in recs]
         doc_year = _year(_most_common(col(projects, "year") + (rows.get("year") or [])))
         doc_dept = _most_common(col(projects, "department") + (rows.get("department") or []))
         doc_id = conn.execute(S.documents.insert().values(
             source=item.source, name=item.name, content_hash=item.content_hash, size_bytes=item.size,
             year=doc_year, department=doc_dept, n_projects=len(projects), n_rows=n_rows,
-            pipeline=pipeline, added_at=datetime.now(timezone.utc))).inserted_primary_key[0]
+            pipeline=pipeline, added_at=datetime.now(UTC))).inserted_primary_key[0]
         # Projects: from the projects table, plus any project a row names that it lacks.
         listed = {_text(p.get("project_id")) for p in projects}
         if "project_id" in rows:
@@ -418,7 +418,7 @@ class CorpusStore:
         conn.execute(S.rows.delete().where(S.rows.c.document_id.in_(doc_ids)))
         conn.execute(S.projects.delete().where(S.projects.c.document_id.in_(doc_ids)))
         conn.execute(S.documents.delete().where(S.documents.c.id.in_(doc_ids)))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if docs:
             conn.execute(S.removals.insert(), [{"document_id": d.id, "source": d.source, "removed_at": now}
                                                for d in docs])
@@ -462,7 +462,7 @@ class CorpusStore:
 
     def stats(self) -> dict:
         with self.engine.connect() as conn:
-            count = lambda t: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()  # noqa: E731
+            count = lambda t: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
             years = conn.execute(sa.select(S.projects.c.year, sa.func.count()).group_by(S.projects.c.year)
                                  .order_by(S.projects.c.year)).all()
             departments = conn.execute(sa.select(sa.func.count(sa.distinct(S.projects.c.department_key)))
