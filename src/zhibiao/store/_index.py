@@ -12,6 +12,7 @@ its shipped corpus and library candidates.
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 
@@ -68,6 +69,7 @@ class CorpusIndex:
         self.rows_by_project: dict[int, list[dict]] = {}
         self.tf = sp.csr_matrix((0, _VECTORIZER.n_features), dtype=np.float64)
         self.df = np.zeros(_VECTORIZER.n_features)
+        self._lock = threading.RLock()   # the service queries from several threads
         self.refresh(force=True)
 
     def __len__(self) -> int:
@@ -75,6 +77,10 @@ class CorpusIndex:
 
     def refresh(self, force: bool = False) -> bool:
         """Apply the store's changes since the last call; True when something changed."""
+        with self._lock:
+            return self._refresh(force)
+
+    def _refresh(self, force: bool) -> bool:
         now = time.monotonic()
         if not force and now - self._checked < self.refresh_every:
             return False
@@ -118,6 +124,10 @@ class CorpusIndex:
     def neighbours(self, text: str, k: int = 10) -> list[dict]:
         """The k stored projects closest to ``text``, best first, each with its source table."""
         self.refresh()
+        with self._lock:
+            return self._neighbours(text, k)
+
+    def _neighbours(self, text: str, k: int) -> list[dict]:
         if not self.meta or not text.strip():
             return []
         n, idf = len(self.meta), self._idf
@@ -141,6 +151,10 @@ class CorpusIndex:
         not pre-filled: ``value_examples`` shows past targets for the recommender to judge.
         """
         neigh = self.neighbours(text, n_neighbours)
+        with self._lock:
+            return self._pool(text, neigh, k)
+
+    def _pool(self, text: str, neigh: list[dict], k: int) -> dict:
         total = sum(n["score"] for n in neigh) or 1.0
         pooled: dict[str, dict] = {}
         seen: defaultdict[str, set] = defaultdict(set)
