@@ -258,6 +258,9 @@ def _is_rows_file(path: Path) -> bool:
     return "level3" in cols
 
 
+from .cli_corpus import app as corpus_app  # noqa: E402  (the corpus store's commands)
+app.add_typer(corpus_app, name="corpus")
+
 library_app = typer.Typer(no_args_is_help=True, help="Curate the indicator library: propose new types, add the reviewed ones.")
 app.add_typer(library_app, name="library")
 

@@ -56,3 +56,7 @@ class ScannedDocument(UnsupportedFormat):
 
 class ConverterMissing(UnsupportedFormat):
     """A legacy office file (.doc, .wps, .et) and no LibreOffice to convert it."""
+
+
+class StoreError(ZhibiaoError):
+    """The corpus store cannot be opened, migrated or changed as asked."""
