@@ -14,10 +14,10 @@ LAYERS = {
     "base": {"errors", "resources", "versioning"},
     "knowledge": {"text", "values", "taxonomy"},
     "reading": {"ingest", "tables"},
-    "models": {"embed", "classify", "recommend", "training", "evaluation"},
+    "models": {"embed", "classify", "recommend", "training", "evaluation", "suggest_eval"},
     "judgement": {"copies", "audit", "selfeval", "forms"},
-    "pipeline": {"pipeline", "batch"},
-    "interfaces": {"cli", "service", "demo", "console", "__main__"},
+    "pipeline": {"pipeline", "batch", "store"},
+    "interfaces": {"cli", "cli_corpus", "service", "demo", "console", "__main__"},
 }
 RANK = {unit: i for i, units in enumerate(LAYERS.values()) for unit in units}
 LAYER_OF = {unit: name for name, units in LAYERS.items() for unit in units}
