@@ -206,9 +206,10 @@ class IndicatorMatcher:
     Each type is represented by its exemplars: the standard name, its aliases and the labelled names.
     A query's score for an exemplar mixes the sentence embedding with char n-grams, and the name
     grammar's agreement (``zhibiao.taxonomy.names``): the same measure and a similar subject (object +
-    action). A different measure (受益人数 vs 受益户数, 到位率 vs 及时率) costs ``measure_penalty``, so
-    near-misses stay apart while paraphrases meet. A type's score is its best exemplar's plus
-    ``category_weight`` times the category classifier's probability of the type's category.
+    action). A different measure (受益人数 vs 受益户数, 到位率 vs 及时率), or two subjects without a
+    character in common (牲畜成活率 vs 苗木成活率), cost ``measure_penalty``, so near-misses stay apart
+    while paraphrases meet. A type's score is its best exemplar's plus ``category_weight`` times the
+    category classifier's probability of the type's category.
     ``calibrate`` fits P(correct) from (score, margin, agreement) on held-out predictions and sets the
     abstention threshold; an abstained name keeps its structural key instead of a forced neighbour.
 
@@ -269,7 +270,9 @@ class IndicatorMatcher:
         known = (q_measure[:, None] >= 0) & (self.ex_measure_[None, :] >= 0)
         same = q_measure[:, None] == self.ex_measure_[None, :]
         agree = np.where(known, np.where(same, dice, 0.0), 0.5 * dice)
-        return agree.astype(np.float32), (known & ~same)
+        # Two subjects without a character in common measure different things (牲畜成活率 is no 苗木成活率).
+        foreign = (q_len[:, None] > 0) & (e_len[None, :] > 0) & (inter == 0)
+        return agree.astype(np.float32), (known & ~same) | foreign
 
     def scores(self, texts: list[str], category_proba: tuple[np.ndarray, np.ndarray] | None = None,
                with_agreement: bool = False):
