@@ -41,6 +41,9 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
         raise ZhibiaoError("chunk_rows and jobs must be at least 1")
     if not inputs:
         raise ZhibiaoError("no inputs")
+    # the writer empties the output before the inputs are read: refuse an input as output first
+    from ..tables import refuse_overwrite
+    refuse_overwrite([xlsx, output], inputs)
 
     if normalizer is None or isinstance(normalizer, (str, os.PathLike)):
         path = None if normalizer is None else str(normalizer)
