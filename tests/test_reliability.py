@@ -137,3 +137,128 @@ def test_serve_without_the_service_extra_names_it(monkeypatch):
     assert result.exit_code != 0
     assert "pip install 'zhibiao[service]'" in result.output
     assert "unexpected" not in result.output
+
+
+# -- 2 and 3. cells that are too long, decompression bombs --------------------------------------
+
+XLSX_PARTS = {
+    "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+    'package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+    'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.'
+    'xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override '
+    'PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
+    'worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+    "_rels/.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+    'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+    '2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+    "xl/workbook.xml": '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/'
+    'spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+    "xl/_rels/workbook.xml.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+    'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+    'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" '
+    'Target="sharedStrings.xml"/></Relationships>',
+}
+SHEET_HEAD = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+              'spreadsheetml/2006/main"><sheetData>')
+
+
+def _xlsx(path: Path, shared: list[str], rows: str) -> Path:
+    """A hand-built workbook: ``shared`` strings, ``rows`` the sheetData XML."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, xml in XLSX_PARTS.items():
+            z.writestr(name, xml)
+        sst = "".join(f"<si><t>{s}</t></si>" for s in shared)
+        z.writestr("xl/sharedStrings.xml", '<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.'
+                   f'openxmlformats.org/spreadsheetml/2006/main" count="{len(shared)}" uniqueCount="{len(shared)}">'
+                   f"{sst}</sst>")
+        z.writestr("xl/worksheets/sheet1.xml", SHEET_HEAD + rows + "</sheetData></worksheet>")
+    return path
+
+
+def _table_rows(first_cell_string: int = 0) -> str:
+    return (f'<row r="1"><c r="A1" t="s"><v>{first_cell_string}</v></c></row>'
+            '<row r="2"><c r="A2" t="inlineStr"><is><t>三级指标</t></is></c><c r="B2" t="inlineStr"><is><t>指标值</t>'
+            '</is></c></row><row r="3"><c r="A3" t="inlineStr"><is><t>群众满意度</t></is></c><c r="B3" '
+            't="inlineStr"><is><t>≥90%</t></is></c></row>')
+
+
+def _extract_failure(path: Path) -> str:
+    from zhibiao.ingest import extract_all
+    result = extract_all([path], errors="collect")
+    assert len(result.failures) == 1, result.failures
+    line = str(result.failures[0])
+    assert "\n" not in line
+    return line
+
+
+def test_a_shared_string_bomb_is_refused_before_it_is_inflated(tmp_path):
+    # 24 MB of one shared string in a ~25 KB file (the issue's was 1 GB in 1.05 MB)
+    bomb = _xlsx(tmp_path / "bomb.xlsx", ["项" * (8 << 20)], _table_rows())
+    assert bomb.stat().st_size < 200_000
+    assert "bomb" in _extract_failure(bomb) or "limit" in _extract_failure(bomb)
+
+
+def test_a_sheet_of_millions_of_empty_rows_is_refused(tmp_path, monkeypatch):
+    """Every row distinct (r=…), so the sheet compresses only ~20x and gets past the package check;
+    the reader counts rows, empty ones too, while streaming. Excel's 1,048,576 rows take 20 s to
+    stream here, so a limit of 20,000 stands in for it."""
+    from zhibiao.ingest import xlsx_reader
+    monkeypatch.setattr(xlsx_reader, "EXCEL_MAX_ROWS", 20_000, raising=False)
+    rows = "".join(f'<row r="{i}"/>' for i in range(4, 30_000))
+    sheet = _xlsx(tmp_path / "rows.xlsx", ["项目名称"], _table_rows() + rows)
+    line = _extract_failure(sheet)
+    assert "more than 20,000 rows" in line
+
+
+def test_a_docx_of_empty_paragraphs_is_refused(tmp_path):
+    import docx
+    src = tmp_path / "small.docx"
+    d = docx.Document()
+    d.add_paragraph("项目名称：道路建设项目")
+    d.save(src)
+    bomb = tmp_path / "bomb.docx"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "word/document.xml":
+                data = data.replace(b"</w:body>", b"<w:p/>" * 3_000_000 + b"</w:body>")
+            zout.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED)
+    assert bomb.stat().st_size < 400_000
+    assert "limit" in _extract_failure(bomb)
+
+
+def test_paragraphs_are_counted_while_reading(tmp_path, monkeypatch):
+    """Below the package limits, the paragraph count is the guard (a low limit stands in for 200,000)."""
+    import docx
+    from zhibiao.ingest import limits
+    monkeypatch.setattr(limits, "MAX_PARAGRAPHS", 1000, raising=False)
+    path = tmp_path / "many.docx"
+    d = docx.Document()
+    for _ in range(1500):
+        d.add_paragraph("")
+    d.save(path)
+    assert "more than 1,000 paragraphs" in _extract_failure(path)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_a_100000_character_cell_is_one_line_refusal(tmp_path, suffix):
+    long = "1" * 100_000
+    if suffix == ".csv":
+        path = tmp_path / "long.csv"
+        path.write_text(f"项目名称,道路建设项目\n三级指标,指标值\n群众满意度,{long}\n", encoding="utf-8")
+    else:
+        path = _xlsx(tmp_path / "long.xlsx", [long], _table_rows())
+    line = _extract_failure(path)
+    assert "32,767" in line and "100,000" in line
+
+
+def test_a_bomb_is_one_line_and_the_other_files_go_on(tmp_path):
+    from zhibiao.ingest import extract_all
+    bomb = _xlsx(tmp_path / "bomb.xlsx", ["项" * (8 << 20)], _table_rows())
+    good = _a_document(tmp_path)
+    result = extract_all([bomb, good], errors="collect")
+    assert len(result.failures) == 1 and "bomb.xlsx" in str(result.failures[0])
+    assert set(result.rows["level3"]) == {"新建道路长度", "群众满意度"}

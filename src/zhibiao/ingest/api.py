@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..errors import (CorruptDocument, EmptyDocument, EncryptedDocument, FileNotFound, InputError,
                       FileTooLarge, NoIndicatorTable, UnsupportedFormat)
+from .limits import check_cell, check_package
 from .assemble import PROJECT_COLUMNS, ROW_COLUMNS, SELFEVAL_COLUMNS, assemble
 from .model import Document
 
@@ -82,6 +83,8 @@ def _check_container(path: Path, head: bytes, kind: str) -> None:
                                         f"(save it as .{kind})")
     elif kind in ("docx", "xlsx") and not zipfile.is_zipfile(path):
         raise CorruptDocument(path, f"not a valid .{kind}: the file is not a zip package (damaged or renamed?)")
+    elif kind in ("docx", "xlsx"):
+        check_package(path)   # a zip bomb is refused from the package directory, before any inflating
     elif kind == "xls" and not head.startswith(_OLE_MAGIC):
         if head.startswith(b"PK"):
             raise CorruptDocument(path, "not a valid .xls: this is an .xlsx package; rename it to .xlsx")
@@ -95,20 +98,7 @@ def read_document(path: str | Path, limit: int | None = None) -> Document:
     kind = READERS[path.suffix.lower()]
     _check_container(path, head, kind)
     try:
-        if kind == "text":
-            from .text_dump import read_text_file
-            return read_text_file(path)
-        if kind == "csv":
-            from .csv_reader import read_csv
-            return read_csv(path)
-        if kind == "docx":
-            from .docx_reader import read_docx
-            return read_docx(path)
-        if kind == "xlsx":
-            from .xlsx_reader import read_xlsx
-            return read_xlsx(path)
-        from .xls_reader import read_xls
-        return read_xls(path)
+        return _check_cells(_read(path, kind), path)
     except InputError:
         raise
     except MemoryError:
@@ -118,6 +108,37 @@ def read_document(path: str | Path, limit: int | None = None) -> Document:
         if "encrypt" in message.lower() or "password" in message.lower():
             raise EncryptedDocument(path, "the file is password protected; save an unprotected copy") from None
         raise CorruptDocument(path, f"cannot read the {kind} file ({type(exc).__name__}: {message[:120]})") from None
+
+
+def _read(path: Path, kind: str) -> Document:
+    if kind == "text":
+        from .text_dump import read_text_file
+        return read_text_file(path)
+    if kind == "csv":
+        from .csv_reader import read_csv
+        return read_csv(path)
+    if kind == "docx":
+        from .docx_reader import read_docx
+        return read_docx(path)
+    if kind == "xlsx":
+        from .xlsx_reader import read_xlsx
+        return read_xlsx(path)
+    from .xls_reader import read_xls
+    return read_xls(path)
+
+
+def _check_cells(doc: Document, path: Path) -> Document:
+    """Every reader's output is held to the one cell-length limit (.limits), whatever the format:
+    a 150,000-character cell is a pasted dump, not an indicator, and costs every later stage."""
+    from .model import Paragraph
+    for block in doc.blocks:
+        if isinstance(block, Paragraph):
+            check_cell(path, block.text, f"paragraph {block.loc}")
+        else:
+            for row in block.rows:
+                for cell in row.cells:
+                    check_cell(path, cell.text, f"cell {cell.loc}")
+    return doc
 
 
 def extract_file(path: str | Path) -> tuple[list[dict], list[dict]]:
