@@ -262,3 +262,190 @@ def test_a_bomb_is_one_line_and_the_other_files_go_on(tmp_path):
     result = extract_all([bomb, good], errors="collect")
     assert len(result.failures) == 1 and "bomb.xlsx" in str(result.failures[0])
     assert set(result.rows["level3"]) == {"新建道路长度", "群众满意度"}
+
+
+# -- 2, 4, 5, 6. the service: worker processes, time budget, hang-ups, upload copies, names ------
+
+class _SlowPipeline:
+    """Stands in for the models: ``level3`` says what to do. "hold N" holds the GIL for about N
+    seconds inside the regex engine (as parse_value's quadratic case did); "copy" also leaves an
+    upload copy, as an extraction in progress does."""
+
+    def normalize(self, rows, projects=None):
+        import os
+        import re
+        import tempfile
+        import time
+        order = str(rows["level3"].iloc[0])
+        t0 = time.time()
+        if order.startswith("copy"):
+            tempfile.mkdtemp(prefix=f"zhibiao-upload-{os.getpid()}-")
+        if "hold" in order:
+            seconds = float(order.split()[-1])
+            while time.time() - t0 < seconds:
+                re.match(r"(a+)+$", "a" * 22 + "b")   # catastrophic backtracking: C code, GIL held
+        return rows.assign(category=f"{os.getpid()} {t0} {time.time()}")
+
+    def suggest(self, text, **kw):
+        return {"query": text, "suggestions": [], "neighbours": []}
+
+
+class _SlowModels:
+    loaded, error, load_seconds = True, "", 0.0
+    pipeline = _SlowPipeline()
+
+
+def slow_models(models_path=None):
+    """The worker loader of these tests (``test_reliability:slow_models``)."""
+    return _SlowModels()
+
+
+@pytest.fixture
+def server():
+    """A real uvicorn server (hang-ups need a socket) over an app; yields (base url, pool)."""
+    import socket
+    import sys
+    import threading
+    import time
+
+    import uvicorn
+
+    from zhibiao.service.app import create_app
+    from zhibiao.service.pool import WorkerPool
+    started = []
+
+    def start(size=1, request_seconds=60.0):
+        sys.path.insert(0, str(Path(__file__).parent))   # the spawned workers import this module
+        pool = WorkerPool(size=size, loader="test_reliability:slow_models").start()
+        app = create_app(pool=pool, request_seconds=request_seconds)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=srv.run, daemon=True)
+        thread.start()
+        t0 = time.time()
+        while not srv.started and time.time() - t0 < 120:
+            time.sleep(0.05)
+        started.append((srv, thread, pool))
+        return f"http://127.0.0.1:{port}", pool
+
+    yield start
+    for srv, thread, pool in started:
+        srv.should_exit = True
+        thread.join(10)
+        pool.close()
+
+
+def _rows(order: str) -> dict:
+    return {"rows": [{"level3": order, "value": "1"}]}
+
+
+def test_health_answers_while_a_request_holds_the_gil(server):
+    """The issue: /health waited 24 s behind one upload. The work now runs in a worker process."""
+    import threading
+    import time
+
+    import httpx
+    url, _ = server(size=1)
+    slow = threading.Thread(target=lambda: httpx.post(f"{url}/normalize", json=_rows("hold 3"), timeout=30))
+    slow.start()
+    time.sleep(0.5)
+    worst = 0.0
+    with httpx.Client(timeout=10) as client:   # one client: a new one costs ~0.1 s of TLS set-up
+        for _ in range(10):
+            t0 = time.perf_counter()
+            assert client.get(f"{url}/health").status_code == 200
+            worst = max(worst, time.perf_counter() - t0)
+            time.sleep(0.1)
+    slow.join()
+    assert worst < 0.25, f"/health took {worst:.2f} s behind a slow request"
+
+
+def test_two_requests_run_on_two_cores_at_once(server):
+    import threading
+
+    import httpx
+    url, _ = server(size=2)
+    answers = []
+
+    def go():
+        answers.append(httpx.post(f"{url}/normalize", json=_rows("hold 1.5"), timeout=60).json())
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    spans = [tuple(map(float, a["rows"][0]["category"].split())) for a in answers]
+    assert len({s[0] for s in spans}) == 2                       # two processes
+    (_, a0, a1), (_, b0, b1) = spans
+    assert min(a1, b1) > max(a0, b0)                             # at the same time
+
+
+def test_a_request_over_its_time_budget_is_stopped(server):
+    import time
+
+    import httpx
+    url, pool = server(size=1, request_seconds=1.5)
+    worker = pool.workers[0].process
+    pid = worker.pid
+    t0 = time.perf_counter()
+    r = httpx.post(f"{url}/normalize", json=_rows("copy hold 60"), timeout=60)
+    assert r.status_code == 503 and "budget" in r.json()["detail"]
+    assert time.perf_counter() - t0 < 5
+    assert not worker.is_alive()
+    import tempfile
+    assert not list(Path(tempfile.gettempdir()).glob(f"zhibiao-upload-{pid}-*"))   # its copies went with it
+    # the slot has a fresh worker, and it serves requests once it has loaded (a few seconds,
+    # longer than this test's budget of 1.5 s, hence the retries)
+    deadline = time.time() + 90
+    while (status := httpx.post(f"{url}/normalize", json=_rows("quick"), timeout=30).status_code) != 200 \
+            and time.time() < deadline:
+        assert status == 503, httpx.post(f"{url}/normalize", json=_rows("quick"), timeout=30).text
+    assert status == 200
+
+
+def test_work_stops_when_the_client_hangs_up(server):
+    import time
+
+    import httpx
+    url, pool = server(size=1)
+    worker = pool.workers[0].process
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{url}/normalize", json=_rows("hold 60"), timeout=1.0)
+    t0 = time.time()
+    while time.time() - t0 < 5 and worker.is_alive():
+        time.sleep(0.1)
+    assert not worker.is_alive(), "the worker still runs the abandoned request"
+
+
+def _client_over(models):
+    from fastapi.testclient import TestClient
+
+    from zhibiao.service.app import create_app
+    return TestClient(create_app(models), raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize("name", ["项" * 100 + ".csv", "a" * 300 + ".xlsx", "bad\x01name.csv"])
+def test_long_or_odd_upload_names_get_a_4xx(name):
+    with _client_over(_SlowModels()) as client:
+        r = client.post("/normalize", files={"file": (name, b"\xe9\xa1\xb9\xe7\x9b\xae,x\n", "text/csv")})
+    assert 400 <= r.status_code < 500, r.text
+    assert "name" in r.json()["detail"]
+
+
+def test_upload_copies_left_by_a_killed_server_are_removed_at_start_up():
+    import tempfile
+    stale = Path(tempfile.mkdtemp(prefix="zhibiao-upload-4194303-"))   # above any pid_max: a dead process
+    (stale / "upload.xlsx").write_bytes(b"PK")
+    mine = Path(tempfile.mkdtemp(prefix=f"zhibiao-upload-{__import__('os').getpid()}-"))
+    try:
+        with _client_over(_SlowModels()) as client:
+            assert client.get("/health").status_code == 200
+        assert not stale.exists()
+        assert mine.exists()      # a live process's copy is left alone
+    finally:
+        import shutil
+        shutil.rmtree(stale, ignore_errors=True)
+        shutil.rmtree(mine, ignore_errors=True)
