@@ -129,9 +129,22 @@ def _worker_main(conn, loader: str, models_path) -> None:
 
 
 def load_models(models_path=None):
-    """The default loader of a worker: :meth:`Models.load`, one thread per process."""
+    """The default loader of a worker: the models with one thread per embedder, warmed up."""
+    import time as _time
+
+    from ..pipeline import Pipeline
     from .models import Models
-    return Models.load(models_path)
+    t0 = _time.perf_counter()
+    nlp = Pipeline.load(models_path)
+    for model in (nlp.normalizer, nlp.recommender):
+        for part in (model, getattr(model, "classifier", None), getattr(model, "matcher", None)):
+            emb = getattr(part, "embedder", None)
+            if emb is not None and hasattr(emb, "threads"):
+                emb.threads = 1   # before the warm-up builds the engine with the default (all cores)
+    models = Models(normalizer=nlp.normalizer, recommender=nlp.recommender, _pipeline=nlp)
+    models.warm_up()
+    models.load_seconds = round(_time.perf_counter() - t0, 3)
+    return models
 
 
 # ----------------------------------------------------------------------------- parent side
