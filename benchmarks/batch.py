@@ -249,7 +249,20 @@ def committed_normalizer():
             if not hasattr(m, attr):
                 setattr(m, attr, default)
         n.card["benchmark_note"] = "grammar parts rebuilt"
+    cal = getattr(m, "calibrator_", None)
+    if cal is not None and getattr(cal, "n_features_in_", 3) == 2:   # calibrated before the agreement feature
+        m.calibrator_ = _TwoFeatureCalibrator(cal)
     return n
+
+
+class _TwoFeatureCalibrator:
+    """A calibrator fitted on (score, margin), fed the matcher's (score, margin, agreement)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def predict_proba(self, X):
+        return self.inner.predict_proba(np.asarray(X)[:, :2])
 
 
 # --------------------------------------------------------------------------- one measured run
