@@ -8,6 +8,7 @@ to anything but 127.0.0.1, and it ends by itself (--max-seconds bounds the whole
 
     .venv/bin/python benchmarks/load_service.py                      # 400 + 400 requests, 8 clients
     .venv/bin/python benchmarks/load_service.py --requests 100 --json out.json
+    .venv/bin/python benchmarks/load_service.py --clients 20 --endpoints /suggest --requests 600 --probe-health
 
 /suggest bodies rotate over a fixed list of project names; /normalize bodies are whole
 projects (their indicator rows, 6-7 on average) from training_data/rows.csv. Texts repeat,
@@ -95,15 +96,76 @@ def wait_healthy(base: str, proc: subprocess.Popen, timeout: float) -> dict:
     raise SystemExit(f"server not healthy after {timeout:.0f}s")
 
 
-def run_load(base: str, n_requests: int, clients: int, k: int, deadline: float) -> dict:
+def tree_rss_mb(pid: int) -> float | None:
+    """RSS of the server and its worker processes."""
+    try:
+        import psutil
+        p = psutil.Process(pid)
+        return round(sum(x.memory_info().rss for x in [p, *p.children(recursive=True)]) / 2**20)
+    except Exception:  # noqa: BLE001 - psutil missing or a process gone
+        return None
+
+
+def bomb_xlsx() -> bytes:
+    """A 24 MB shared string in a ~25 KB .xlsx (refused by the package limits)."""
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/sharedStrings.xml", "<sst><si><t>" + "项" * (8 << 20) + "</t></si></sst>")
+    return buf.getvalue()
+
+
+def audit_body(rows: int = 2000) -> dict:
+    bodies = normalize_bodies(10_000)
+    flat = [r for b in bodies for r in b["rows"]]
+    return {"rows": [flat[i % len(flat)] | {"level3": f"{flat[i % len(flat)]['level3']}{i}"} for i in range(rows)]}
+
+
+def probe_health(base: str, seconds: float = 20) -> dict:
+    """/health latency, every 50 ms, while a bomb upload and a 2,000-row /audit are handled."""
+    results: dict[str, object] = {}
+
+    def heavy():
+        with httpx.Client(base_url=base, timeout=300) as c:
+            t0 = time.perf_counter()
+            r = c.post("/normalize", files={"file": ("bomb.xlsx", bomb_xlsx(), XLSX)})
+            results["bomb"] = {"status": r.status_code, "seconds": round(time.perf_counter() - t0, 2)}
+            t0 = time.perf_counter()
+            r = c.post("/audit", json=audit_body())
+            results["audit_2000"] = {"status": r.status_code, "seconds": round(time.perf_counter() - t0, 2)}
+    t = threading.Thread(target=heavy)
+    t.start()
+    lat = []
+    with httpx.Client(base_url=base, timeout=30) as c:
+        deadline = time.monotonic() + seconds
+        while (t.is_alive() or not lat) and time.monotonic() < deadline:
+            t0 = time.perf_counter()
+            c.get("/health")
+            lat.append((time.perf_counter() - t0) * 1000)
+            time.sleep(0.05)
+    t.join()
+    results["health_ms"] = {"n": len(lat), "p50": round(percentile(lat, .5), 1), "p95": round(percentile(lat, .95), 1),
+                            "max": round(max(lat), 1)}
+    return results
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def run_load(base: str, n_requests: int, clients: int, k: int, deadline: float,
+             endpoints: tuple[str, ...] = ("/suggest", "/normalize")) -> dict:
     normalize = normalize_bodies()
-    # The job list: /suggest and /normalize interleaved, n_requests of each, split over clients.
+    # The job list: the endpoints interleaved, n_requests of each, split over clients.
     jobs = []
     for i in range(n_requests):
-        jobs.append(("/suggest", {"text": PROJECTS[i % len(PROJECTS)], "k": k}))
-        jobs.append(("/normalize", normalize[i % len(normalize)]))
-    latencies: dict[str, list[float]] = {"/suggest": [], "/normalize": []}
-    errors: dict[str, int] = {"/suggest": 0, "/normalize": 0}
+        if "/suggest" in endpoints:
+            jobs.append(("/suggest", {"text": PROJECTS[i % len(PROJECTS)], "k": k}))
+        if "/normalize" in endpoints:
+            jobs.append(("/normalize", normalize[i % len(normalize)]))
+    latencies: dict[str, list[float]] = {e: [] for e in endpoints}
+    errors: dict[str, int] = {e: 0 for e in endpoints}
     lock = threading.Lock()
     next_job = iter(range(len(jobs)))
 
@@ -155,6 +217,9 @@ def main(argv=None) -> int:
     ap.add_argument("--models", help="model directory (default: zhibiao's models/)")
     ap.add_argument("--max-seconds", type=float, default=900, help="hard bound on the whole run")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
+    ap.add_argument("--endpoints", default="/suggest,/normalize", help="comma-separated (default both)")
+    ap.add_argument("--probe-health", action="store_true",
+                    help="then time /health while a bomb upload and a 2,000-row /audit are handled")
     args = ap.parse_args(argv)
 
     started = time.monotonic()
@@ -166,7 +231,13 @@ def main(argv=None) -> int:
         # one untimed pass of each endpoint, so both run warm
         httpx.post(base + "/suggest", json={"text": PROJECTS[0], "k": args.k}, timeout=60)
         httpx.post(base + "/normalize", json=normalize_bodies(1)[0], timeout=60)
-        result = run_load(base, args.requests, args.clients, args.k, deadline=started + args.max_seconds)
+        rss_before = tree_rss_mb(proc.pid)
+        result = run_load(base, args.requests, args.clients, args.k, deadline=started + args.max_seconds,
+                          endpoints=tuple(e.strip() for e in args.endpoints.split(",") if e.strip()))
+        result["server_rss_mb"] = {"before": rss_before, "after": tree_rss_mb(proc.pid)}
+        if args.probe_health:
+            result["probe"] = probe_health(base)
+            result["server_rss_mb"]["after_probe"] = tree_rss_mb(proc.pid)
     finally:
         proc.terminate()
         try:
@@ -182,6 +253,9 @@ def main(argv=None) -> int:
     for path, e in result["endpoints"].items():
         print(f"{path:<12}{e['ok']:>6}{e['errors']:>8}{e['p50_ms']:>10}{e['p95_ms']:>10}{e['p99_ms']:>10}"
               f"{e['mean_ms']!s:>10}")
+    print(f"server RSS (with workers), MB: {result['server_rss_mb']}")
+    if "probe" in result:
+        print(f"probe: {json.dumps(result['probe'], ensure_ascii=False)}")
     if not result["completed"]:
         print(f"stopped early at --max-seconds {args.max_seconds}")
     if args.json:

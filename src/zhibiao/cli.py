@@ -62,7 +62,9 @@ def extract(files: List[Path] = typer.Argument(..., help="Documents: .txt dumps,
             projects: Optional[Path] = typer.Option(None, "--projects", help="also write the projects table")):
     """Extract indicator rows (and projects) from documents."""
     from .pipeline import Pipeline
-    from .tables import write_table
+    from .tables import refuse_overwrite, write_table
+    refuse_overwrite([output, projects], files)
+    refuse_overwrite([projects], [output])
     result = Pipeline.extract(files)
     write_table(result.rows, output)
     if projects is not None:
@@ -111,14 +113,19 @@ def suggest(text: str = typer.Argument(..., help="project name or short descript
             xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="also write the set as a 绩效目标表 .xlsx")):
     """Suggest a complete indicator set for a project, with the similar past projects behind it."""
     from .pipeline import suggest as _suggest
+    if xlsx is not None and draft is not None:   # before the work, not after
+        from .tables import refuse_overwrite
+        refuse_overwrite([xlsx], [draft])
     result = _suggest(text, description=description, budget=budget, k=k, draft=draft)
     if xlsx is not None:
         from .forms import suggestion_rows, target_table_xlsx
         if xlsx.suffix.lower() != ".xlsx":
             raise UnsupportedFormat(xlsx, "--xlsx writes an .xlsx workbook")
         project = {"project_name": text, "budget_wan": budget, "purpose": description}
-        xlsx.parent.mkdir(parents=True, exist_ok=True)
-        xlsx.write_bytes(target_table_xlsx(suggestion_rows(result), project=project))
+        from .tables import atomic_path
+        data = target_table_xlsx(suggestion_rows(result), project=project)
+        with atomic_path(xlsx) as tmp:
+            tmp.write_bytes(data)
     if as_json:
         out.print_json(json.dumps(result, ensure_ascii=False))
     else:
@@ -168,12 +175,18 @@ def audit(files: List[Path] = typer.Argument(..., help="documents to review (.tx
     """绩效目标审核: per-project and per-department problems, as .xlsx and .html."""
     from .audit import write_report
     from .pipeline import Pipeline
+    from .tables import atomic_path, refuse_overwrite
     if output.suffix.lower() != ".xlsx":   # say so before the work, not after
         raise UnsupportedFormat(output, "the audit report is an .xlsx workbook (an .html goes beside it)")
     if previous and {p.resolve() for p in previous} & {p.resolve() for p in files}:
         raise UnsupportedFormat(previous[0], "is both this year's table and --previous")
+    refuse_overwrite([output, output.with_suffix(".html")], [*files, *(previous or [])])
     report = Pipeline().audit_files(files, previous=previous or None)
-    path = write_report(report, output)
+    # both files are written under temporary names, then renamed: never half a report
+    with atomic_path(output) as tmp, atomic_path(output.with_suffix(".html")) as tmp_html:
+        write_report(report, tmp)
+        tmp.with_suffix(".html").replace(tmp_html)
+    path = output
     out.print(report.summary(), markup=False)
     out.print(f"→ {path} and {path.with_suffix('.html')}")
     exit_on_failures([f"{f.source}: {f.error}" for f in report.failures.itertuples()])
@@ -189,13 +202,11 @@ def selfeval(inputs: List[Path] = typer.Argument(..., help="绩效自评表 docu
              variant: Optional[str] = typer.Option(None, "--variant", help="a named provincial variant (e.g. 重庆)")):
     """绩效自评: achieved, completion_rate and score of each 实际完成值 against its 年度指标值 (财预〔2020〕10号)."""
     from .selfeval import load_rules, selfeval as _selfeval, selfeval_projects, summary
-    from .tables import WRITABLE, write_table
-    sources = {p.resolve() for p in inputs}
+    from .tables import WRITABLE, refuse_overwrite, write_table
     for path in (output, projects):
         if path is not None and path.suffix.lower() not in WRITABLE:   # say so before the work
             raise UnsupportedFormat(path, f"cannot write {path.suffix or 'a file without suffix'}; use one of {', '.join(WRITABLE)}")
-        if path is not None and path.resolve() in sources:
-            raise UnsupportedFormat(path, "is also an input; zhibiao never overwrites an input (choose another -o)")
+    refuse_overwrite([output, projects], inputs)
     r = load_rules(rules, variant)
     frames, failures = _selfeval_inputs(inputs)
     if not frames:
@@ -274,8 +285,8 @@ def library_propose(inputs: List[Path] = typer.Argument(..., help="documents, ro
     import pandas as pd
     from .pipeline import default_pipeline
     from .taxonomy.curation import propose_types
-    from .tables import write_table
-    _refuse_input_as_output(inputs, output)
+    from .tables import refuse_overwrite, write_table
+    refuse_overwrite([output], inputs)
     frames, failures = _selfeval_inputs(inputs)
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["level3"])
     if "indicator_id" not in rows:
@@ -303,15 +314,24 @@ def library_add(candidates: Path = typer.Argument(..., help="the reviewed candid
     out.print("run `zhibiao train` so the models learn them", markup=False)
 
 
-def _refuse_input_as_output(inputs, output: Path) -> None:
-    if output.resolve() in {p.resolve() for p in inputs}:
-        raise UnsupportedFormat(output, "is also an input; zhibiao never overwrites an input (choose another -o)")
+# import name → what the service extra installs it as (pyproject [service])
+SERVICE_MODULES = {"fastapi": "fastapi", "uvicorn": "uvicorn", "anyio": "anyio", "multipart": "python-multipart"}
+
+
+def service_extra_missing() -> list[str]:
+    """The packages of the ``service`` extra that are not installed."""
+    import importlib.util
+    return [pkg for mod, pkg in SERVICE_MODULES.items() if importlib.util.find_spec(mod) is None]
 
 
 @app.command()
 @one_line_errors
 def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port")):
     """Run the HTTP service and the drafting page (http://HOST:PORT/, API docs at /docs)."""
+    missing = service_extra_missing()
+    if missing:
+        raise ZhibiaoError(f"zhibiao serve needs the service extra: pip install 'zhibiao[service]' "
+                           f"(missing: {', '.join(missing)})")
     from .service.app import serve as _serve
     _serve(host, port)
 

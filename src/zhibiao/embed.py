@@ -295,12 +295,21 @@ class Embedder(TransformerMixin, BaseEstimator):
         cache = self._get_cache()
         hits = cache.get_many(keys)
         missing = [k for k in keys if k not in hits]
+        store = self.__dict__.get("_store")
+        if missing and store is not None:   # the persistent vectors of a batch run (attach_store)
+            found = store.get_many(self.store_key, missing)
+            if found:
+                cache.put_many(list(found), np.stack(list(found.values())))
+                hits.update(found)
+                missing = [k for k in missing if k not in found]
         U = np.empty((len(keys), self.dim), dtype=np.float32)
         if missing:
             bs = max(int(self.batch_size or 1), 1)
             new = np.concatenate([_l2_normalize(self._embed(missing[i:i + bs]))
                                   for i in range(0, len(missing), bs)])
             cache.put_many(missing, new)
+            if store is not None:
+                store.put_many(self.store_key, missing, new)
             new_rows = dict(zip(missing, range(len(missing))))
         for j, k in enumerate(keys):
             v = hits.get(k)
@@ -321,6 +330,20 @@ class Embedder(TransformerMixin, BaseEstimator):
         c = self._get_cache()
         return {"size": len(c), "maxsize": c.maxsize}
 
+    def attach_store(self, store) -> "Embedder":
+        """Back the in-memory cache with a persistent one: any object with
+        ``get_many(key, texts) -> {text: vector}`` and ``put_many(key, texts, vectors)``
+        (``zhibiao.batch.cache.VectorStore``). Not pickled; ``None`` detaches."""
+        self.__dict__["_store"] = store
+        return self
+
+    @property
+    def store_key(self) -> str:
+        """What a stored vector depends on: the backend and the parameters that change it."""
+        skip = {"cache_size", "batch_size", "threads", "center"}
+        params = sorted((k, str(v)) for k, v in self.get_params().items() if k not in skip)
+        return f"{type(self).__name__}:{self.name}:{params}"
+
     # -- internals
     def _get_cache(self) -> _LRU:
         c = self.__dict__.get("_cache")
@@ -330,7 +353,7 @@ class Embedder(TransformerMixin, BaseEstimator):
         return c
 
     # state that is never pickled: caches, loaded models, locks
-    _TRANSIENT = ("_cache",)
+    _TRANSIENT = ("_cache", "_store")
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import math
+import os
+import secrets
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
@@ -12,23 +15,63 @@ from .errors import UnsupportedFormat
 WRITABLE = (".csv", ".xlsx", ".jsonl", ".parquet")
 
 
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one file: the same resolved path, or (hard links) the same inode."""
+    a, b = Path(a), Path(b)
+    try:
+        if a.resolve() == b.resolve():
+            return True
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def refuse_overwrite(outputs: Iterable[str | Path | None], inputs: Iterable[str | Path]) -> None:
+    """Raise before any work if an output path is one of the inputs: zhibiao never overwrites an input."""
+    inputs = [Path(p) for p in inputs]
+    for out in outputs:
+        if out is None:
+            continue
+        for inp in inputs:
+            if same_file(out, inp):
+                raise UnsupportedFormat(out, "is also an input; zhibiao never overwrites an input "
+                                             "(choose another output path)")
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix, so writers pick the same format) that is
+    renamed onto ``path`` only when the block succeeds: an interrupted or failed write leaves
+    the old file (or none), never a truncated one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem[:80]}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``df`` by suffix, atomically (a temporary file, then a rename)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in WRITABLE:
         raise UnsupportedFormat(path, f"cannot write {suffix or 'a file without suffix'}; use one of {', '.join(WRITABLE)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        df.to_csv(path, index=False, encoding="utf-8-sig")
-    elif suffix == ".xlsx":
-        write_xlsx([df], path)
-    elif suffix == ".jsonl":
-        df.to_json(path, orient="records", lines=True, force_ascii=False)
-    else:
-        try:
-            df.to_parquet(path, index=False)
-        except ImportError as exc:
-            raise UnsupportedFormat(path, "writing parquet needs pyarrow (pip install pyarrow)") from exc
+    with atomic_path(path) as tmp:
+        if suffix == ".csv":
+            df.to_csv(tmp, index=False, encoding="utf-8-sig")
+        elif suffix == ".xlsx":
+            write_xlsx([df], tmp)
+        elif suffix == ".jsonl":
+            df.to_json(tmp, orient="records", lines=True, force_ascii=False)
+        else:
+            try:
+                df.to_parquet(tmp, index=False)
+            except ImportError as exc:
+                raise UnsupportedFormat(path, "writing parquet needs pyarrow (pip install pyarrow)") from exc
     return path
 
 
@@ -128,6 +171,6 @@ def write_xlsx(frames: Iterable[pd.DataFrame], path: str | Path, sheet: str = "r
     if header is None:
         header = []
         new_sheet()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
     return path

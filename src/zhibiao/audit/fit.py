@@ -102,3 +102,21 @@ def fit_findings(rows: pd.DataFrame, projects: pd.DataFrame | None = None) -> li
                 out.append(_finding(CODE, _row_base(r), {
                     "sectors": "、".join(sorted(own)), "project_sectors": "、".join(sorted(project))}))
     return out
+
+
+def with_fit(report, projects) -> pd.DataFrame:
+    """The audit's findings plus fit to the project, which the copy detector cannot judge on a single
+    draft. A row already flagged as a copy is not flagged twice."""
+    from .codes import FINDING_COLUMNS
+    found = report.findings
+    if report.rows is None or not len(report.rows):
+        return found
+    rows = report.rows
+    if "template_copy" in rows.columns:
+        rows = rows[~rows["template_copy"].fillna(False).astype(bool)]
+    fit = pd.DataFrame(fit_findings(rows, projects), columns=FINDING_COLUMNS)
+    if not len(fit):
+        return found
+    have = set(zip(found["project_id"], found["location"], found["code"])) if len(found) else set()
+    fit = fit[[(p, loc, CODE) not in have for p, loc in zip(fit["project_id"], fit["location"])]]
+    return pd.concat([found, fit], ignore_index=True)

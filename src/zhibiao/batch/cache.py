@@ -67,6 +67,105 @@ class ResultCache:
         self._local = threading.local()
 
 
+class VectorStore:
+    """sqlite3 store of embeddings: (embedder key, text) → float32 vector, shared by the processes
+    of a run and kept across runs, so each distinct name is embedded once, ever, per embedder.
+
+    >>> import numpy as np, tempfile, os
+    >>> s = VectorStore(os.path.join(tempfile.mkdtemp(), "v.sqlite"))
+    >>> s.put_many("e5", ["群众满意度"], np.array([[0.6, 0.8]], dtype=np.float32))
+    >>> s.get_many("e5", ["群众满意度", "新建道路长度"])["群众满意度"].tolist()
+    [0.6000000238418579, 0.800000011920929]
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        con = self._con()
+        with con:
+            con.execute("CREATE TABLE IF NOT EXISTS vectors (embedder TEXT NOT NULL, text TEXT NOT NULL, "
+                        "vec BLOB NOT NULL, PRIMARY KEY (embedder, text)) WITHOUT ROWID")
+
+    _con = ResultCache._con
+
+    def get_many(self, key: str, texts) -> dict:
+        import numpy as np
+        found = {}
+        con = self._con()
+        texts = list(texts)
+        for i in range(0, len(texts), 500):
+            part = texts[i:i + 500]
+            q = "SELECT text, vec FROM vectors WHERE embedder = ? AND text IN (%s)" % ",".join("?" * len(part))
+            for text, blob in con.execute(q, [key, *part]):
+                found[text] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, key: str, texts, vectors) -> None:
+        import numpy as np
+        texts = list(texts)
+        if not texts:
+            return
+        vectors = np.asarray(vectors, dtype=np.float32)
+        con = self._con()
+        con.execute("BEGIN")
+        try:
+            con.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?, ?)",
+                            [(key, t, v.tobytes()) for t, v in zip(texts, vectors)])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def __getstate__(self):
+        return {"path": self.path}
+
+    def __setstate__(self, state):
+        self.path = state["path"]
+        self._local = threading.local()
+
+
+def embedders_of(normalizer) -> list:
+    """The embedders inside a normalizer (classifier and matcher; often one object)."""
+    out = []
+    for part in (getattr(normalizer, "classifier", None), getattr(normalizer, "matcher", None)):
+        emb = getattr(part, "embedder", None)
+        if emb is not None and callable(getattr(emb, "attach_store", None)) and all(emb is not e for e in out):
+            out.append(emb)
+    return out
+
+
+def attach_vectors(normalizer, path: str | Path | None, single_thread: bool = False) -> VectorStore | None:
+    """Give the normalizer's embedders the persistent vector store at ``path``, pre-filled with
+    the matcher's reference names (their vectors are in the model already). ``single_thread``: one
+    BLAS/OpenMP thread per embedder, for a worker process that shares the cores with others."""
+    if single_thread:
+        for emb in embedders_of(normalizer):
+            if hasattr(emb, "threads"):
+                emb.threads = 1
+    if path is None:
+        return None
+    try:
+        store = VectorStore(path)
+    except (OSError, sqlite3.Error):
+        return None
+    matcher = getattr(normalizer, "matcher", None)
+    for emb in embedders_of(normalizer):
+        emb.attach_store(store)
+        # the reference side: raw vectors only (a centred embedder stores what it encodes after centring)
+        if matcher is not None and getattr(matcher, "embedder", None) is emb and not getattr(emb, "center", False) \
+                and getattr(matcher, "emb_matrix_", None) is not None:
+            try:
+                from ..embed import prepare
+                names = [prepare(t) for t in matcher.exemplars_]
+                known = store.get_many(emb.store_key, names[:1])
+                if not known:
+                    store.put_many(emb.store_key, names, matcher.emb_matrix_)
+            except (AttributeError, ValueError, sqlite3.Error):
+                pass
+    return store
+
+
 def _default_cache_dir(output: Path) -> Path:
     env = os.environ.get("ZHIBIAO_CACHE_DIR")
     if env:

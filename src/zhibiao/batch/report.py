@@ -15,6 +15,7 @@ class BatchReport:
     cache_hits: int = 0         # of those, served from the on-disk cache
     normalized: int = 0         # of those, sent to the normalizer
     error_rows: int = 0         # rows kept with the normalize_error flag
+    names_embedded: int = 0     # distinct names embedded in this run (the others were in the vector store)
     chunks: int = 0             # chunks in the input (done now + skipped)
     skipped_chunks: int = 0     # chunks already committed by an earlier run (resume)
     failures: list[str] = field(default_factory=list)   # files that could not be read (or not to the end)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from ..copies import check_copies
 from ..errors import InputError, UnsupportedFormat, ZhibiaoError
-from .cache import ResultCache, _default_cache_dir
+from .cache import ResultCache, _default_cache_dir, attach_vectors
 from .chunks import _key_columns_of, _NormalizerRef, normalize_chunk
 from .engines import _run_dask, _run_processes
+from .names import distinct_names, embed_names, missing_names, vector_path
 from .readers import _READ_ERRORS, _classify_input, _count_rows, _iter_chunks, _read_failure
 from .report import BatchReport, _progress
 from .writers import OUTPUT_SUFFIXES, _input_signature, _parts_to_xlsx, _Writer
@@ -41,6 +42,9 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
         raise ZhibiaoError("chunk_rows and jobs must be at least 1")
     if not inputs:
         raise ZhibiaoError("no inputs")
+    # the writer empties the output before the inputs are read: refuse an input as output first
+    from ..tables import refuse_overwrite
+    refuse_overwrite([xlsx, output], inputs)
 
     if normalizer is None or isinstance(normalizer, (str, os.PathLike)):
         path = None if normalizer is None else str(normalizer)
@@ -55,9 +59,12 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
 
     report = BatchReport(output=str(output), engine=engine, jobs=jobs)
     store: ResultCache | None = None
+    vectors = None
     if cache and fingerprint:
         cdir = Path(cache_dir) if cache_dir is not None else _default_cache_dir(output)
         store = ResultCache(cdir / "normalize.sqlite", str(fingerprint))
+        # every distinct name embedded once per run and kept across runs, on every engine
+        vectors = attach_vectors(normalizer, cdir / "vectors.sqlite")
     elif cache:
         report.warnings.append("normalizer has no fingerprint; the on-disk cache is off")
 
@@ -112,10 +119,15 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
             report.failures.extend(rec.get("failures", []))
             bar.update(task, advance=rec["rows"])
 
+        names = []
+        if vectors is not None:
+            names = missing_names(normalizer, distinct_names(ins, chunk_rows, report.warnings))
+        report.names_embedded = len(names)
         if engine == "dask":
             _run_dask(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs, scheduler,
-                      on_commit, on_skip, report)
+                      on_commit, on_skip, report, names=names, vectors=vector_path(vectors))
         elif jobs == 1:
+            embed_names(normalizer, names)
             for inp in ins:
                 try:
                     chunks = _iter_chunks(inp, chunk_rows, set(writer.done), report.warnings)
@@ -129,7 +141,7 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
                     report.failures.append(_read_failure(inp.path, exc))
         else:
             _run_processes(ins, writer, ref, key_columns, store, chunk_rows, jobs, on_commit, on_skip,
-                           report)
+                           report, names=names, vectors=vector_path(vectors))
 
     writer.finish()
     report.rows_out = writer.rows_written

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..errors import (CorruptDocument, EmptyDocument, EncryptedDocument, FileTooLarge, InputError,
                       NoIndicatorTable)
+from .limits import check_cell
 from .assemble import PROJECT_COLUMNS, ROW_COLUMNS, SELFEVAL_COLUMNS, assemble
 from .model import Document
 from .registry import FILE_TYPES, read, sniff
@@ -49,7 +50,7 @@ def read_document(path: str | Path, limit: int | None = None) -> Document:
     found = sniff(path, max_bytes() if limit is None else limit)
     kind = found.reader
     try:
-        return read(path, found)
+        return _check_cells(read(path, found), path)
     except InputError:
         raise
     except MemoryError:
@@ -59,6 +60,20 @@ def read_document(path: str | Path, limit: int | None = None) -> Document:
         if "encrypt" in message.lower() or "password" in message.lower():
             raise EncryptedDocument(path, "the file is password protected; save an unprotected copy") from None
         raise CorruptDocument(path, f"cannot read the {kind} file ({type(exc).__name__}: {message[:120]})") from None
+
+
+def _check_cells(doc: Document, path: Path) -> Document:
+    """Every reader's output is held to the one cell-length limit (.limits), whatever the format:
+    a 150,000-character cell is a pasted dump, not an indicator, and costs every later stage."""
+    from .model import Paragraph
+    for block in doc.blocks:
+        if isinstance(block, Paragraph):
+            check_cell(path, block.text, f"paragraph {block.loc}")
+        else:
+            for row in block.rows:
+                for cell in row.cells:
+                    check_cell(path, cell.text, f"cell {cell.loc}")
+    return doc
 
 
 def extract_file(path: str | Path) -> tuple[list[dict], list[dict]]:

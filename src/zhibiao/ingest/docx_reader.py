@@ -17,6 +17,7 @@ from pathlib import Path
 
 from docx.oxml.ns import qn
 
+from .limits import check_paragraphs
 from .model import Cell, Document, Paragraph, Row, Table
 
 W_P, W_TBL, W_TR, W_TC, W_R = qn("w:p"), qn("w:tbl"), qn("w:tr"), qn("w:tc"), qn("w:r")
@@ -48,6 +49,7 @@ def read_docx(path) -> Document:
     for child in _children(body):
         if child.tag == W_P:
             n_paras += 1
+            check_paragraphs(path, n_paras)
             text = _para_text(child)
             if text.strip():
                 doc.blocks.append(Paragraph(text, f"P{n_paras}"))

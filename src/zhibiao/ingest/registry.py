@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..errors import (CorruptDocument, EmptyDocument, EncryptedDocument, FileNotFound, FileTooLarge,
                       UnsupportedFormat)
+from .limits import check_package
 
 ZIP = b"PK\x03\x04"
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2/CFB: Office 97-2003, WPS, encrypted OOXML
@@ -152,6 +153,7 @@ def sniff(path: str | Path, limit: int) -> Sniffed:
         if not zipfile.is_zipfile(path):
             raise CorruptDocument(path, f"not a valid .{found.reader}: the file is not a zip package "
                                         f"(damaged or renamed?)")
+        check_package(path)   # a zip bomb is refused from the package directory, before any inflating
     return found
 
 

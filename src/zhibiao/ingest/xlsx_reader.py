@@ -16,12 +16,14 @@ from bisect import bisect_left, bisect_right
 from pathlib import Path
 
 from ..errors import FileTooLarge
+from .limits import MAX_CELL_CHARS, check_cell
 from .model import Cell, Document, Row, Table
 from .numfmt import display
 
 MAX_ROWS = 200_000  # rows with text, per sheet
 MAX_COLS = 500
 MAX_CELLS = 2_000_000  # rows × columns of the table built from a sheet
+EXCEL_MAX_ROWS = 1_048_576  # rows of any kind in one sheet (package limits: .limits)
 
 
 def hidden_sheet_note(name: str) -> str:
@@ -62,13 +64,20 @@ def _sheet(ws, path) -> Table:
     parser = _parse(ws)
     grid: dict[int, dict[int, str]] = {}  # row → column → text, only cells with text
     width = 0
+    seen = 0
     try:
         for r, cells in parser.parse():
+            seen += 1   # empty rows too: millions of them are a bomb, not a table
+            if seen > EXCEL_MAX_ROWS:
+                raise FileTooLarge(path, f"sheet {ws.title!r} has more than {EXCEL_MAX_ROWS:,} rows, "
+                                         f"more than Excel allows")
             texts = {}
             for c in cells:
                 if c["value"] is None:
                     continue
                 text = display(c["value"], ReadOnlyCell(ws, **c).number_format)
+                if len(text) > MAX_CELL_CHARS:
+                    check_cell(path, text, f"cell {ws.title}!{get_column_letter(c['column'])}{r}")
                 if text.strip():
                     texts[c["column"]] = text
             if not texts:

@@ -29,7 +29,6 @@ Error contract: malformed input gets a 4xx with ``{"detail": ...}`` and never a 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import weakref
@@ -41,7 +40,7 @@ import anyio
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -51,6 +50,7 @@ from ..errors import ModelNotFound, ZhibiaoError
 from .limits import (MAX_BODY_BYTES, MAX_DRAFT_ROWS, MAX_JSON_ROWS, MAX_K, MAX_LONG_TEXT,  # noqa: F401
                      MAX_TEXT, MAX_UPLOAD_ROWS, BodyLimitMiddleware, BodyTooLarge)
 from .models import Models
+from .pool import REQUEST_SECONDS, ClientGone, WorkerPool, WorkTimeout, clean_stale_uploads, run_in_thread
 from .responses import SafeJSON, _clean_errors, jsonable, records  # noqa: F401  (re-exported)
 from .schemas import (AuditOut, CodeOut, HealthOut, ParsedValueOut, ParseValueIn, RowsIn, RowsOut,  # noqa: F401
                       SelfevalIn, SuggestIn, SuggestOut, _errors, _ok)
@@ -73,26 +73,6 @@ def _local_swagger_assets() -> Path | None:
         return None
     static = Path(spec.origin).parent / "static"
     return static if (static / "swagger-ui-bundle.js").exists() else None
-
-
-def _with_fit(report, projects):
-    """The audit's findings plus fit to the project (:mod:`zhibiao.audit.fit`), which the copy
-    detector cannot judge on a single draft. A row already flagged as a copy is not flagged twice."""
-    import pandas as pd
-    from ..audit.codes import FINDING_COLUMNS
-    from ..audit.fit import fit_findings
-    found = report.findings
-    if report.rows is None or not len(report.rows):
-        return found
-    rows = report.rows
-    if "template_copy" in rows.columns:
-        rows = rows[~rows["template_copy"].fillna(False).astype(bool)]
-    fit = pd.DataFrame(fit_findings(rows, projects), columns=FINDING_COLUMNS)
-    if not len(fit):
-        return found
-    have = set(zip(found["project_id"], found["location"], found["code"])) if len(found) else set()
-    fit = fit[[(p, loc, "unusual_for_project") not in have for p, loc in zip(fit["project_id"], fit["location"])]]
-    return pd.concat([found, fit], ignore_index=True)
 
 
 def _audit_inputs(rows, projects, payload):
@@ -121,29 +101,54 @@ def codes_table() -> list[dict]:
 
 # ----------------------------------------------------------------------------- the app
 def create_app(models: Models | None = None, *, models_path: str | Path | None = None,
-               max_body_bytes: int = MAX_BODY_BYTES, workers: int | None = None) -> FastAPI:
+               max_body_bytes: int = MAX_BODY_BYTES, workers: int | None = None,
+               pool: WorkerPool | None = None, request_seconds: float | None = None) -> FastAPI:
     """The FastAPI app. ``models`` (already loaded) skips loading at start-up; otherwise the
     lifespan loads them once from ``models_path`` (default: ``zhibiao.resources.models_dir()``).
     Missing models leave the service up in a degraded state: /health says so, model
     endpoints answer 503 and /parse-value still works.
 
-    ``workers`` bounds how many model calls run at once (default: the CPU count); the rest
-    wait their turn in order, which keeps tail latency down when clients outnumber cores.
+    ``pool`` (a started :class:`~zhibiao.service.pool.WorkerPool`, what ``zhibiao serve`` uses):
+    the models live in worker processes and every request's work runs there, so a slow request
+    stalls nobody and each core serves a request. Without it the work runs in threads of this
+    process, at most ``workers`` at a time (default: the CPU count).
+
+    Every request has a time budget (``request_seconds``, default ``ZHIBIAO_REQUEST_SECONDS`` or
+    60 s): past it the answer is 503, and with a pool the work is stopped; so it is when the
+    client hangs up.
     """
     n_workers = max(1, workers or os.cpu_count() or 2)
+    budget = float(request_seconds if request_seconds is not None else REQUEST_SECONDS)
     limiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # one per event loop
 
-    async def work(fn, *args):
-        """Run blocking model work in a thread, at most ``n_workers`` at a time."""
+    def deadline_of(request: Request) -> float:
+        """The request's deadline: set when its first job starts, shared by its later jobs."""
+        if getattr(request.state, "deadline", None) is None:
+            request.state.deadline = asyncio.get_running_loop().time() + budget
+        return request.state.deadline
+
+    async def run(request: Request, job: str, *args):
+        """Run one job of :data:`zhibiao.service.pool.JOBS` within the request's budget."""
+        deadline = deadline_of(request)
+        if pool is not None:
+            return await pool.run(job, *args, deadline=deadline, budget=budget,
+                                  disconnected=request.is_disconnected)
         loop = asyncio.get_running_loop()
         limiter = limiters.get(loop)
         if limiter is None:
             limiter = limiters[loop] = anyio.CapacityLimiter(n_workers)
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=limiter)
+        return await run_in_thread(job, app.state.models, *args, deadline=deadline, budget=budget,
+                                   limiter=limiter, disconnected=request.is_disconnected)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if app.state.models is None:
+        removed = clean_stale_uploads()
+        if removed:
+            log.info("removed %d upload copies left by a stopped server", removed)
+        if pool is not None:
+            await run_in_threadpool(pool.wait_ready)
+            app.state.models = pool
+        elif app.state.models is None:
             try:
                 app.state.models = await run_in_threadpool(Models.load, models_path)
                 log.info("models loaded in %.1fs", app.state.models.load_seconds)
@@ -159,8 +164,11 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
     app.state.models = models
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
 
-    def get_models() -> Models:
-        return (app.state.models or Models(error="service not started")).require()
+    def get_models():
+        m = app.state.models or Models(error="service not started")
+        if not m.loaded:
+            raise HTTPException(503, f"models not loaded: {m.error or 'run `zhibiao train` first'}")
+        return m
 
     # -- errors: one shape, never a traceback --------------------------------------------------
     @app.exception_handler(ZhibiaoError)
@@ -182,6 +190,17 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
             detail = "could not parse the request body (is it UTF-8 JSON, or a well-formed multipart upload?)"
         return SafeJSON({"detail": detail}, status_code=status, headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(WorkTimeout)
+    async def over_budget(request: Request, exc: WorkTimeout):
+        log.warning("%s %s stopped: over its %g s budget", request.method, request.url.path, budget)
+        return SafeJSON({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(ClientGone)
+    async def client_gone(request: Request, exc: ClientGone):
+        # nobody reads this answer; the status is for the access log (nginx's "client closed request")
+        log.info("%s %s: the client hung up; its work was stopped", request.method, request.url.path)
+        return Response(status_code=499)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
         log.exception("unexpected error on %s %s", request.method, request.url.path)
@@ -189,7 +208,7 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
 
     # -- endpoints -------------------------------------------------------------------------------
     @app.get("/health", response_model=HealthOut, tags=["service"])
-    def health():
+    async def health():   # on the event loop: never queued behind model work
         m = app.state.models or Models(error="service not started")
         return HealthOut(status="ok" if m.loaded else "degraded", version=__version__, models_loaded=m.loaded,
                          audit_available=True, detail=m.error,
@@ -212,44 +231,42 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
               summary="Normalize indicator rows, or a document (DESIGN §4)")
     async def normalize(request: Request, format: Literal["json", "xlsx"] = Query(
             "json", description="json rows, or xlsx in the standard 绩效目标表 layout")):
-        rows, projects, failures, payload = await read_rows_request(request)
-        m = get_models()
+        get_models()
+        rows, projects, failures, payload = await read_rows_request(request, extract=run)
         if format == "xlsx":  # the form as the clerk wrote it, with the audit's notes in Chinese
             rows, projects = _audit_inputs(rows, projects, payload)
-            report = await work(lambda: m.pipeline.audit(rows, projects if len(projects) else None))
-            data = await work(standard_xlsx, report.rows, projects, payload, _with_fit(report, projects))
+            report = await run(request, "audit", rows, projects if len(projects) else None)
+            data = await run(request, "standard_xlsx", report["rows"], projects, payload, report["findings"])
             return _xlsx_response(data, payload.project_name if payload else "")
-        out = await work(m.pipeline.normalize, rows, projects)
+        out = await run(request, "normalize", rows, projects)
         return {"count": len(out), "rows": records(out), "projects": records(projects), "failures": failures}
 
     @app.post("/suggest", tags=["api"], response_model=None,
               responses={**_ok(SuggestOut, "suggestions ranked by score, and the similar projects"),
                          **_errors(413, 422, 503)},
               summary="Suggest an indicator set for a project (DESIGN §5)")
-    async def suggest(body: SuggestIn):
+    async def suggest(body: SuggestIn, request: Request):
         import pandas as pd
-        m = get_models()
+        get_models()
         draft = None
         if body.draft:
             draft = pd.DataFrame([r.model_dump() for r in body.draft])
-        result = await work(lambda: m.pipeline.suggest(body.text, description=body.description,
-                                                       budget=body.budget, k=body.k, draft=draft))
+        result = await run(request, "suggest", body.text, body.description, body.budget, body.k, draft)
         return SafeJSON(result)
 
     @app.post("/audit", tags=["api"], response_model=AuditOut, responses=_errors(413, 415, 422, 503),
               openapi_extra=_rows_body("#/components/schemas/RowsIn"),
               summary="Audit indicator rows or a document: row flags and findings")
     async def audit(request: Request):
-        rows, projects, failures, payload = await read_rows_request(request)
-        m = get_models()
+        get_models()
+        rows, projects, failures, payload = await read_rows_request(request, extract=run)
         rows, projects = _audit_inputs(rows, projects, payload)
-        report = await work(lambda: m.pipeline.audit(rows, projects if len(projects) else None))
-        findings = _with_fit(report, projects)
-        normalized = report.rows
+        report = await run(request, "audit", rows, projects if len(projects) else None)
+        normalized = report["rows"]
         return {"count": len(normalized), "rows": records(normalized), "projects": records(projects),
-                "failures": failures, "findings": records(findings),
-                "project_summary": records(report.projects), "departments": records(report.departments),
-                "notes": [str(n) for n in report.notes]}
+                "failures": failures, "findings": records(report["findings"]),
+                "project_summary": records(report["projects"]), "departments": records(report["departments"]),
+                "notes": report["notes"]}
 
     @app.get("/codes", tags=["api"], response_model=list[CodeOut],
              summary="The audit's problem codes: labels, severities, messages, fixes (one name per check)")
@@ -258,16 +275,13 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
 
     # 绩效自评 (DESIGN §7): the body is selfeval.as_json's, what `zhibiao selfeval` writes
     # (scored rows, and the project totals and grades under "projects").
-    @app.post("/selfeval", tags=["api"], response_model=RowsOut, responses=_errors(413, 415, 422),
+    @app.post("/selfeval", tags=["api"], response_model=RowsOut, responses=_errors(413, 415, 422, 503),
               openapi_extra=_rows_body("#/components/schemas/SelfevalIn"),
               summary="Self-evaluation: achieved, completion rate and score per row (DESIGN §7)")
     async def selfeval(request: Request):
-        from ..selfeval import as_json, selfeval_projects
-        rows, _projects, failures, _ = await read_rows_request(request, SelfevalIn)
-        pipeline = (app.state.models or Models()).pipeline
-        scored = await work(pipeline.selfeval, rows)
-        body = await work(lambda: as_json(scored, selfeval_projects(scored)))
-        return {"count": len(scored), **body, "failures": failures}
+        rows, _projects, failures, _ = await read_rows_request(request, SelfevalIn, extract=run)
+        body = await run(request, "selfeval", rows)
+        return {"count": len(body["rows"]), **body, "failures": failures}
 
     # -- OpenAPI docs: Swagger UI served from this machine when swagger-ui-py is installed
     # (clerks' networks are often closed), else from FastAPI's default CDN.
@@ -316,10 +330,17 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, *, models_path: str | Path | None = None,
-          log_level: str = "info") -> None:
-    """Run the service with uvicorn (what ``zhibiao serve`` calls). Loads the models first,
-    so a missing model is one clear error (ModelNotFound) instead of a degraded server."""
+          log_level: str = "info", processes: int | None = None) -> None:
+    """Run the service with uvicorn (what ``zhibiao serve`` calls), its work in ``processes``
+    worker processes (default: the CPU count). The workers load the models first, so a missing
+    model is one clear error (ModelNotFound) instead of a degraded server."""
     import uvicorn
-    models = Models.load(models_path)
-    # Ctrl-C / SIGTERM stop the server within seconds, even while a long /audit is running.
-    uvicorn.run(create_app(models), host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+    pool = WorkerPool(size=max(1, processes or os.cpu_count() or 2), models_path=models_path).start()
+    try:
+        pool.wait_ready()
+        if not pool.loaded:
+            raise ModelNotFound(pool.error or "the worker processes could not load the models")
+        # Ctrl-C / SIGTERM stop the server within seconds, even while a long /audit is running.
+        uvicorn.run(create_app(pool=pool), host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+    finally:
+        pool.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ log = logging.getLogger("zhibiao.service")
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-_SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
 
 
 def check_upload(filename: str, head: bytes) -> str:
@@ -53,30 +51,53 @@ async def _read_upload(request: Request) -> tuple[str, bytes]:
     if not files:
         raise HTTPException(422, "multipart upload needs a file field (name it 'file')")
     upload = files[0]
+    name = check_filename(upload.filename or "upload")
     data = await upload.read()
-    name = Path(upload.filename or "upload").name
     return name, data
+
+
+MAX_FILENAME_BYTES = 255   # what a file system holds in one name (ext4, NTFS, APFS)
+
+
+def check_filename(filename: str) -> str:
+    """The upload's base name, or a 422: longer than a file system holds, or with control
+    characters. The name is only ever shown back; the copy on disk gets a fixed name.
+
+    >>> check_filename("C:\\报表\\绩效目标表.xlsx")
+    '绩效目标表.xlsx'
+    """
+    name = Path(filename.replace("\\", "/")).name
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_FILENAME_BYTES:
+        raise HTTPException(422, f"the file name is {len(name.encode('utf-8', 'surrogatepass'))} bytes long; "
+                                 f"the limit is {MAX_FILENAME_BYTES} (rename the file)")
+    if any(ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in name):
+        raise HTTPException(422, "the file name holds control characters (rename the file)")
+    if name in ("", ".", ".."):
+        raise HTTPException(422, "the upload has no file name")
+    return name
 
 
 def extract_upload(name: str, data: bytes) -> tuple[Any, Any, list[str]]:
     """Write the upload to a private temp dir and run the public extractor on it."""
     import pandas as pd
     from ..ingest import extract_all
-    check_upload(name, data[:8192])
-    safe = _SAFE_NAME.sub("_", name).strip("._") or "upload"
-    if not safe.lower().endswith(Path(name).suffix.lower()):
-        safe += Path(name).suffix.lower()
-    with tempfile.TemporaryDirectory(prefix="zhibiao-upload-") as tmp:
-        path = Path(tmp) / safe
+    from .pool import upload_dir
+    name = check_filename(name)
+    suffix = check_upload(name, data[:8192])
+    # the copy's name is ours (the user's may be anything); its dir names this process, so a copy
+    # left by a killed worker or server is found and removed (service.pool)
+    with upload_dir() as tmp:
+        path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
         try:
             result = extract_all([path], errors="collect")
         except ZhibiaoError as exc:
-            raise HTTPException(422, str(exc).replace(str(path), name)) from exc
+            raise HTTPException(422, str(exc).replace(str(path), name).replace(path.name, name)) from exc
         except Exception as exc:  # noqa: BLE001 - a document the reader chokes on is bad input, not a 500
             log.warning("extracting %s failed: %r", name, exc)
             raise HTTPException(422, f"{name}: could not read the document ({type(exc).__name__})") from exc
-        failures = [str(f).replace(str(path), name).replace(str(tmp), "") for f in (result.failures or [])]
+        failures = [str(f).replace(str(path), name).replace(str(tmp), "").replace(path.name, name)
+                    for f in (result.failures or [])]
         rows = result.rows if result.rows is not None else pd.DataFrame()
         projects = result.projects if result.projects is not None else pd.DataFrame()
     for df in (rows, projects):
@@ -89,14 +110,19 @@ def extract_upload(name: str, data: bytes) -> tuple[Any, Any, list[str]]:
     return rows, projects, failures
 
 
-async def read_rows_request(request: Request, schema: type[BaseModel] = RowsIn) -> tuple[Any, Any, list[str], Any]:
+async def read_rows_request(request: Request, schema: type[BaseModel] = RowsIn, *,
+                            extract=None) -> tuple[Any, Any, list[str], Any]:
     """JSON (``schema``: RowsIn, or another model with ``rows`` and ``project_name``) or a multipart
-    upload → (rows DataFrame, projects DataFrame, failures, payload or None)."""
+    upload → (rows DataFrame, projects DataFrame, failures, payload or None). ``extract(request,
+    "extract", name, data)`` runs the extraction (the app's worker pool); default: a thread."""
     import pandas as pd
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
         name, data = await _read_upload(request)
-        rows, projects, failures = await run_in_threadpool(extract_upload, name, data)
+        if extract is not None:
+            rows, projects, failures = await extract(request, "extract", name, data)
+        else:
+            rows, projects, failures = await run_in_threadpool(extract_upload, name, data)
         return rows, projects, failures, None
     if ctype in ("application/json", "") or ctype.endswith("+json"):
         body = await request.body()
