@@ -46,6 +46,26 @@ def main() -> None:
           f"of the answers right")
     print(f"  rows with a fitting type: {has_type.sum()}, matched right {(right & has_type).sum()}; "
           f"rows with none: {(~has_type).sum()}, abstained on {(~answered & ~has_type).sum()}")
+    suggest_recall(result)
+
+
+def suggest_recall(result) -> None:
+    """Soft recall@10 of suggest on each form's own names (DESIGN §6 yardstick), beside popularity."""
+    import numpy as np
+    from zhibiao import suggest
+    from zhibiao.recommend import default_recommender
+    from zhibiao.suggest_eval import soft_recall
+    rec = default_recommender()
+    popular = [rec.display_arr_[j] for j in np.argsort(-rec.presence_.sum(axis=0), kind="stable")[:10]]
+    info = result.projects.set_index("project_id")
+    ours, base = [], []
+    for pid, g in result.rows.groupby("project_id"):
+        p = info.loc[pid]
+        out = suggest(p["project_name"], description=str(p.get("purpose", "") or ""), k=10)
+        ours.append(soft_recall([s["suggested_level3"] for s in out["suggestions"]], list(g["level3"])))
+        base.append(soft_recall(popular, list(g["level3"])))
+    print(f"suggest soft recall@10 over the {len(ours)} forms' projects: {np.mean(ours):.3f} "
+          f"(popularity {np.mean(base):.3f})")
 
 
 if __name__ == "__main__":
