@@ -54,7 +54,7 @@ FEATURES = ("sector", "common", "archetype", "any_archetype", "keyword", "simila
             "neighbours", "neighbours_x_closeness", "popularity", "shared_scope", "stated_quantity")
 FEATURE_FLOOR = {"keyword": 1.5, "stated_quantity": 2.0}
 COMMON_SHARE = 0.5  # at most this share of a set is 通用 types when the sector offers its own
-CLOSE_PROJECT = 0.55  # a past project at least this similar (char + embedding) counts as close
+CLOSE_PROJECT = 0.5  # a past project at least this similar (char + embedding) counts as close
 
 
 def _bigrams(s: str) -> set[str]:
@@ -377,7 +377,13 @@ class Recommender(VersionStamped):
         # and their descriptions state few quantities: those features cannot be judged on the seeds,
         # so their weights never fall below a prior (FEATURE_FLOOR).
         floor = np.array([FEATURE_FLOOR.get(f, 0.0) for f in FEATURES])
-        self.coef_ = np.maximum(coef, floor)
+        coef = np.maximum(coef, floor)
+        # The seeds' types carry no archetypes, so the seeds reward "fits any archetype" over "fits this
+        # project's": a type made for the project's kind of spending is never worth less than one made
+        # for none in particular.
+        arch, any_arch = FEATURES.index("archetype"), FEATURES.index("any_archetype")
+        coef[arch] = max(coef[arch], coef[any_arch])
+        self.coef_ = coef
         self.intercept_ = intercept
         return self
 
