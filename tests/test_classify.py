@@ -93,8 +93,21 @@ def test_matcher_threshold_and_calibration():
     # A calibrator fitted on separable held-out scores puts the cut between them.
     score = np.r_[np.full(50, .9), np.full(50, .3)]
     m.calibrate(score, np.r_[np.full(50, .3), np.full(50, .01)], np.r_[np.ones(50), np.zeros(50)])
-    hi, lo = m.calibrator_.predict_proba([[.9, .3], [.3, .01]])[:, 1]
+    hi, lo = m.confidence(np.array([.9, .3]), np.array([.3, .01]), np.array([1.0, 1.0]))
     assert lo < m.threshold <= hi
+
+
+def test_the_grammar_keeps_near_misses_apart():
+    """受益户数 is no 受益人数 and 牲畜成活率 no 苗木成活率, however alike the characters."""
+    names = ["受益人数", "苗木成活率", "资金到位率"]
+    m = IndicatorMatcher(get_embedder("tfidf").fit(names)).fit(names, ["people", "trees", "funds"])
+    S, A = m.scores(["受益户数", "牲畜成活率", "资金拨付及时率", "受益人口数"], with_agreement=True)
+    ids = list(m.ids_)
+    assert A[0, ids.index("people")] == 0 and A[1, ids.index("trees")] == 0 and A[2, ids.index("funds")] == 0
+    # a paraphrase agrees and scores best
+    assert A[3, ids.index("people")] > 0.4 and S[3].argmax() == ids.index("people")
+    # the near-misses score below the paraphrase of the same type
+    assert S[0, ids.index("people")] < S[3, ids.index("people")]
 
 
 def test_choose_threshold_meets_target_precision():

@@ -260,14 +260,17 @@ class IndicatorMatcher:
         it where one measure is unknown, 0 where they differ."""
         q_measure = self._measure_codes(parts)
         Q = self.subject_.transform([p.subject for p in parts])
-        q_len = np.asarray(Q.sum(axis=1)).ravel()
+        # the query's own grams, not only those the exemplars share (牲畜 is a subject, not an empty one)
+        q_len = np.array([len(set(p.subject) | {p.subject[i:i + 2] for i in range(len(p.subject) - 1)})
+                          for p in parts], dtype=np.float32)
         e_len = np.asarray(self.ex_subject_.sum(axis=1)).ravel()
         inter = (Q @ self.ex_subject_.T).toarray()
         total = q_len[:, None] + e_len[None, :]
         dice = np.where(total > 0, 2 * inter / np.maximum(total, 1), 1.0)
         # A generic name (满意度, no subject) against a specific one (群众满意度) half agrees.
         dice = np.where((q_len[:, None] == 0) ^ (e_len[None, :] == 0), 0.5, dice)
-        known = (q_measure[:, None] >= 0) & (self.ex_measure_[None, :] >= 0)
+        # -1: a measure no exemplar has (still a measure, and a different one); -2: the name has none
+        known = (q_measure[:, None] != -2) & (self.ex_measure_[None, :] >= 0)
         same = q_measure[:, None] == self.ex_measure_[None, :]
         agree = np.where(known, np.where(same, dice, 0.0), 0.5 * dice)
         # Two subjects without a character in common measure different things (牲畜成活率 is no 苗木成活率).
