@@ -221,8 +221,8 @@ def test_normalize_upload_text_dump(client):
 
 @pytest.mark.parametrize("name,content,status,words", [
     ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, 415, "unsupported file type"),
-    ("table.xlsx", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, 415, "not an Excel workbook"),
-    ("table.xlsx", b"just some text, not a workbook", 415, "not an Excel workbook"),
+    ("table.xlsx", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, 415, "PNG image"),
+    ("table.xlsx", b"just some text, not a workbook", 415, "not a zip package"),
     ("rows.csv", b"PK\x03\x04" + b"\0" * 64, 415, "binary"),
     ("notes", b"hello", 415, "no suffix"),
     ("empty.csv", b"", 422, "empty"),
@@ -397,7 +397,8 @@ def test_odd_text_never_500(client, text):
 
 
 # ------------------------------------------------------------------------------------------ schemathesis
-OPERATIONS = ["GET /health", "GET /codes", "POST /parse-value", "POST /normalize", "POST /suggest", "POST /audit"]
+OPERATIONS = ["GET /health", "GET /codes", "POST /parse-value", "POST /normalize", "POST /suggest", "POST /audit",
+              "POST /selfeval"]
 EXAMPLES = 40   # per operation and generation mode (valid, invalid): bounded
 
 

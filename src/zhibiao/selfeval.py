@@ -170,6 +170,15 @@ def _clean(text) -> str:
 _PLACEHOLDER = {"", "-", "--", "—", "——", "/", "*", "／", "\\", "无数据", "空", "null", "None", "nan", "NaN", "N/A", "n/a", "#N/A"}
 
 
+def _none_is_no(pv):
+    """无 / 暂无 in a 自评表 is a statement (nothing happened, none was set), where the value grammar,
+    reading a target cell, says "no target" (empty): here it is the answer 否."""
+    if pv.kind == "empty" and any(w.startswith("no-target") for w in pv.warnings):
+        from dataclasses import replace
+        return replace(pv, kind="boolean", boolean=False)
+    return pv
+
+
 def _number(text) -> float | None:
     """15, "15分", "15.0" → 15.0; anything else → None."""
     if text is None or isinstance(text, bool):
@@ -532,7 +541,7 @@ class _Judge:
             return j.flag("missing_target")
         if a_text in _PLACEHOLDER:
             return j.flag("missing_actual")
-        tv, av = parse_value(t_text, year), parse_value(a_text, year)
+        tv, av = _none_is_no(parse_value(t_text, year)), _none_is_no(parse_value(a_text, year))
         if tv.kind == "empty":
             return j.flag("missing_target")
         if av.kind == "empty":
