@@ -229,43 +229,10 @@ def generate_varied(path: Path, rows: int, names: int | None, seed: int = 1) -> 
 
 
 def committed_normalizer():
-    """The committed models/normalizer.joblib, made runnable if it predates the matcher's name
-    grammar (models are retrained after merges): the grammar's parts are rebuilt from the model's
-    own exemplars; the embeddings, classifier and calibration are the committed ones."""
+    """The committed models/normalizer.joblib."""
     from zhibiao.classify import Normalizer
-    n = Normalizer.load()
-    m = n.matcher
-    if not hasattr(m, "measures_"):
-        from sklearn.feature_extraction.text import CountVectorizer
+    return Normalizer.load()
 
-        from zhibiao.taxonomy import parse_name
-        parts = [parse_name(e) for e in m.exemplars_]
-        m.measures_ = sorted({p.measure for p in parts if p.measure})
-        m.ex_measure_ = m._measure_codes(parts)
-        m.subject_ = CountVectorizer(analyzer="char", ngram_range=(1, 2), binary=True, dtype=np.float32)
-        m.subject_.fit([p.subject for p in parts] + ["的"])
-        m.ex_subject_ = m.subject_.transform([p.subject for p in parts])
-        for attr, default in (("grammar_weight", 0.3), ("measure_penalty", 0.3)):
-            if not hasattr(m, attr):
-                setattr(m, attr, default)
-        n.card["benchmark_note"] = "grammar parts rebuilt"
-    cal = getattr(m, "calibrator_", None)
-    if cal is not None and getattr(cal, "n_features_in_", 3) == 2:   # calibrated before the agreement feature
-        m.calibrator_ = _TwoFeatureCalibrator(cal)
-    return n
-
-
-class _TwoFeatureCalibrator:
-    """A calibrator fitted on (score, margin), fed the matcher's (score, margin, agreement)."""
-
-    def __init__(self, inner):
-        self.inner = inner
-
-    def predict_proba(self, X):
-        return self.inner.predict_proba(np.asarray(X)[:, :2])
-
-
-# --------------------------------------------------------------------------- one measured run
 
 class _PeakSampler(threading.Thread):
     """Peak RSS of this process plus all its children (psutil), sampled."""

@@ -1,42 +1,18 @@
 """The `zhibiao` command line: a thin typer layer over the public API."""
 from __future__ import annotations
 
-import functools
 import json
-import os
 import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 
 from .errors import UnsupportedFormat, ZhibiaoError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Clean, comparable data from Chinese budget performance indicators.")
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
-out = Console(highlight=False)
-
-
-def one_line_errors(fn):
-    """Turn every failure into one line on stderr and a non-zero exit, never a traceback."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
-            raise
-        except ZhibiaoError as exc:
-            err.print(f"error: {exc}", markup=False)
-            raise typer.Exit(1)
-        except Exception as exc:  # noqa: BLE001 - the promise is: no traceback
-            if os.environ.get("ZHIBIAO_DEBUG"):
-                raise
-            err.print(f"error: unexpected {type(exc).__name__}: {exc} (set ZHIBIAO_DEBUG=1 for details)",
-                      markup=False)
-            raise typer.Exit(70)
-    return wrapper
+from .console import err, one_line_errors, out  # noqa: E402  (shared with the corpus commands)
 
 
 def exit_on_failures(failures) -> None:

@@ -8,15 +8,12 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .errors import ZhibiaoError
+from .console import err, one_line_errors, out
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Your own archive of past tables: add, list, stats, remove, export.")
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False)
 
 DB_HELP = "store URL or SQLite path (default: $ZHIBIAO_DB, else corpus.sqlite in the user data dir)"
 
@@ -26,30 +23,8 @@ def _open(db: str | None):
     return CorpusStore(db)
 
 
-def _guard(fn):
-    import functools
-    import os
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
-            raise
-        except ZhibiaoError as exc:
-            err.print(f"error: {exc}", markup=False)
-            raise typer.Exit(1)
-        except Exception as exc:
-            if os.environ.get("ZHIBIAO_DEBUG"):
-                raise
-            err.print(f"error: unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-                      f"(set ZHIBIAO_DEBUG=1 for details)", markup=False)
-            raise typer.Exit(70)
-    return wrapper
-
-
 @app.command("add")
-@_guard
+@one_line_errors
 def add(files: list[Path] = typer.Argument(..., help="documents (.txt .docx .xlsx .xls .csv)"),
         db: str | None = typer.Option(None, "--db", help=DB_HELP),
         model: Path | None = typer.Option(None, help="model directory (default: the shipped models/)"),
@@ -78,7 +53,7 @@ def add(files: list[Path] = typer.Argument(..., help="documents (.txt .docx .xls
 
 
 @app.command("list")
-@_guard
+@one_line_errors
 def list_(db: str | None = typer.Option(None, "--db", help=DB_HELP),
           as_json: bool = typer.Option(False, "--json")):
     """The stored documents."""
@@ -97,7 +72,7 @@ def list_(db: str | None = typer.Option(None, "--db", help=DB_HELP),
 
 
 @app.command("stats")
-@_guard
+@one_line_errors
 def stats(db: str | None = typer.Option(None, "--db", help=DB_HELP),
           as_json: bool = typer.Option(False, "--json")):
     """Counts: documents, projects, rows, years, departments, size."""
@@ -110,7 +85,7 @@ def stats(db: str | None = typer.Option(None, "--db", help=DB_HELP),
 
 
 @app.command("remove")
-@_guard
+@one_line_errors
 def remove(source: str = typer.Argument(..., help="stored path, file name, or content-hash prefix"),
            db: str | None = typer.Option(None, "--db", help=DB_HELP)):
     """Remove one stored document and its rows."""
@@ -119,7 +94,7 @@ def remove(source: str = typer.Argument(..., help="stored path, file name, or co
 
 
 @app.command("export")
-@_guard
+@one_line_errors
 def export(output: Path = typer.Option(..., "-o", "--output", help="rows file: .parquet .csv .jsonl"),
            db: str | None = typer.Option(None, "--db", help=DB_HELP)):
     """Write every stored row, with its provenance, to one file (never over an input)."""

@@ -1,8 +1,38 @@
-"""Terminal rendering shared by the CLI and the demo (rich tables)."""
+"""Terminal rendering shared by the CLIs and the demo: the consoles, one-line errors, rich tables."""
 from __future__ import annotations
 
+import functools
+import os
+
+import typer
 from rich.console import Console
 from rich.table import Table
+
+from .errors import ZhibiaoError
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
+out = Console(highlight=False)
+
+
+def one_line_errors(fn):
+    """Turn every failure into one line on stderr and a non-zero exit, never a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except ZhibiaoError as exc:
+            err.print(f"error: {exc}", markup=False)
+            raise typer.Exit(1)
+        except Exception as exc:  # noqa: BLE001 - the promise is: no traceback
+            if os.environ.get("ZHIBIAO_DEBUG"):
+                raise
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            err.print(f"error: unexpected {type(exc).__name__}: {first} (set ZHIBIAO_DEBUG=1 for details)",
+                      markup=False)
+            raise typer.Exit(70)
+    return wrapper
 
 
 def print_suggestions(result: dict, out: Console) -> None:
