@@ -3,7 +3,6 @@ private temp dir) or JSON rows; and the 绩效目标表 .xlsx response."""
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
