@@ -199,17 +199,22 @@ def _canonical_object(text: str, lex: Lexicon) -> str:
     return text.replace("\1", "").strip(_JOINERS)
 
 
+def _drop_trailing(text: str, lex: Lexicon) -> str:
+    """就业率指标 is 就业率: a trailing 情况/指标/… goes, twice at most (就业率情况指标), unless the name
+    with it already ends in a measure (完成情况 is a spelling of 完成率)."""
+    for _ in range(2):
+        for end in _TRAILING:
+            if (text.endswith(end) and len(text) > len(end) + 1 and text not in lex.measures
+                    and len(_find_measure(text, lex)[0]) < 2):
+                text = text[: -len(end)]
+    return text
+
+
 @lru_cache(maxsize=65536)
 def parse_name(name: str) -> NameParts:
     """Parse a 三级指标 name into object, actions and measure (see module docstring)."""
     lex = lexicon()
-    text = _strip_name(name)[:64]
-    for _ in range(2):
-        for end in _TRAILING:
-            if text.endswith(end) and len(text) > len(end) + 1 and text not in lex.measures:
-                measure_try, _rest = _find_measure(text, lex)
-                if not measure_try or len(measure_try) < 2:
-                    text = text[: -len(end)]
+    text = _drop_trailing(_strip_name(name)[:64], lex)
     measure, rest = _find_measure(text, lex)
     rest, qualifiers = _strip_qualifiers(rest, lex)
     rest, kept = _protect_objects(rest, lex)
