@@ -17,8 +17,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import make_pipeline
 
 from .embed import DEFAULT, get_embedder
-from .taxonomy import load_library
-from .taxonomy import library_without_sector
+from .taxonomy import library_without_sector, load_library
 from .training import (_answer, _calibrator, calibrated_lodo, fit_models, fold_predictions,
                        load_training)
 
@@ -101,7 +100,7 @@ def loso_predictions(df: pd.DataFrame, embedder, lodo: pd.DataFrame, min_rows: i
         fold = fold_predictions(train, test, lib, embedder).assign(document=sector)
         fold["gold_available"] = fold["gold"].isin(set(lib["indicator_id"]))
         fold["confidence"], fold["answered"] = np.nan, False
-        _answer(fold, fold.index == fold.index, _calibrator(lodo[~lodo["row"].isin(test.index)]))
+        _answer(fold, slice(None), _calibrator(lodo[~lodo["row"].isin(test.index)]))
         parts.append(fold)
     return pd.concat(parts, ignore_index=True)
 
