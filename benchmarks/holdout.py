@@ -6,7 +6,8 @@ an empty indicator_id means the library has no fitting type, so abstaining is th
 All four are 人社/就业 forms, and a few of their names are library aliases, so this is a spot
 check, not a benchmark.
 
-    python benchmarks/holdout.py
+    python benchmarks/holdout.py                 # as shipped (the cascade on)
+    python benchmarks/holdout.py --full-models   # every row through the full models
 """
 from __future__ import annotations
 
@@ -23,8 +24,11 @@ FORMS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "realworld"
 
 
 def main() -> None:
+    import sys
     result = extract_all(sorted(FORMS.glob("*.xlsx")))
-    rows = Normalizer.load().normalize(result.rows, result.projects)
+    normalizer = Normalizer.load()
+    normalizer.use_cascade = "--full-models" not in sys.argv[1:]
+    rows = normalizer.normalize(result.rows, result.projects)
     gold = pd.read_csv(FORMS / "labels.csv", dtype=str, keep_default_na=False)
     m = rows.merge(gold[["source", "location", "category", "indicator_id"]], on=["source", "location"],
                    suffixes=("", "_gold"), validate="one_to_one")

@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import make_pipeline
 
+from .classify import cascade_scores, choose_gates, settled_rows
 from .embed import DEFAULT, get_embedder
 from .taxonomy import library_without_sector, load_library
 from .training import (_answer, _calibrator, calibrated_lodo, fit_models, fold_predictions,
@@ -182,6 +183,21 @@ def embed_speed(name: str, texts: list[str]) -> float:
     return len(fresh) / (time.perf_counter() - t0)
 
 
+def cascade_lodo(fast: pd.DataFrame, full: pd.DataFrame) -> dict:
+    """The cascade (first stage without an embedder, the full models for the rest) leave-one-document-out:
+    each document's gates are chosen on the other documents' held-out predictions of both stages."""
+    if not (fast["row"].to_numpy() == full["row"].to_numpy()).all():
+        raise ValueError("the two stages' predictions are not of the same rows")
+    settled = np.zeros(len(full), dtype=bool)
+    for doc in full["document"].unique():
+        test = (full["document"] == doc).to_numpy()
+        gates = choose_gates(fast[~test], full[~test])[:3]
+        settled[test] = settled_rows(fast[test], *gates)
+    return {"cascade": cascade_scores(fast, full, settled),
+            "full_models": cascade_scores(fast, full, np.zeros(len(full), dtype=bool)),
+            "first_stage_only": cascade_scores(fast, full, np.ones(len(full), dtype=bool))}
+
+
 def evaluate(backends=BACKENDS, data_dir=None, generalization_backend: str | None = DEFAULT) -> dict:
     """Run the whole protocol; returns a JSON-able report.
 
@@ -205,6 +221,7 @@ def evaluate(backends=BACKENDS, data_dir=None, generalization_backend: str | Non
         report["matcher"][name] = _matcher_scores(pred)
         report["speed_texts_per_s"][name] = round(embed_speed(name, list(df["level3"])), 1)
         if name == generalization_backend:
+            report["cascade"] = cascade_lodo(no_embedder, pred) | {"embedder": name}
             report["loso"] = _loso_scores(loso_predictions(df, emb, pred)) | {"embedder": name}
             eq = equivalence_scores(df, emb, pred)
             report["equivalence"] = {k: ({kk: vv for kk, vv in v.items() if kk != "clusters"}
@@ -242,6 +259,16 @@ def format_report(report: dict) -> str:
     for name, s in report["matcher"].items():
         per = " ".join(f"{v['top1_answered']:.2f}/{v['coverage']:.2f}" for v in s["per_document"].values())
         lines.append(f"{name:28} {s['top1_answered']:14.3f} {s['coverage']:9.3f} {s['top1_all']:9.3f}   {per}")
+    cas = report.get("cascade")
+    if cas:
+        lines.append(f"\nCascade (first stage without an embedder, {cas['embedder']} for the rows it does not settle; "
+                     "gates chosen on the other documents)")
+        lines.append(f"{'':28} {'settled':>8} {'acc':>6} {'macroF1':>8} {'top1@answered':>14} {'coverage':>9}")
+        for label, key in (("full models only", "full_models"), ("cascade", "cascade"),
+                           ("first stage only", "first_stage_only")):
+            v = cas[key]
+            lines.append(f"{label:28} {v['settled']:8.3f} {v['accuracy']:6.3f} {v['macro_f1']:8.3f} "
+                         f"{v['top1_answered']:14.3f} {v['coverage']:9.3f}")
     lo = report.get("loso")
     if lo:
         lines.append(f"\nLeave-one-sector-out ({lo['embedder']}): a sector's seed rows AND its library types held out")

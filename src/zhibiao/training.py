@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .classify import NORMALIZER_FILE, CategoryClassifier, IndicatorMatcher, Normalizer, category_text
+from .classify import NORMALIZER_FILE, Cascade, CategoryClassifier, IndicatorMatcher, Normalizer, category_text
 from .embed import DEFAULT, get_embedder
 from .resources import models_dir, training_data_dir
 from .taxonomy import library_path, library_without_document, load_library
@@ -171,13 +171,30 @@ def calibrated_lodo(df: pd.DataFrame, embedder, **matcher_params) -> pd.DataFram
     return outer
 
 
-def build_normalizer(df: pd.DataFrame, library: pd.DataFrame, embedder, card: dict) -> Normalizer:
-    """Fit on all documents; calibrate the matcher on its LODO predictions."""
+def _fit_calibrated(df: pd.DataFrame, library: pd.DataFrame, embedder):
+    """Models fitted on all documents, the matcher calibrated on their LODO predictions, and those
+    predictions with the calibrated confidence."""
     classifier, matcher = fit_models(df, library, embedder)
     oof = lodo_predictions(df, embedder)
     matcher.calibrate(oof["score"].values, oof["margin"].values, oof["correct"].values, oof["agreement"].values)
+    _answer(oof, slice(None), matcher)
+    return classifier, matcher, oof
+
+
+def build_normalizer(df: pd.DataFrame, library: pd.DataFrame, embedder, card: dict) -> Normalizer:
+    """Fit on all documents; calibrate the matcher on its LODO predictions. With an embedder, the
+    cascade's first stage (no embedder) is fitted too and its gates tuned on both stages' LODO predictions."""
+    classifier, matcher, oof = _fit_calibrated(df, library, embedder)
     card["matcher_threshold"] = round(matcher.threshold, 4)
-    return Normalizer(classifier, matcher, card)
+    cascade = None
+    if embedder is not None:
+        fast_classifier, fast_matcher, fast_oof = _fit_calibrated(df, library, None)
+        cascade = Cascade(fast_classifier, fast_matcher).tune(fast_oof, oof)
+        card["cascade"] = {"category_gate": round(cascade.category_gate, 4),
+                           "answer_gate": round(cascade.answer_gate, 4),
+                           "abstain_gate": round(cascade.abstain_gate, 4),
+                           "settled_share_lodo": round(cascade.settled_share_, 4)}
+    return Normalizer(classifier, matcher, card, cascade)
 
 
 def train(embedder_name: str = DEFAULT_EMBEDDER, out_dir: str | Path | None = None,
@@ -200,8 +217,8 @@ def train(embedder_name: str = DEFAULT_EMBEDDER, out_dir: str | Path | None = No
         "n_library_types": int(len(library)),
         "categories": sorted(df["category"].unique()),
     }
+    normalizer = build_normalizer(df, library, embedder, card)   # adds the threshold and the cascade's gates
     card["fingerprint"] = hashlib.sha1(json.dumps(card, sort_keys=True).encode()).hexdigest()[:16]
-    normalizer = build_normalizer(df, library, embedder, card)
     normalizer.save(out_dir / NORMALIZER_FILE)
     rec_embedder = get_embedder(recommender_embedder).fit(list(df["text"]))
     Recommender.fit_from_training(df, data_dir, rec_embedder).save(out_dir)

@@ -117,6 +117,9 @@ class VectorStore:
             con.execute("ROLLBACK")
             raise
 
+    def count(self) -> int:
+        return self._con().execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+
     def __getstate__(self):
         return {"path": self.path}
 

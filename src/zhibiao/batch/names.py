@@ -37,6 +37,12 @@ def distinct_names(ins, chunk_rows: int, notes: list[str]) -> list[str]:
     return list(seen)
 
 
+def names_to_embed(normalizer, names: list[str]) -> list[str]:
+    """``names`` less those a cascade settles without an embedding (``Normalizer.unsettled_names``)."""
+    unsettled = getattr(normalizer, "unsettled_names", None)
+    return unsettled(names) if callable(unsettled) else names
+
+
 def missing_names(normalizer, names: list[str]) -> list[str]:
     """The names some embedder of ``normalizer`` has no stored vector for."""
     from ..embed import prepare

@@ -10,7 +10,7 @@ from ..errors import InputError, UnsupportedFormat, ZhibiaoError
 from .cache import ResultCache, _default_cache_dir, attach_vectors
 from .chunks import _key_columns_of, _NormalizerRef, normalize_chunk
 from .engines import _run_dask, _run_processes
-from .names import distinct_names, embed_names, missing_names, vector_path
+from .names import distinct_names, embed_names, missing_names, names_to_embed, vector_path
 from .readers import _READ_ERRORS, _classify_input, _count_rows, _iter_chunks, _read_failure
 from .report import BatchReport, _progress
 from .writers import OUTPUT_SUFFIXES, _input_signature, _parts_to_xlsx, _Writer
@@ -120,9 +120,10 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
             bar.update(task, advance=rec["rows"])
 
         names = []
+        stored_before = vectors.count() if vectors is not None else 0
         if vectors is not None:
-            names = missing_names(normalizer, distinct_names(ins, chunk_rows, report.warnings))
-        report.names_embedded = len(names)
+            names = missing_names(normalizer, names_to_embed(normalizer, distinct_names(ins, chunk_rows,
+                                                                                       report.warnings)))
         if engine == "dask":
             _run_dask(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs, scheduler,
                       on_commit, on_skip, report, names=names, vectors=vector_path(vectors))
@@ -144,6 +145,7 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
                            report, names=names, vectors=vector_path(vectors))
 
     writer.finish()
+    report.names_embedded = vectors.count() - stored_before if vectors is not None else 0
     report.rows_out = writer.rows_written
     if xlsx is not None:
         _parts_to_xlsx(writer, xlsx)
