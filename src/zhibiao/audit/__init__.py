@@ -55,7 +55,7 @@ from __future__ import annotations
 from ..copies import (detect_template_copy, flag_template_copies, generic_terms, is_generic,  # noqa: F401
                       name_similarity, related_families, topic_terms)
 from .codes import CODE_ORDER, CODES, FINDING_COLUMNS, SEVERITIES, Code, code_info  # noqa: F401
-from .core import AuditReport, audit, audit_files
+from .core import HISTORY_NOTE, AuditReport, audit, audit_files  # noqa: F401
 from .report import report_html, svg_bar_chart, write_report  # noqa: F401
 from .rules import RuleNormalizer
 from .scoring import grade, scoring, scoring_text  # noqa: F401

@@ -244,10 +244,10 @@ def _project_rule_findings(rows: pd.DataFrame, projects: pd.DataFrame, kind_of=p
 
 
 def _history_findings(rows: pd.DataFrame, projects: pd.DataFrame, prev_rows: pd.DataFrame,
-                      prev_projects: pd.DataFrame, library) -> list[dict]:
+                      prev_projects: pd.DataFrame, library, matched: dict | None = None) -> list[dict]:
     from .history import compare
     out = []
-    for ev in compare(rows, projects, prev_rows, prev_projects, library):
+    for ev in compare(rows, projects, prev_rows, prev_projects, library, matched):
         r = rows.loc[ev["index"]]
         last = "、".join(x for x in (f"目标“{ev['last_target']}”" if ev["last_target"] else "",
                                      f"实际“{ev['last_actual']}”" if ev["last_actual"] else "") if x)

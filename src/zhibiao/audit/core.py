@@ -54,7 +54,7 @@ class AuditReport:
 
 
 def audit(rows: pd.DataFrame, projects: pd.DataFrame | None = None, normalizer=None, *,
-          embedder=None, previous=None) -> AuditReport:
+          embedder=None, previous=None, history=None) -> AuditReport:
     """Audit extracted indicator rows (DESIGN §4 columns; only level3 is required).
 
     ``rows`` are normalized with ``normalizer`` (default ``Normalizer.load()``, or the
@@ -64,6 +64,9 @@ def audit(rows: pd.DataFrame, projects: pd.DataFrame | None = None, normalizer=N
     ``embedder`` is passed to :func:`detect_template_copy` (None: lexical test only).
     ``previous``: last year's tables, as ``(rows, projects)`` or rows alone (extracted, normalized
     or not): a target below last year's target or actual is reported (target_below_last_year).
+    ``history``: where to look last year's tables up when ``previous`` is not given (the corpus
+    store): called with the normalized rows and the projects table, it returns None or
+    ``(rows, projects, matched)``, ``matched`` mapping each project_id to last year's.
     """
     notes: list[str] = []
     rows = prepare_rows(rows)
@@ -101,6 +104,11 @@ def audit(rows: pd.DataFrame, projects: pd.DataFrame | None = None, normalizer=N
              + _title_findings(norm, projects_t) + _project_rule_findings(norm, projects_t)
              + _row_findings(norm[own], library) + _value_findings(norm[own], projects_t)
              + _duplicate_findings(norm))
+    matched = None
+    if previous is None and history is not None and (found_last := history(norm, projects_t)) is not None:
+        *previous, matched = found_last
+        previous = tuple(previous)
+        notes.append(history_note(projects_t, previous[1], matched))
     if previous is not None:
         prev_rows, prev_projects = previous if isinstance(previous, tuple) else (previous, None)
         prev_rows = prepare_rows(prev_rows)
@@ -108,7 +116,8 @@ def audit(rows: pd.DataFrame, projects: pd.DataFrame | None = None, normalizer=N
         if library is None:  # the types' directions (正向/反向)
             from ..taxonomy import load_library
             library = load_library().set_index("indicator_id", drop=False)
-        found += _history_findings(norm[own], projects_t, prev_norm, project_table(prev_norm, prev_projects), library)
+        found += _history_findings(norm[own], projects_t, prev_norm, project_table(prev_norm, prev_projects), library,
+                                   matched)
     findings = pd.DataFrame(found, columns=FINDING_COLUMNS)
     if len(findings):
         order = {k: i for i, k in enumerate(CODE_ORDER)}
@@ -121,6 +130,19 @@ def audit(rows: pd.DataFrame, projects: pd.DataFrame | None = None, normalizer=N
     departments = department_report(per_project, findings)
     return AuditReport(findings=findings, projects=per_project, departments=departments,
                        rows=norm, notes=notes)
+
+
+HISTORY_NOTE = "上年对比："   # the note that says which of last year's tables each project was compared with
+
+
+def history_note(projects: pd.DataFrame, prev_projects: pd.DataFrame, matched: dict) -> str:
+    """上年表 found by name and department: which of last year's projects each project was compared with."""
+    prev = prev_projects.set_index("project_id")
+    name = dict(zip(projects["project_id"], projects["project_name"]))
+    pairs = [f"“{name.get(c, c)}” ← “{prev.at[p, 'project_name']}”（{prev.at[p, 'source']}，{prev.at[p, 'year']}年）"
+             for c, p in matched.items() if p in prev.index]
+    return (f"{HISTORY_NOTE}{len(pairs)} / {len(projects)} 个项目按名称和部门找到上年表"
+            + ("：" + "；".join(pairs) if pairs else ""))
 
 
 def _failures_frame(failures) -> pd.DataFrame:
@@ -158,10 +180,11 @@ def _failures_frame(failures) -> pd.DataFrame:
     return pd.DataFrame(recs, columns=["source", "error"])
 
 
-def audit_files(paths: Iterable, normalizer=None, *, embedder=None, previous: Iterable | None = None) -> AuditReport:
+def audit_files(paths: Iterable, normalizer=None, *, embedder=None, previous: Iterable | None = None,
+                history=None) -> AuditReport:
     """Extract the documents at ``paths`` and audit them; unreadable files are listed in
     ``report.failures`` (and on the report's 说明 sheet), never raised. ``previous``: last year's
-    documents, for the year-over-year check."""
+    documents, for the year-over-year check; else ``history`` looks them up (see :func:`audit`)."""
     from ..ingest import extract_all
 
     paths = [Path(p) for p in paths]
@@ -177,7 +200,8 @@ def audit_files(paths: Iterable, normalizer=None, *, embedder=None, previous: It
         failures = pd.concat([failures, _failures_frame(getattr(prev, "failures", None))], ignore_index=True)
         if prev.rows is not None and len(prev.rows):
             last = (prev.rows, prev.projects)
-    report = audit(rows, projects, normalizer=normalizer, embedder=embedder, previous=last)
+    report = audit(rows, projects, normalizer=normalizer, embedder=embedder, previous=last,
+                   history=None if previous else history)
     report.failures = failures
     report.notes.extend(getattr(result, "notes", []))
     return report

@@ -98,7 +98,9 @@ def _quantity(text: str, year=None):
     return float(pv.base_value), as_text(pv.base_unit), pv.op
 
 
-def _same_indicator(c, p) -> float:
+def same_indicator(c, p) -> float:
+    """How surely row ``c`` is row ``p``'s indicator (0 when it is not): the same type, else the
+    name's char-bigram Dice (a reworded name of the same measure counts from a lower Dice)."""
     for col in ("indicator_id", "indicator_key"):
         a, b = as_text(getattr(c, col, "")), as_text(getattr(p, col, ""))
         if a and b and a == b and not (col == "indicator_key" and a.startswith("~") and
@@ -113,11 +115,19 @@ def _same_indicator(c, p) -> float:
     return s if same_measure and s >= SAME_MEASURE_DICE else 0.0
 
 
+def _where(p) -> str:
+    """"，见 file cell" of last year's row, for the message; empty when it has no source."""
+    where = " ".join(x for x in (as_text(getattr(p, "source", "")), as_text(getattr(p, "location", ""))) if x)
+    return f"，见{where}" if where else ""
+
+
 def compare(rows: pd.DataFrame, projects: pd.DataFrame, prev_rows: pd.DataFrame, prev_projects: pd.DataFrame,
-            library: pd.DataFrame | None = None) -> list[dict]:
+            library: pd.DataFrame | None = None, matched: dict | None = None) -> list[dict]:
     """Rows whose target is below last year's target or actual (by direction), with the evidence:
-    ``{"index", "last_target", "last_actual", "basis", "last_project"}``."""
-    matched = match_projects(projects, prev_projects)
+    ``{"index", "last_target", "last_actual", "basis", "last_project", "last_level3", "last_where"}``.
+    ``matched``: project_id → last year's project_id when the pairs are already known (found in
+    the corpus store); otherwise :func:`match_projects` pairs them."""
+    matched = match_projects(projects, prev_projects) if matched is None else matched
     direction = {}
     if library is not None and "direction" in library.columns:
         direction = dict(zip(library["indicator_id"], library["direction"]))
@@ -133,7 +143,7 @@ def compare(rows: pd.DataFrame, projects: pd.DataFrame, prev_rows: pd.DataFrame,
             # a cost follows the budget, not last year's ambition
             if now is None or now[1] == "元" or "成本" in as_text(getattr(c, "category", "")):
                 continue
-            best = max(((s, p) for p in last.itertuples(index=False) if (s := _same_indicator(c, p)) > 0),
+            best = max(((s, p) for p in last.itertuples(index=False) if (s := same_indicator(c, p)) > 0),
                        key=lambda t: t[0], default=None)
             if best is None:
                 continue
@@ -151,5 +161,6 @@ def compare(rows: pd.DataFrame, projects: pd.DataFrame, prev_rows: pd.DataFrame,
                 ev = dict(worse)
                 out.append({"index": idx, "last_target": ev.get("target", ""), "last_actual": ev.get("actual", ""),
                             "basis": "、".join({"target": "上年目标值", "actual": "上年实际完成值"}[b] for b, _ in worse),
-                            "last_project": as_text(name_of.get(matched[pid], "")), "last_level3": as_text(p.level3)})
+                            "last_project": as_text(name_of.get(matched[pid], "")), "last_level3": as_text(p.level3),
+                            "last_where": _where(p)})
     return out

@@ -102,7 +102,8 @@ def codes_table() -> list[dict]:
 # ----------------------------------------------------------------------------- the app
 def create_app(models: Models | None = None, *, models_path: str | Path | None = None,
                max_body_bytes: int = MAX_BODY_BYTES, workers: int | None = None,
-               pool: WorkerPool | None = None, request_seconds: float | None = None) -> FastAPI:
+               pool: WorkerPool | None = None, request_seconds: float | None = None,
+               store: str | None = None) -> FastAPI:
     """The FastAPI app. ``models`` (already loaded) skips loading at start-up; otherwise the
     lifespan loads them once from ``models_path`` (default: ``zhibiao.resources.models_dir()``).
     Missing models leave the service up in a degraded state: /health says so, model
@@ -116,6 +117,10 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
     Every request has a time budget (``request_seconds``, default ``ZHIBIAO_REQUEST_SECONDS`` or
     60 s): past it the answer is 503, and with a pool the work is stopped; so it is when the
     client hangs up.
+
+    ``store`` (a corpus store URL; ``zhibiao serve --db``): suggest retrieves the user's own
+    projects too, the audit finds last year's tables and selfeval the targets that were set.
+    With a pool, the pool's workers open it themselves (``WorkerPool(store=...)``).
     """
     n_workers = max(1, workers or os.cpu_count() or 2)
     budget = float(request_seconds if request_seconds is not None else REQUEST_SECONDS)
@@ -150,7 +155,7 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
             app.state.models = pool
         elif app.state.models is None:
             try:
-                app.state.models = await run_in_threadpool(Models.load, models_path)
+                app.state.models = await run_in_threadpool(Models.load, models_path, store)
                 log.info("models loaded in %.1fs", app.state.models.load_seconds)
             except ModelNotFound as exc:
                 log.warning("starting without models: %s", exc)
@@ -330,12 +335,14 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, *, models_path: str | Path | None = None,
-          log_level: str = "info", processes: int | None = None) -> None:
+          log_level: str = "info", processes: int | None = None, store: str | None = None) -> None:
     """Run the service with uvicorn (what ``zhibiao serve`` calls), its work in ``processes``
     worker processes (default: the CPU count). The workers load the models first, so a missing
-    model is one clear error (ModelNotFound) instead of a degraded server."""
+    model is one clear error (ModelNotFound) instead of a degraded server. ``store``: the corpus
+    store's URL; each worker opens it (SQLite WAL or the server: readers never block a
+    ``corpus add`` running meanwhile, whose tables count from the next request on)."""
     import uvicorn
-    pool = WorkerPool(size=max(1, processes or os.cpu_count() or 2), models_path=models_path).start()
+    pool = WorkerPool(size=max(1, processes or os.cpu_count() or 2), models_path=models_path, store=store).start()
     try:
         pool.wait_ready()
         if not pool.loaded:

@@ -34,11 +34,12 @@ class Models:
         return self._pipeline
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Models":
-        """Load the normalizer and the recommender, and warm them up. Raises ModelNotFound."""
+    def load(cls, path: str | Path | None = None, store=None) -> "Models":
+        """Load the normalizer and the recommender (and open the corpus ``store``, a URL, when
+        given), and warm them up. Raises ModelNotFound (StoreError)."""
         from ..pipeline import Pipeline
         t0 = time.perf_counter()
-        nlp = Pipeline.load(path)
+        nlp = Pipeline.load(path, store=store)
         models = cls(normalizer=nlp.normalizer, recommender=nlp.recommender, _pipeline=nlp)
         models.warm_up()
         models.load_seconds = round(time.perf_counter() - t0, 3)

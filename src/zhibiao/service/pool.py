@@ -112,7 +112,7 @@ def _load(loader: str):
     return getattr(importlib.import_module(module), attr)
 
 
-def _worker_main(conn, loader: str, models_path) -> None:
+def _worker_main(conn, loader: str, models_path, store: str | None = None) -> None:
     # One thread per worker: the workers are the parallelism; more BLAS/OpenMP threads per
     # worker only fight each other for the same cores.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
@@ -120,7 +120,8 @@ def _worker_main(conn, loader: str, models_path) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the server's; it stops the workers
     models = None
     try:
-        models = _load(loader)(models_path)
+        # the store goes as its URL: each worker opens its own connections (and retrieval index)
+        models = _load(loader)(models_path) if store is None else _load(loader)(models_path, store=store)
         conn.send(("ready", getattr(models, "load_seconds", None), getattr(models, "error", "")))
     except BaseException as exc:  # noqa: BLE001 - the parent reports it; this worker answers 503
         conn.send(("failed", f"{type(exc).__name__}: {exc}".splitlines()[0]))
@@ -132,14 +133,15 @@ def _worker_main(conn, loader: str, models_path) -> None:
         conn.send(_answer(fn, models, args))
 
 
-def load_models(models_path=None):
-    """The default loader of a worker: the models with one thread per embedder, warmed up."""
+def load_models(models_path=None, store: str | None = None):
+    """The default loader of a worker: the models with one thread per embedder, warmed up
+    (with a corpus store, its retrieval index is built by the warm-up, before any request)."""
     import time as _time
 
     from ..pipeline import Pipeline
     from .models import Models
     t0 = _time.perf_counter()
-    nlp = Pipeline.load(models_path)
+    nlp = Pipeline.load(models_path, store=store)
     for model in (nlp.normalizer, nlp.recommender):
         for part in (model, getattr(model, "classifier", None), getattr(model, "matcher", None)):
             emb = getattr(part, "embedder", None)
@@ -164,10 +166,11 @@ class _Worker:
 @dataclass
 class WorkerPool:
     """``size`` worker processes, each loading the models with ``loader`` (``"module:function"``,
-    called with ``models_path``) once."""
+    called with ``models_path``, and ``store=`` the corpus store's URL when there is one) once."""
     size: int = 2
     loader: str = "zhibiao.service.pool:load_models"
     models_path: Any = None
+    store: str | None = None
     workers: list = field(default_factory=list)
     _idle: Any = None
 
@@ -179,7 +182,8 @@ class WorkerPool:
         ctx = mp.get_context("spawn")   # a clean interpreter: no copied locks or threads of the server
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=_worker_main, args=(child, self.loader,
-                                                      None if self.models_path is None else str(self.models_path)),
+                                                      None if self.models_path is None else str(self.models_path),
+                                                      self.store),
                            daemon=True, name="zhibiao-worker")
         proc.start()
         child.close()

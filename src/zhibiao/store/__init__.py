@@ -10,7 +10,7 @@ for the simulated earlier-year twin used by the evaluation.
 """
 from __future__ import annotations
 
-from ._names import NAME_THRESHOLD, dice, name_key
+from ._names import NAME_THRESHOLD, dice, name_key, project_year
 from ._store import ENV_VAR, AddReport, CorpusStore, ExtractNormalize, ProjectMatch, default_url
 
 __all__ = [
@@ -24,8 +24,10 @@ __all__ = [
     "default_url",
     "dice",
     "evaluate_twin",
+    "format_twin",
     "make_twin",
     "name_key",
+    "project_year",
 ]
 
 
@@ -36,7 +38,7 @@ def __getattr__(name):  # keep `import zhibiao.store` light
     if name == "make_twin":
         from ._twin import make_twin
         return make_twin
-    if name == "evaluate_twin":
-        from ._twin import evaluate_twin
-        return evaluate_twin
+    if name in ("evaluate_twin", "format_twin"):
+        from . import _twin
+        return getattr(_twin, name)
     raise AttributeError(f"module 'zhibiao.store' has no attribute {name!r}")

@@ -40,8 +40,10 @@ def _project_texts(rows: pd.DataFrame, projects: pd.DataFrame) -> list[str]:
     return out
 
 
-_ROW_FIELDS = ("project_id", "level1", "level2", "level3", "value", "category", "level1_canonical",
-               "indicator_id", "indicator_name", "flags")
+_ROW_FIELDS = ("project_id", "level1", "level2", "level3", "value", "basis", "category", "level1_canonical",
+               "indicator_id", "indicator_name", "flags", "location", "sheet", "row_number")
+# what a neighbour says of itself: the project and its source table (file, sheet, first row)
+_NEIGHBOUR_FIELDS = ("project_id", "project_name", "source", "path", "sheet", "row", "year", "department")
 
 
 def _plain(v):
@@ -85,6 +87,9 @@ class CorpusIndex:
         if not force and now - self._checked < self.refresh_every:
             return False
         self._checked = now
+        doc, removal = self.store.change_token()   # the usual poll: one small query
+        if doc <= self.token[0] and removal <= self.token[1]:   # ids are never reused
+            return False
         new_rows, removed, token = self.store.changes(self.token, fields=list(_ROW_FIELDS))
         if token == self.token:
             return False
@@ -107,13 +112,17 @@ class CorpusIndex:
             tf.data = 1 + np.log(tf.data)   # sublinear tf
             self.df += np.asarray((tf > 0).sum(axis=0)).ravel()
             self.tf = sp.vstack([self.tf, tf], format="csr")
-            for p in _dicts(projects[["project_id", "document_id", "project_name", "source", "year", "department"]]):
-                p["project_id"], p["year"], p["department"] = int(p["project_id"]), _int(p["year"]), p["department"] or None
-                self.meta.append(p)
             cols = [c for c in _ROW_FIELDS if c in new_rows.columns]
             for r in _dicts(new_rows[cols]):
                 if r["project_id"] is not None and r["project_id"] == r["project_id"]:
+                    r["row_number"] = _int(r.get("row_number"))
                     self.rows_by_project.setdefault(int(r["project_id"]), []).append(r)
+            for p in _dicts(projects[["project_id", "document_id", "project_name", "source", "source_path", "year",
+                                      "department"]]):
+                p["project_id"], p["year"], p["department"] = int(p["project_id"]), _int(p["year"]), p["department"] or None
+                first = next(iter(self.rows_by_project.get(p["project_id"], ())), {})
+                p.update(path=p.pop("source_path"), sheet=first.get("sheet"), row=first.get("row_number"))
+                self.meta.append(p)
         # Per refresh, not per query: column access for the query's n-grams, and each
         # project's TF-IDF norm under the current document frequencies.
         self._tfc = self.tf.tocsc()
@@ -122,7 +131,8 @@ class CorpusIndex:
         return True
 
     def neighbours(self, text: str, k: int = 10) -> list[dict]:
-        """The k stored projects closest to ``text``, best first, each with its source table."""
+        """The k stored projects closest to ``text``, best first, each with its source table
+        (``source`` file name, ``path``, ``sheet`` and ``row`` of its first indicator row)."""
         self.refresh()
         with self._lock:
             return self._neighbours(text, k)
@@ -140,8 +150,13 @@ class CorpusIndex:
         scores = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
         top = np.argpartition(-scores, min(k, n - 1))[:k] if n > k else np.arange(n)
         top = sorted(top, key=lambda i: (-scores[i], i))
-        return [{**{f: self.meta[i][f] for f in ("project_id", "project_name", "source", "year", "department")},
-                 "score": round(float(scores[i]), 4)} for i in top if scores[i] > 0]
+        return [{**{f: self.meta[i][f] for f in _NEIGHBOUR_FIELDS}, "score": round(float(scores[i]), 4)}
+                for i in top if scores[i] > 0]
+
+    def project_rows(self, project_id: int) -> list[dict]:
+        """A stored project's rows (dicts of the index's row fields, with sheet and row_number)."""
+        with self._lock:
+            return list(self.rows_by_project.get(project_id, ()))
 
     def suggest(self, text: str, k: int = 10, n_neighbours: int = 10) -> dict:
         """Indicators of the nearest stored projects, pooled by canonical type.

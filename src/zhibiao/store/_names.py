@@ -6,6 +6,8 @@
     0.6
     >>> department_key("917003西城区政府办公室") == department_key("西城区 政府办公室")
     True
+    >>> project_year("", "2023年农民工职业技能培训项目"), project_year("2022", "2023年…"), project_year(None, "铺设2000米管网")
+    (2023, 2022, None)
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from functools import lru_cache
 from ..resources import data_file
 
 _YEAR = re.compile(r"20\d\d\s*年度?")
+_STATED_YEAR = re.compile(r"((?:19|20)\d\d)\s*年")   # a year as a name states it: 2023年, not 2000米
 _NUMBERING = re.compile(r"^\s*(?:\d+\s*[.、．]|[一二三四五六七八九十]+\s*、|[（(][一二三四五六七八九十\d]+[)）])\s*")
 _NOT_WORD = re.compile(r"[\W_]+")
 _DIGITS = re.compile(r"\d+")
@@ -51,6 +54,18 @@ def name_key(name) -> str:
                 key, changed = key[: -len(word)], True
                 break
     return key
+
+
+def project_year(year, *texts) -> int | None:
+    """The year a table gives a project: its year field, else a year its name or title states
+    (a table without a year column still says 2023年农村公路建设项目)."""
+    m = re.search(r"(?:19|20)\d\d", _clean(year))
+    if m:
+        return int(m.group(0))
+    for text in texts:
+        if m := _STATED_YEAR.search(_clean(text)):
+            return int(m.group(1))
+    return None
 
 
 def department_key(name) -> str:

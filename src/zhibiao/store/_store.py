@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from ..errors import FileNotFound, StoreError, UnsupportedFormat, ZhibiaoError
 from . import _schema as S
-from ._names import NAME_THRESHOLD, bigrams, department_key, departments_agree, name_key
+from ._names import NAME_THRESHOLD, bigrams, department_key, departments_agree, name_key, project_year
 
 ENV_VAR = "ZHIBIAO_DB"
 _PG_LOCK = 0x7A6869  # advisory lock key that serializes writers on PostgreSQL ("zhi")
@@ -82,8 +82,12 @@ def _make_engine(url: sa.URL) -> sa.Engine:
         return engine
     try:
         return sa.create_engine(url, pool_pre_ping=True)
-    except (ImportError, sa.exc.NoSuchModuleError) as exc:
-        raise StoreError(f"no driver for {url.drivername} ({exc}); pip install 'zhibiao[postgres]'") from None
+    except sa.exc.NoSuchModuleError:
+        raise StoreError(f"unknown kind of database {url.drivername!r} in the store URL; use a SQLite path, "
+                         f"sqlite:///path or postgresql://user@host/db") from None
+    except ImportError as exc:
+        hint = "pip install 'zhibiao[postgres]'" if url.get_backend_name() == "postgresql" else "install its driver"
+        raise StoreError(f"no driver for {url.drivername} ({exc}); {hint}") from None
 
 
 def _text(value) -> str | None:
@@ -233,6 +237,30 @@ class CorpusStore:
             return None
         return cls(url)
 
+    @classmethod
+    def configured(cls, url: str | os.PathLike | None = None) -> CorpusStore | None:
+        """The store a reading command uses (suggest, audit, selfeval, serve), never creating one.
+
+        ``url`` (``--db``) or else ``$ZHIBIAO_DB`` names it, and then it must exist: a SQLite
+        path nobody has added tables to is an error, not a silently empty store. Without
+        either, the default file is used when ``zhibiao corpus add`` has made it, else None.
+        """
+        explicit = url if url is not None else (os.environ.get(ENV_VAR) or None)
+        if explicit is None:
+            return cls.if_exists(None)
+        parsed = _normalize_url(explicit)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+                and not Path(parsed.database).is_file():
+            given = "--db" if url is not None else f"${ENV_VAR}"
+            raise StoreError(f"no corpus store at {parsed.database} ({given}); create it with "
+                             f"`zhibiao corpus add FILES... --db {explicit}`")
+        return cls(explicit)
+
+    @property
+    def full_url(self) -> str:
+        """The URL with its password, for another process of the same user (a service worker)."""
+        return self.url.render_as_string(hide_password=False)
+
     # -- plumbing ----------------------------------------------------------
     @property
     def display_url(self) -> str:
@@ -356,7 +384,8 @@ class CorpusStore:
         rows, projects = _columns(item.rows), _dicts(item.projects)
         n_rows = len(item.rows)
         col = lambda recs, c: [r.get(c) for r in recs]
-        doc_year = _year(_most_common(col(projects, "year") + (rows.get("year") or [])))
+        doc_year = _year(_most_common(col(projects, "year") + (rows.get("year") or []))) or _year(_most_common(
+            [project_year(None, p.get("project_name"), p.get("table_title")) for p in projects]))
         doc_dept = _most_common(col(projects, "department") + (rows.get("department") or []))
         doc_id = conn.execute(S.documents.insert().values(
             source=item.source, name=item.name, content_hash=item.content_hash, size_bytes=item.size,
@@ -380,10 +409,12 @@ class CorpusStore:
                 document_id=doc_id, project_key=_text(p.get("project_id")) or "", project_name=name,
                 name_key=name_key(name), table_title=_text(p.get("table_title")),
                 project_code=_text(p.get("project_code")), department=dept, department_key=department_key(dept),
-                year=_year(p.get("year")) or doc_year, budget_wan=_float(p.get("budget_wan")),
+                year=project_year(p.get("year"), name, p.get("table_title")) or doc_year,
+                budget_wan=_float(p.get("budget_wan")),
                 purpose=_text(p.get("purpose")), goals=_text(p.get("goals")),
                 n_indicators=int(_float(p.get("n_indicators")) or 0)))
         project_ids: dict[str, int] = {}
+        project_years = {r["project_key"]: r["year"] for r in recs}
         if recs:   # one statement; ids come back in the order given
             ids = conn.execute(S.projects.insert().returning(S.projects.c.id, sort_by_parameter_order=True),
                                recs).scalars().all()
@@ -397,7 +428,8 @@ class CorpusStore:
         float_cols = {c: [_float(v) for v in rows.get(c, none)] for c in S.ROW_FLOAT_COLUMNS}
         where = [split_location(v) for v in text_cols["location"]]
         years = {v: _year(v) for v in set(map(_text, rows.get("year", none)))}
-        pids = [project_ids.get(_text(v) or "") for v in rows.get("project_id", none)]
+        keys = [_text(v) or "" for v in rows.get("project_id", none)]
+        pids = [project_ids.get(k) for k in keys]
         batch = []
         for i in range(n_rows):
             rec = {c: v[i] for c, v in text_cols.items()}
@@ -406,7 +438,7 @@ class CorpusStore:
             rec.update(document_id=doc_id, project_id=pids[i], row_index=i, sheet=where[i][0],
                        row_number=where[i][1], year=years[_text(rows["year"][i])] if "year" in rows else None,
                        extra=json.dumps(extra, ensure_ascii=False) if extra else None)
-            rec["year"] = rec["year"] or doc_year
+            rec["year"] = rec["year"] or project_years.get(keys[i]) or doc_year
             batch.append(rec)
         conn.execute(S.rows.insert(), batch)
         return n_rows
@@ -479,7 +511,7 @@ class CorpusStore:
                 Path(self.url.database).name + "*") if p.is_file())
         return out
 
-    def projects(self, year: int | None = None, *, before: int | None = None) -> pd.DataFrame:
+    def projects(self, year: int | None = None, *, before: int | None = None, project_ids=None) -> pd.DataFrame:
         p, d = S.projects.c, S.documents.c
         q = (sa.select(p.id.label("project_id"), p.project_key, p.project_name, p.name_key, p.table_title,
                        p.project_code, p.department, p.department_key, p.year, p.budget_wan, p.purpose,
@@ -490,6 +522,8 @@ class CorpusStore:
             q = q.where(p.year == year)
         if before is not None:
             q = q.where(p.year < before)
+        if project_ids is not None:
+            q = q.where(p.id.in_([int(i) for i in project_ids]))
         return self._frame(q)
 
     def rows(self, *, source: str | None = None, year: int | None = None, project_ids=None,
@@ -545,6 +579,14 @@ class CorpusStore:
         return len(df)
 
     # -- for the recommender: an incremental feed ---------------------------
+    def change_token(self) -> tuple[int, int]:
+        """(latest document id, latest removal id): unchanged exactly when the store is; one
+        cheap query, for readers that poll (:class:`CorpusIndex` does before every query)."""
+        top = lambda t: sa.select(sa.func.coalesce(sa.func.max(t.c.id), 0)).scalar_subquery()
+        with self.engine.connect() as conn:
+            doc, rem = conn.execute(sa.select(top(S.documents), top(S.removals))).one()
+        return int(doc), int(rem)
+
     def changes(self, token: tuple[int, int] = (0, 0), *, extra: bool = False, fields: list[str] | None = None
                 ) -> tuple[pd.DataFrame, list[int], tuple[int, int]]:
         """(rows of documents added since ``token``, ids of documents removed since, new token).
@@ -558,8 +600,11 @@ class CorpusStore:
             top_rem = conn.execute(sa.select(sa.func.coalesce(sa.func.max(S.removals.c.id), 0))).scalar_one()
             removed = list(conn.execute(sa.select(S.removals.c.document_id).where(
                 S.removals.c.id > last_removal, S.removals.c.id <= top_rem)).scalars())
-        new_rows = self.rows(after_document=last_doc, extra=extra, fields=None if extra else fields)
-        new_rows = new_rows[new_rows["document_id"] <= top_doc]   # a later writer shows next time
+        if top_doc > last_doc:
+            new_rows = self.rows(after_document=last_doc, extra=extra, fields=None if extra else fields)
+            new_rows = new_rows[new_rows["document_id"] <= top_doc]   # a later writer shows next time
+        else:   # the common case of a poll: nothing new, no rows query
+            new_rows = pd.DataFrame(columns=["row_id", "document_id", "project_id", "source", "year"])
         return new_rows, removed, (max(top_doc, last_doc), max(top_rem, last_removal))
 
     def neighbours_corpus(self):
@@ -593,9 +638,7 @@ class CorpusStore:
     def _candidates(self):
         """Dated stored projects with their name bigrams and a bigram → positions index,
         rebuilt only when the store changed (checked with two cheap max-id queries)."""
-        with self.engine.connect() as conn:
-            token = (conn.execute(sa.select(sa.func.max(S.documents.c.id))).scalar(),
-                     conn.execute(sa.select(sa.func.max(S.removals.c.id))).scalar())
+        token = self.change_token()
         cached = getattr(self, "_cand_cache", None)
         if cached is not None and cached[0] == token:
             return cached[1], cached[2]
@@ -614,13 +657,17 @@ class CorpusStore:
         return cands, postings
 
     def match_previous(self, projects: pd.DataFrame, *, threshold: float = NAME_THRESHOLD,
-                       exclude_source: str | None = None) -> pd.DataFrame:
-        """For each project (columns project_name, department, year), its earlier-year match:
-        adds prev_project_id, prev_project_name, prev_department, prev_year, prev_source, prev_score."""
+                       exclude_source: str | Iterable[str] | None = None) -> pd.DataFrame:
+        """For each project (columns project_name, department, year; a year the name or a
+        table_title column states counts when year is empty), its earlier-year match: adds
+        prev_project_id, prev_project_name, prev_department, prev_year, prev_source, prev_score.
+        ``exclude_source``: stored documents (path or file name) never to match, e.g. the very
+        tables being reviewed when they are in the store too."""
         cands, postings = self._candidates()
+        excluded = {exclude_source} if isinstance(exclude_source, str) else set(exclude_source or ())
         out = []
         for rec in projects.to_dict("records"):
-            year = _year(rec.get("year"))
+            year = project_year(rec.get("year"), rec.get("project_name"), rec.get("table_title"))
             key, dept = name_key(rec.get("project_name")), department_key(rec.get("department"))
             grams = bigrams(key)
             shared: dict[int, int] = {}
@@ -633,7 +680,7 @@ class CorpusStore:
                 score = 2 * common / (len(grams) + len(c_grams))
                 if score < threshold or (year is not None and c.year >= year):
                     continue
-                if exclude_source is not None and exclude_source in (c.name, c.source):
+                if c.name in excluded or c.source in excluded:
                     continue
                 agree = departments_agree(dept, c.department_key or "")
                 if agree is False:

@@ -114,7 +114,8 @@ def _soft(name) -> str:
     return _SOFT_DROP.sub("", str(name or ""))
 
 
-def _project_scores(index, held_rows: pd.DataFrame, held_projects: pd.DataFrame, ks, suggest) -> list[dict]:
+def _project_scores(held_rows: pd.DataFrame, held_projects: pd.DataFrame, ks, suggest) -> list[dict]:
+    """Per held-out project: recall@k of its canonical ids and soft recall@k of its 三级 names."""
     out = []
     purpose = dict(zip(held_projects["project_id"], held_projects.get("purpose", pd.Series(dtype=str)).fillna("")))
     for pid, rows in held_rows.groupby("project_id", sort=False):
@@ -122,10 +123,9 @@ def _project_scores(index, held_rows: pd.DataFrame, held_projects: pd.DataFrame,
         names = [n for n in rows["level3"].fillna("") if n]
         if not names:
             continue
-        text = f"{rows['project_name'].iloc[0]} {purpose.get(pid, '')}".strip()
         result = {"project_id": pid}
         for k in ks:
-            sugg = suggest(index, text, k)
+            sugg = suggest(rows["project_name"].iloc[0], purpose.get(pid, ""), k)
             got_ids = {s.get("indicator_id") for s in sugg if s.get("indicator_id")}
             got_names = [_soft(n) for s in sugg for n in [s.get("suggested_level3"), *s.get("examples", [])] if n]
             result[f"recall@{k}"] = len(ids & got_ids) / len(ids) if ids else None
@@ -134,60 +134,103 @@ def _project_scores(index, held_rows: pd.DataFrame, held_projects: pd.DataFrame,
     return out
 
 
-def _store_suggest(index, text: str, k: int) -> list[dict]:
-    return index.suggest(text, k=k)["suggestions"]
+def _index_suggester(held: Path, index):
+    """suggest(name, purpose, k) by the store's own retrieval."""
+    return lambda name, purpose, k: index.suggest(f"{name} {purpose}".strip(), k=k)["suggestions"]
 
 
-def evaluate_twin(seeds=None, process=None, *, ks=(5, 10), suggest=None, seed: int = 0,
+def _recommender_suggester(recommender):
+    """suggest(name, purpose, k) as `zhibiao suggest --db` answers, the held-out document hidden."""
+    def make(held: Path, index):
+        hidden = (recommender.projects_["source"] == held.name).to_numpy()
+        return lambda name, purpose, k: recommender.suggest(name, description=purpose, k=k, store=index,
+                                                            exclude=hidden)["suggestions"]
+    return make
+
+
+def evaluate_twin(seeds=None, process=None, *, ks=(5, 10), recommender=None, seed: int = 0,
                   workdir: str | Path | None = None) -> dict:
     """Leave one document out: figures with the held-out document's twin missing vs present.
 
-    ``process`` normalizes a file (default ``ExtractNormalize()``); ``suggest(index, text, k)``
-    returns suggestion dicts with ``indicator_id``/``suggested_level3`` (default: the store
-    index's own :meth:`CorpusIndex.suggest`; the recommender can pass its store-aware one).
+    Two suggesters are measured, each with the store lacking, then holding, the held-out
+    document's twin: ``index``, the store's own retrieval (:meth:`CorpusIndex.suggest`; the store
+    also holds the other seeds), and, with ``recommender`` (a :class:`zhibiao.recommend.Recommender`),
+    ``recommender``: what ``zhibiao suggest --db`` answers, the shipped recommender with the
+    held-out document's projects hidden from its corpus (the other seeds are in it already),
+    merging what the store holds. Canonical-type coverage: the share of the held-out rows whose
+    type some other seed or the twin used. ``process`` normalizes a file (default
+    ``ExtractNormalize()``). The twin is simulated (:func:`make_twin`).
     """
     from ..resources import training_data_dir
     from ._store import CorpusStore, ExtractNormalize
     seeds = [Path(s) for s in (seeds or sorted((training_data_dir() / "raw").glob("*.txt")))]
     process = process or ExtractNormalize()
-    suggest = suggest or _store_suggest
     work = Path(workdir or tempfile.mkdtemp(prefix="zb_twin_"))
     twins, frames = {}, {}
     for s in seeds:
         twin = work / f"{s.stem}_twin.txt"
         twins[s] = make_twin(s, twin, seed=seed)
         frames[s], frames[twin] = process(s), process(twin)
+    ids = lambda rows: set(rows.get("indicator_id", pd.Series(dtype=str)).dropna()) - {""}
+    suggesters = {"index": _index_suggester}
+    if recommender is not None:
+        suggesters["recommender"] = _recommender_suggester(recommender)
     per_doc = []
     for held in seeds:
         held_rows, held_projects = frames[held]
         twin = work / f"{held.stem}_twin.txt"
+        others = [o for o in seeds if o != held]
         figures = {"document": held.name, **{f"twin_{k}": v for k, v in twins[held].items() if k != "source"}}
+        held_ids = held_rows.get("indicator_id", pd.Series(dtype=str)).fillna("")
+        held_ids = held_ids[held_ids != ""]
         for label, with_twin in (("without", False), ("with", True)):
-            db = work / f"{held.stem}_{label}.sqlite"
-            for old in work.glob(db.name + "*"):
-                old.unlink()
-            store = CorpusStore(db)
-            for other in seeds:
-                if other != held:
-                    store.add_frame(other.name, *frames[other])
-            if with_twin:
-                store.add_frame(twin.name, *frames[twin])
-            index = store.neighbours_corpus()
-            scores = pd.DataFrame(_project_scores(index, held_rows, held_projects, ks, suggest))
-            for k in ks:
-                figures[f"{label}_recall@{k}"] = round(float(scores[f"recall@{k}"].mean()), 4)
-                figures[f"{label}_soft_recall@{k}"] = round(float(scores[f"soft_recall@{k}"].mean()), 4)
-            stored = set(store.rows()["indicator_id"].dropna()) - {""}
-            held_ids = held_rows.get("indicator_id", pd.Series(dtype=str)).fillna("")
-            held_ids = held_ids[held_ids != ""]
-            figures[f"{label}_type_coverage"] = round(float(held_ids.isin(stored).mean()), 4) if len(held_ids) else None
-            if with_twin:
-                dated = held_projects[held_projects["year"].astype(str).str.fullmatch(r"\d{4}")]
-                found = store.match_previous(dated[["project_name", "department", "year"]]) if len(dated) else None
-                figures["previous_year_found"] = (round(float((found["prev_source"] == twin.name).mean()), 4)
-                                                  if found is not None else None)
-            store.close()
+            evidence = set().union(*(ids(frames[o][0]) for o in others + ([twin] if with_twin else [])))
+            figures[f"{label}_type_coverage"] = round(float(held_ids.isin(evidence).mean()), 4) if len(held_ids) else None
+            for name, make in suggesters.items():
+                # the index learns only from the store; the recommender has the other seeds already
+                stored = (others if name == "index" else []) + ([twin] if with_twin else [])
+                db = work / f"{held.stem}_{name}_{label}.sqlite"
+                for old in work.glob(db.name + "*"):
+                    old.unlink()
+                store = CorpusStore(db)
+                for path in stored:
+                    store.add_frame(path.name, *frames[path])
+                suggest = make(held, store.neighbours_corpus())
+                scores = pd.DataFrame(_project_scores(held_rows, held_projects, ks, suggest))
+                for k in ks:
+                    figures[f"{name}_{label}_recall@{k}"] = round(float(scores[f"recall@{k}"].mean()), 4)
+                    figures[f"{name}_{label}_soft_recall@{k}"] = round(float(scores[f"soft_recall@{k}"].mean()), 4)
+                if with_twin and name == "index":
+                    dated = held_projects[held_projects["year"].astype(str).str.fullmatch(r"\d{4}")]
+                    found = store.match_previous(dated[["project_name", "department", "year"]]) if len(dated) else None
+                    figures["previous_year_found"] = (round(float((found["prev_source"] == twin.name).mean()), 4)
+                                                      if found is not None else None)
+                store.close()
         per_doc.append(figures)
     table = pd.DataFrame(per_doc)
     mean = table.select_dtypes("number").mean().round(4).to_dict()
-    return {"per_document": per_doc, "mean": mean, "ks": list(ks), "simulated_twin": True}
+    return {"per_document": per_doc, "mean": mean, "ks": list(ks), "suggesters": list(suggesters),
+            "simulated_twin": True}
+
+
+def format_twin(report: dict) -> str:
+    """The twin section of ``zhibiao evaluate``: one line per suggester and condition."""
+    ks, mean = report["ks"], report["mean"]
+    lines = ["earlier-year twin (SIMULATED: each seed re-worded and re-valued a year back), leave one document out, "
+             f"mean of {len(report['per_document'])} documents"]
+    head = "".join(f"  recall@{k}  soft@{k}" for k in ks)
+    lines.append(f"  {'suggester':<12}{'twin':<9}{head}  type coverage")
+    for name in report["suggesters"]:
+        for label in ("without", "with"):
+            cells = "".join(f"  {mean.get(f'{name}_{label}_recall@{k}', float('nan')):>8.3f}"
+                            f"  {mean.get(f'{name}_{label}_soft_recall@{k}', float('nan')):>6.3f}" for k in ks)
+            lines.append(f"  {name:<12}{label:<9}{cells}  {mean.get(f'{label}_type_coverage', float('nan')):>13.3f}")
+    if "previous_year_found" in mean:
+        lines.append(f"  previous_year finds the twin's project for {mean['previous_year_found']:.0%} of the dated "
+                     "projects (documents with a year)")
+    for doc in report["per_document"]:
+        name = report["suggesters"][-1]
+        lines.append(f"  {doc['document']}: {name} recall@{ks[-1]} {doc[f'{name}_without_recall@{ks[-1]}']:.2f} → "
+                     f"{doc[f'{name}_with_recall@{ks[-1]}']:.2f}, coverage {doc['without_type_coverage']:.2f} → "
+                     f"{doc['with_type_coverage']:.2f}")
+    return "\n".join(lines)

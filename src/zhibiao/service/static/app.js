@@ -242,7 +242,13 @@ function renderNeighbours(data) {
     return;
   }
   nb.append(el("div", { text: "相近的历史项目（建议参考了它们的指标）：" }),
-    el("ol", {}, close.slice(0, 5).map((n) => el("li", { "data-testid": "neighbour" }, n.project_name))));
+    el("ol", {}, close.slice(0, 5).map((n) => el("li", { "data-testid": "neighbour" }, neighbourLabel(n)))));
+}
+
+// a project of the user's own corpus store names its table: file and year
+function neighbourLabel(n) {
+  if (n.origin !== "store") return n.project_name;
+  return `${n.project_name}（本单位档案：${n.source}${n.year ? `，${n.year}年` : ""}）`;
 }
 
 function rank(name, order = LEVEL1_ORDER) {
@@ -256,6 +262,9 @@ function suggestionCard(s) {
   if (s.basis) meta.push(`依据：${s.basis}`);
   if (s.value_source && VALUE_SOURCE_TEXT[s.value_source]) meta.push(VALUE_SOURCE_TEXT[s.value_source]);
   if (s.support > 0) meta.push(`${s.support} 个历史项目采用`);
+  if (s.sources && s.sources.length) {
+    meta.push("本单位档案：" + s.sources.map((x) => [x.source, x.location].filter(Boolean).join(" ")).join("；"));
+  }
   if (s.weight !== undefined && s.weight !== null) meta.push(`建议分值 ${s.weight}`);
   const alternatives = (s.alternatives || []).filter((a) => a.suggested_level3 || a.indicator_name);
   const card = el("div", {
