@@ -52,21 +52,17 @@ def main() -> None:
         rec.embedder.threads = args.threads
     rec.suggest("预热", k=args.k)
     load = time.perf_counter() - t0
-    lat, cpu = [], []
+    lat = []
     for q in queries(args.queries):
         rec.embedder.clear_cache()
-        t, c = time.perf_counter(), time.process_time()
+        t = time.perf_counter()
         rec.suggest(q, k=args.k)
         lat.append((time.perf_counter() - t) * 1000)
-        cpu.append((time.process_time() - c) * 1000)
     lat.sort()
-    cpu.sort()
-    p = lambda x, v=lat: v[min(len(v) - 1, int(x * len(v)))]  # noqa: E731
+    p = lambda x: lat[min(len(lat) - 1, int(x * len(lat)))]  # noqa: E731
     print(f"model load + first query: {load:.2f} s")
     print(f"warm suggest over {len(lat)} queries (k={args.k}): p50 {p(.50):.1f} ms, p95 {p(.95):.1f} ms, "
           f"p99 {p(.99):.1f} ms, mean {statistics.mean(lat):.1f} ms")
-    # CPU time of this process: what the query costs, whatever else the machine runs meanwhile
-    print(f"  CPU time per query: p50 {p(.50, cpu):.1f} ms, p95 {p(.95, cpu):.1f} ms")
 
     cli = Path(sys.executable).with_name("zhibiao")
     t = time.perf_counter()
