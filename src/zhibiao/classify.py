@@ -566,7 +566,7 @@ class Normalizer(VersionStamped):
         if "level3" not in df.columns:
             raise ZhibiaoError("normalize needs a level3 column (the indicator name)")
         out = df.copy()
-        cols = [_column(df, c) for c in self.key_columns]
+        cols = [_column(df, c).tolist() for c in self.key_columns]   # lists: iterating arrow strings is slow
         keys = list(zip(*cols))
         uniq = list(dict.fromkeys(keys))
         added = pd.DataFrame.from_records(self._tag(uniq), columns=OUTPUT_COLUMNS)
@@ -616,7 +616,7 @@ class Normalizer(VersionStamped):
         records = []
         for (level3, _desc, value, l1, l2, year), b, p, m in zip(keys, best, proba, matches):
             pv = parse_value(value, year=_year(year), context=level3)   # 44561 under 完成时间 is a date
-            declared = canonical_category(l2, l1) if (l2 or l1) else None
+            declared = _declared_category(l2, l1)
             category, _ = reconcile(self.classifier.classes_[b], declared)
             entry = entries.get(m.indicator_id)
             rec = {
@@ -652,6 +652,12 @@ def _align(proba: np.ndarray, classes, to_classes) -> np.ndarray:
         if c in column:
             out[:, j] = proba[:, column[c]]
     return out
+
+
+@lru_cache(maxsize=4096)
+def _declared_category(level2: str, level1: str) -> str | None:
+    """The table's own category of a row (a few distinct labels per table, so cached)."""
+    return canonical_category(level2, level1) if (level2 or level1) else None
 
 
 def _year(text: str) -> int | None:
