@@ -326,17 +326,19 @@ class IndicatorMatcher:
     def _candidates(self, names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows, k) type positions, scores and agreements of each name's ``top_types`` best types."""
         cache = self.__dict__.setdefault("_name_cache", {})
-        todo = [n for n in dict.fromkeys(names) if n not in cache]
-        if len(cache) + len(todo) > self.name_cache_size:
-            cache.clear()
+        got = {n: cache.get(n) for n in dict.fromkeys(names)}   # read once: another thread may clear the cache
+        todo = [n for n, entry in got.items() if entry is None]
         k = min(self.top_types, len(self.ids_))
         for lo, S, A in self._name_scores(todo):
             top = np.argpartition(-S, k - 1, axis=1)[:, :k] if k < S.shape[1] else \
                 np.broadcast_to(np.arange(S.shape[1]), S.shape)
             s, a = np.take_along_axis(S, top, axis=1), np.take_along_axis(A, top, axis=1)
             for i, name in enumerate(todo[lo:lo + len(S)]):
-                cache[name] = (top[i].astype(np.int32), s[i], a[i])
-        rows = [cache[n] for n in names]
+                got[name] = (top[i].astype(np.int32), s[i], a[i])
+        if len(cache) + len(todo) > self.name_cache_size:
+            cache.clear()
+        cache.update((n, got[n]) for n in todo)
+        rows = [got[n] for n in names]
         return tuple(np.stack([r[j] for r in rows]) for j in range(3))
 
     def calibrate(self, score: np.ndarray, margin: np.ndarray, correct: np.ndarray,
