@@ -11,6 +11,7 @@ check, not a benchmark.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +25,6 @@ FORMS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "realworld"
 
 
 def main() -> None:
-    import sys
     result = extract_all(sorted(FORMS.glob("*.xlsx")))
     normalizer = Normalizer.load()
     normalizer.use_cascade = "--full-models" not in sys.argv[1:]

@@ -436,6 +436,12 @@ class Cascade:
         return (category_confidence >= self.category_gate) & \
             ((match_confidence >= self.answer_gate) | (match_confidence < self.abstain_gate))
 
+    def predict(self, texts: list[str], values: list[str], names: list[str], classes):
+        """First-stage category probabilities (columns ``classes``), matches, and the rows they settle."""
+        proba, matches = _predict_with(self.classifier, self.matcher, texts, values, names)
+        proba = _align(proba, self.classifier.classes_, classes)
+        return proba, matches, self.settles(proba.max(axis=1), [m.confidence for m in matches])
+
     def tune(self, fast: pd.DataFrame, full: pd.DataFrame) -> "Cascade":
         """Set the gates from held-out predictions of both stages (:func:`choose_gates`)."""
         self.category_gate, self.answer_gate, self.abstain_gate, self.settled_share_ = \
@@ -585,9 +591,8 @@ class Normalizer(VersionStamped):
         cascade = self.cascade if self.use_cascade else None
         if cascade is None:
             return _predict_with(self.classifier, self.matcher, texts, values, names)
-        proba, matches = _predict_with(cascade.classifier, cascade.matcher, texts, values, names)
-        proba = _align(proba, cascade.classifier.classes_, self.classifier.classes_)
-        rest = np.flatnonzero(~cascade.settles(proba.max(axis=1), [m.confidence for m in matches]))
+        proba, matches, settled = cascade.predict(texts, values, names, self.classifier.classes_)
+        rest = np.flatnonzero(~settled)
         if len(rest):
             pick = lambda xs: [xs[i] for i in rest]  # noqa: E731
             proba[rest], full = _predict_with(self.classifier, self.matcher, pick(texts), pick(values), pick(names))
@@ -601,8 +606,7 @@ class Normalizer(VersionStamped):
         cascade = self.cascade if self.use_cascade else None
         if cascade is None or not names:
             return list(names)
-        proba, matches = _predict_with(cascade.classifier, cascade.matcher, names, [""] * len(names), names)
-        settled = cascade.settles(proba.max(axis=1), [m.confidence for m in matches])
+        settled = cascade.predict(names, [""] * len(names), names, self.classifier.classes_)[2]
         return [n for n, done in zip(names, settled) if not done]
 
     def _tag(self, keys: list[tuple]) -> list[dict]:
