@@ -220,7 +220,9 @@ def generate_varied(path: Path, rows: int, names: int | None, seed: int = 1) -> 
     pick = np.arange(rows) if names is None else rng.integers(0, n_pool, rows)
     if names is not None:
         pick[:min(rows, n_pool)] = np.arange(min(rows, n_pool))   # every name occurs
-    src = base.iloc[rng.integers(0, len(base), rows)].reset_index(drop=True)
+    # each row keeps its own seed row's description and (perturbed) value: a name and a description from
+    # two different indicators would be a row no clerk writes, and no model can be sure of
+    src = base.iloc[pick % len(seeds)].reset_index(drop=True)
     src["level3"] = pool[pick]
     src["value"] = [perturb_value(v, rng) for v in src["value"].astype(str)]
     src.to_csv(path, index=False, encoding="utf-8-sig")

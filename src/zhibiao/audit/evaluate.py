@@ -259,6 +259,7 @@ def main(argv=None) -> None:
         if name is None:
             card = models_dir() / "model_card.json"
             name = json.loads(card.read_text(encoding="utf-8"))["embedder"] if card.exists() else "none"
+            name = name.split("+")[0]   # classifier+matcher: the findings read the classifier
         df, lib = load_training(), load_library()
         emb = None if name == "none" else get_embedder(name).fit(list(df["text"]) + list(lib["name"]))
         oof, rw = category_oof(df, emb), realworld_predictions(df, emb)

@@ -6,6 +6,7 @@ import hashlib
 import math
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,19 @@ class _NormalizerRef:
             return _LOADED[key]
 
 
+    def on_disk(self, folder: Path) -> "_NormalizerRef":
+        """This reference as a model file in ``folder``, for workers on this machine: each loads the file,
+        where a pickled instance would reach it through the spawn pipe (the parent's write waits until the
+        child has imported the model stack, so the workers start one after the other) or, on Dask, with
+        every task's graph."""
+        if self.instance is None:
+            return self
+        import joblib
+        path = Path(folder) / "normalizer.joblib"
+        joblib.dump(self.instance, path)
+        return _NormalizerRef(path=path)
+
+
 _LOADED: dict[str, Any] = {}
 _LOADED_LOCK = threading.Lock()
 
@@ -75,15 +89,10 @@ class _Prepared:
     df: pd.DataFrame
     codes: np.ndarray            # row → distinct tuple
     uniq: pd.DataFrame           # one row per distinct tuple (the key columns, as text)
-    hashes: list[bytes]
-    cached: dict[int, dict]      # distinct index → result payload from the cache
-    miss: np.ndarray             # distinct indexes to normalize
-
-    def miss_frame(self) -> pd.DataFrame:
-        return self.uniq.iloc[self.miss].reset_index(drop=True)
+    hashes: list[bytes]          # per distinct tuple: its result cache key
 
 
-def _prepare(df: pd.DataFrame, key_columns, cache: ResultCache | None) -> _Prepared:
+def _prepare(df: pd.DataFrame, key_columns) -> _Prepared:
     if "level3" not in df.columns:
         raise InputError("input", "no level3 column")
     present = [c for c in key_columns if c in df.columns]
@@ -98,13 +107,7 @@ def _prepare(df: pd.DataFrame, key_columns, cache: ResultCache | None) -> _Prepa
     prefix = ("|".join(present) + "\x1e").encode()
     hashes = [hashlib.blake2b(prefix + u.encode("utf-8", "surrogatepass"), digest_size=16).digest()
               for u in uniques]
-    cached: dict[int, dict] = {}
-    if cache is not None and hashes:
-        found = cache.get_many(hashes)
-        if found:
-            cached = {i: found[h] for i, h in enumerate(hashes) if h in found}
-    miss = np.array([i for i in range(len(hashes)) if i not in cached], dtype=np.int64)
-    return _Prepared(df, codes, uniq, hashes, cached, miss)
+    return _Prepared(df, codes, uniq.reset_index(drop=True), hashes)
 
 
 def _error_record(exc: BaseException) -> dict:
@@ -174,25 +177,40 @@ def _result_frame(records: list[dict]) -> pd.DataFrame:
     return frame
 
 
-def _finish(prep: _Prepared, fresh: list[dict], cache: ResultCache | None) -> tuple[pd.DataFrame, dict]:
-    if len(fresh) != len(prep.miss):
-        raise RuntimeError(f"internal error: {len(fresh)} results for {len(prep.miss)} tuples")
-    n_uniq = len(prep.hashes)
-    records: list[dict] = [None] * n_uniq  # type: ignore[list-item]
-    for i, payload in prep.cached.items():
-        records[i] = payload
-    to_store = []
-    errors = 0
-    for i, rec in zip(prep.miss.tolist(), fresh):
+def settle(records: list[dict], hashes: list[bytes], cache: ResultCache | None) -> list[dict]:
+    """Fresh results with plain (JSON) values, stored in ``cache`` under ``hashes`` unless they are errors."""
+    out, to_store = [], []
+    for h, rec in zip(hashes, records):
         if any(type(v) not in _PLAIN for v in rec.values()):
             rec = {k: _clean_value(v) for k, v in rec.items()}
-        records[i] = rec
-        if rec.get(ERROR_COLUMN):
-            errors += 1
-        else:
-            to_store.append((prep.hashes[i], _jsonable(rec)))
+        out.append(rec)
+        if not rec.get(ERROR_COLUMN):
+            to_store.append((h, _jsonable(rec)))
     if cache is not None and to_store:
         cache.put_many(to_store)
+    return out
+
+
+def compute_cached(normalizer, frame: pd.DataFrame, hashes: list[bytes],
+                   cache: ResultCache | None) -> tuple[list[dict], int]:
+    """Results of the distinct rows ``frame`` (cache keys ``hashes``): from ``cache`` where it has them,
+    else normalized and stored; and how many came from the cache. A worker's whole job."""
+    found = cache.get_many(hashes) if cache is not None and hashes else {}
+    todo = [i for i, h in enumerate(hashes) if h not in found]
+    fresh = settle(_compute(normalizer, frame.iloc[todo].reset_index(drop=True)), [hashes[i] for i in todo], cache)
+    records = [found.get(h) for h in hashes]
+    for i, rec in zip(todo, fresh):
+        records[i] = rec
+    return records, len(found)
+
+
+def _finish(prep: _Prepared, records: list[dict], hits: int) -> tuple[pd.DataFrame, dict]:
+    """The chunk with its results: ``records`` of its distinct tuples (:func:`compute_cached`), ``hits`` of
+    them from the cache."""
+    n_uniq = len(prep.hashes)
+    if len(records) != n_uniq:
+        raise RuntimeError(f"internal error: {len(records)} results for {n_uniq} tuples")
+    errors = sum(1 for r in records if r.get(ERROR_COLUMN))
     ures = _result_frame(records)
     res = ures.iloc[prep.codes].reset_index(drop=True)
     df = prep.df
@@ -202,8 +220,8 @@ def _finish(prep: _Prepared, fresh: list[dict], cache: ResultCache | None) -> tu
     if len(out) != len(df):  # pragma: no cover - invariant
         raise RuntimeError("internal error: row count changed")
     err_rows = int((res[ERROR_COLUMN].notna() & (res[ERROR_COLUMN] != "")).sum()) if errors else 0
-    stats = {"rows": len(df), "distinct": n_uniq, "cache_hits": len(prep.cached),
-             "normalized": len(prep.miss), "error_rows": err_rows}
+    stats = {"rows": len(df), "distinct": n_uniq, "cache_hits": hits,
+             "normalized": n_uniq - hits, "error_rows": err_rows}
     return out, stats
 
 
@@ -224,6 +242,5 @@ def normalize_chunk(df: pd.DataFrame, normalizer, cache: ResultCache | None = No
     same index) and a stats dict (rows, distinct, cache_hits, normalized, error_rows).
     """
     key_columns = tuple(key_columns or _key_columns_of(normalizer))
-    prep = _prepare(df, key_columns, cache)
-    fresh = _compute(normalizer, prep.miss_frame())
-    return _finish(prep, fresh, cache)
+    prep = _prepare(df, key_columns)
+    return _finish(prep, *compute_cached(normalizer, prep.uniq, prep.hashes, cache))

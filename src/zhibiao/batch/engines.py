@@ -2,15 +2,19 @@
 runs in :func:`zhibiao.batch.run.run_batch` itself)."""
 from __future__ import annotations
 
+import tempfile
+import zlib
 from collections import deque
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..errors import ZhibiaoError
 from .cache import _worker_cache
-from .chunks import _compute, _finish, _NormalizerRef, _prepare, normalize_chunk
-from .names import embed_names, prepare_worker, split, worker_embed
+from .chunks import _finish, _NormalizerRef, _prepare, compute_cached, normalize_chunk
+from .names import prepare_worker, split, worker_embed
 from .readers import _READ_ERRORS, _dask_frames, _iter_chunks, _read_failure
 
 def _dask_partition(df: pd.DataFrame, ref: _NormalizerRef, key_columns, cache_path, fingerprint,
@@ -34,32 +38,58 @@ def _init_worker(ref: _NormalizerRef, vectors=None) -> None:
     prepare_worker(_WORKER["normalizer"], vectors)
 
 
-def _worker_embed(names: list[str]) -> int:
-    return embed_names(_WORKER["normalizer"], names)
+def _worker_compute(frame: pd.DataFrame, hashes: list[bytes], cache_path, fingerprint) -> tuple[list[dict], int]:
+    return compute_cached(_WORKER["normalizer"], frame, hashes, _worker_cache(cache_path, fingerprint))
 
 
-def _worker_compute(frame: pd.DataFrame) -> list[dict]:
-    return _compute(_WORKER["normalizer"], frame)
+def name_shares(frame: pd.DataFrame, parts: int) -> list[np.ndarray]:
+    """The rows of ``frame`` in ``parts`` shares by name: every row of a name in the same share, the names
+    spread evenly (a stable hash, the same in every chunk and every run).
+
+    >>> shares = name_shares(pd.DataFrame({"level3": ["a", "b", "a", "c"]}), 2)
+    >>> sorted(int(i) for share in shares for i in share)    # every row once
+    [0, 1, 2, 3]
+    >>> any({0, 2} <= set(share) for share in shares)        # both rows of "a" together
+    True
+    """
+    from ..classify import clean_name
+    owner = np.array([zlib.crc32(clean_name(str(n)).encode("utf-8", "surrogatepass")) % parts
+                      for n in frame["level3"]], dtype=np.int64)
+    return [np.flatnonzero(owner == k) for k in range(parts)]
 
 
 def _run_processes(ins, writer, ref, key_columns, store, chunk_rows, jobs, on_commit, on_skip, report,
-                   names=(), vectors=None):
+                   vectors=None):
+    """``jobs`` worker processes, one pool each, and each chunk's rows split between them by name: a name
+    always goes to the same worker, so it is embedded and scored once per run (the worker's caches), with
+    no pass over the names before the chunks; both workers work on every chunk. The workers read and write
+    the result cache too: the main process only reads, splits, joins and writes."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    window = 2 * jobs
+    window = 2
     pending: deque = deque()
+    cache_path = str(store.path) if store is not None else None
+    fingerprint = store.fingerprint if store is not None else None
 
     def drain_one():
-        cid, prep, fut, failures, projects = pending.popleft()
-        fresh = fut.result() if fut is not None else []
-        out, stats = _finish(prep, fresh, store)
+        cid, prep, parts, failures, projects = pending.popleft()
+        records: list = [None] * len(prep.hashes)
+        hits = 0
+        for rows, fut in parts:
+            got, found = fut.result()
+            hits += found
+            for i, rec in zip(rows, got):
+                records[i] = rec
+        out, stats = _finish(prep, records, hits)
         on_commit(cid, out, failures, stats, projects)
 
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
-                             initializer=_init_worker, initargs=(ref, vectors)) as pool:
-        # map: each worker embeds its share of the distinct names; the vector store is the reduce
-        list(pool.map(_worker_embed, split(list(names), jobs)))
+    tmp = tempfile.TemporaryDirectory(prefix="zhibiao-workers-")
+    ref = ref.on_disk(Path(tmp.name))
+    context = mp.get_context("spawn")
+    pools = [ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_init_worker,
+                                 initargs=(ref, vectors)) for _ in range(jobs)]
+    try:
         for inp in ins:
             try:
                 chunks = _iter_chunks(inp, chunk_rows, set(writer.done), report.warnings)
@@ -69,30 +99,39 @@ def _run_processes(ins, writer, ref, key_columns, store, chunk_rows, jobs, on_co
                             drain_one()
                         on_skip(cid)
                         continue
-                    prep = _prepare(df, key_columns, store)
-                    fut = pool.submit(_worker_compute, prep.miss_frame()) if len(prep.miss) else None
-                    pending.append((cid, prep, fut, failures, projects))
-                    while len(pending) >= window:
+                    prep = _prepare(df, key_columns)
+                    frame = prep.uniq
+                    parts = [(rows, pool.submit(_worker_compute, frame.iloc[rows].reset_index(drop=True),
+                                                [prep.hashes[i] for i in rows], cache_path, fingerprint))
+                             for pool, rows in zip(pools, name_shares(frame, jobs)) if len(rows)]
+                    pending.append((cid, prep, parts, failures, projects))
+                    while len(pending) > window:
                         drain_one()
             except _READ_ERRORS as exc:
                 report.failures.append(_read_failure(inp.path, exc))
         while pending:
             drain_one()
+    finally:
+        for pool in pools:
+            pool.shutdown(cancel_futures=True)
+        tmp.cleanup()
 
 
 # dask -----------------------------------------------------------------------------
 
 def _run_dask(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs, scheduler,
-              on_commit, on_skip, report, names=(), vectors=None):
+              on_commit, on_skip, report, names=list, vectors=None):
     try:
         import dask.dataframe  # noqa: F401
         from distributed import Client, LocalCluster
     except ImportError as exc:
         raise ZhibiaoError("engine dask needs: pip install 'zhibiao[dask]'") from exc
-    cluster = None
+    cluster, tmp = None, None
     if scheduler:
         client = Client(scheduler, set_as_default=False)
     else:
+        tmp = tempfile.TemporaryDirectory(prefix="zhibiao-workers-")
+        ref = ref.on_disk(Path(tmp.name))   # the workers are on this machine: a file, not a graph argument
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                dashboard_address=None)
         client = Client(cluster, set_as_default=False)
@@ -100,8 +139,8 @@ def _run_dask(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs
     cache_path = str(store.path) if store is not None else None
     fingerprint = store.fingerprint if store is not None else None
     try:
-        if names:   # map over distinct names on the cluster; the shared vector store is the reduce
-            shares = split(list(names), n_workers)
+        shares = split(names(), n_workers)
+        if shares:   # map over distinct names on the cluster; the shared vector store is the reduce
             client.gather(client.map(worker_embed, [ref] * len(shares), [vectors] * len(shares), shares,
                                      pure=False))
         for inp in ins:
@@ -118,6 +157,8 @@ def _run_dask(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs
         client.close()
         if cluster is not None:
             cluster.close()
+        if tmp is not None:
+            tmp.cleanup()
 
 
 def _dask_input(inp, client, writer, ref, normalizer, key_columns, cache_path, fingerprint, chunk_rows,

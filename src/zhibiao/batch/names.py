@@ -1,18 +1,20 @@
-"""Embed each distinct indicator name once per run, before the rows are split into chunks.
+"""Share the distinct indicator names of a Dask run out between its workers before the chunks.
 
-Chunks are normalized by independent workers; each would embed the names it meets, so a name
-seen by two workers was embedded twice (8,744 embeddings instead of 4,444 on the issue's file).
-Here the distinct names of all rows-file inputs are collected first (the ``level3`` column
-only), the ones not yet in the persistent vector store (:class:`.cache.VectorStore`) are split
-evenly between the workers (a map over distinct names; the store is the reduce), and the chunks
-then find every vector in the store.
+Dask places the partitions itself, and each worker would embed the names it meets: a name seen by
+two workers was embedded twice (8,744 embeddings instead of 4,444 on issue 16's file). Here the
+distinct names of all rows-file inputs are collected first (the ``level3`` column only) and split
+evenly between the workers (a map over distinct names; the persistent vector store,
+:class:`.cache.VectorStore`, is the reduce). Each worker embeds the names of its share that the
+cascade's first stage does not settle and the store does not hold; the partitions then find the
+vectors in the store. The local process engine needs no such pass: it splits each chunk's rows
+between its workers by name (:func:`.engines.name_shares`), so a name always meets the same worker.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from .cache import attach_vectors, embedders_of
+from .cache import attach_vectors
 from .readers import _READ_ERRORS, _iter_chunks
 
 NAME_BATCH = 512   # names per embedding call: bounds memory, lets a worker write the store as it goes
@@ -37,32 +39,48 @@ def distinct_names(ins, chunk_rows: int, notes: list[str]) -> list[str]:
     return list(seen)
 
 
-def names_to_embed(normalizer, names: list[str]) -> list[str]:
-    """``names`` less those a cascade settles without an embedding (``Normalizer.unsettled_names``)."""
-    unsettled = getattr(normalizer, "unsettled_names", None)
-    return unsettled(names) if callable(unsettled) else names
+def names_to_embed(normalizer, names: list[str]) -> dict[str, list[str]]:
+    """Per part of ``normalizer`` that embeds (``classifier``, ``matcher``), the names to embed up front:
+    those its cascade does not settle for that part (``Normalizer.names_to_embed``), else all of them."""
+    plan = getattr(normalizer, "names_to_embed", None)
+    work = plan(names) if callable(plan) else {}
+    return {part: work.get(part, list(names)) for part, _emb in _part_embedders(normalizer)}
 
 
-def missing_names(normalizer, names: list[str]) -> list[str]:
-    """The names some embedder of ``normalizer`` has no stored vector for."""
+def _part_embedders(normalizer):
+    for part in ("classifier", "matcher"):
+        emb = getattr(getattr(normalizer, part, None), "embedder", None)
+        if emb is not None and callable(getattr(emb, "attach_store", None)):
+            yield part, emb
+
+
+def missing_names(normalizer, work: dict[str, list[str]]) -> dict[str, list[str]]:
+    """``work`` less the names whose part's embedder has a stored vector for them (empty parts dropped)."""
     from ..embed import prepare
-    out: dict[str, None] = {}
-    for emb in embedders_of(normalizer):
+    out = {}
+    for part, emb in _part_embedders(normalizer):
         store = emb.__dict__.get("_store")
         if store is None:
-            return []   # no store: nothing can be shared; each chunk embeds its own names
-        prepared = {prepare(n): n for n in names}
+            return {}   # no store: nothing can be shared; each chunk embeds its own names
+        prepared = {prepare(n): n for n in work.get(part, ())}
         found = store.get_many(emb.store_key, list(prepared))
-        out.update((n, None) for p, n in prepared.items() if p not in found)
-    return list(out)
+        todo = [n for p, n in prepared.items() if p not in found]
+        if todo:
+            out[part] = todo
+    return out
 
 
 def embed_names(normalizer, names: list[str]) -> int:
-    """Embed ``names`` with every embedder of ``normalizer`` (their store keeps the vectors)."""
-    for emb in embedders_of(normalizer):
-        for i in range(0, len(names), NAME_BATCH):
-            emb.encode(names[i:i + NAME_BATCH])
-    return len(names)
+    """Embed, with each part's embedder, the ``names`` that part needs and has no stored vector for (its
+    store keeps them); returns how many were embedded."""
+    work = missing_names(normalizer, names_to_embed(normalizer, names))
+    done = 0
+    for part, emb in _part_embedders(normalizer):
+        todo = work.get(part, [])
+        for i in range(0, len(todo), NAME_BATCH):
+            emb.encode(todo[i:i + NAME_BATCH])
+        done += len(todo)
+    return done
 
 
 def split(names: list[str], parts: int) -> list[list[str]]:
@@ -80,7 +98,8 @@ def vector_path(store) -> str | None:
 
 
 def worker_embed(ref, store_path: str | None, names: list[str]) -> int:
-    """In a worker (process pool or Dask): load the normalizer once, embed a share of the names."""
+    """In a worker (process pool or Dask): load the normalizer once, then :func:`embed_names` on its share
+    of the distinct names (the first stage's pass over them runs here too, in parallel)."""
     normalizer = ref.resolve()
     prepare_worker(normalizer, store_path)
     return embed_names(normalizer, names)

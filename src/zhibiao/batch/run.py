@@ -10,7 +10,7 @@ from ..errors import InputError, UnsupportedFormat, ZhibiaoError
 from .cache import ResultCache, _default_cache_dir, attach_vectors
 from .chunks import _key_columns_of, _NormalizerRef, normalize_chunk
 from .engines import _run_dask, _run_processes
-from .names import distinct_names, embed_names, missing_names, names_to_embed, vector_path
+from .names import distinct_names, vector_path
 from .readers import _READ_ERRORS, _classify_input, _count_rows, _iter_chunks, _read_failure
 from .report import BatchReport, _progress
 from .writers import OUTPUT_SUFFIXES, _input_signature, _parts_to_xlsx, _Writer
@@ -119,16 +119,15 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
             report.failures.extend(rec.get("failures", []))
             bar.update(task, advance=rec["rows"])
 
-        names = []
         stored_before = vectors.count() if vectors is not None else 0
-        if vectors is not None:
-            names = missing_names(normalizer, names_to_embed(normalizer, distinct_names(ins, chunk_rows,
-                                                                                       report.warnings)))
         if engine == "dask":
+            # Dask places partitions itself: its workers share the distinct names out first, so that no two
+            # embed one name (read once the cluster is up). One process, or local workers that each own a
+            # share of the names (engines._run_processes), embed what they meet; the vector store keeps it.
+            names = (lambda: distinct_names(ins, chunk_rows, report.warnings)) if vectors is not None else list
             _run_dask(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs, scheduler,
                       on_commit, on_skip, report, names=names, vectors=vector_path(vectors))
         elif jobs == 1:
-            embed_names(normalizer, names)
             for inp in ins:
                 try:
                     chunks = _iter_chunks(inp, chunk_rows, set(writer.done), report.warnings)
@@ -142,7 +141,7 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
                     report.failures.append(_read_failure(inp.path, exc))
         else:
             _run_processes(ins, writer, ref, key_columns, store, chunk_rows, jobs, on_commit, on_skip,
-                           report, names=names, vectors=vector_path(vectors))
+                           report, vectors=vector_path(vectors))
 
     writer.finish()
     report.names_embedded = vectors.count() - stored_before if vectors is not None else 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from ..resources import DATA_DIR
@@ -68,6 +68,16 @@ class Lexicon:
     @property
     def max_measure_len(self) -> int:
         return max(map(len, self.measures), default=0)
+
+    @cached_property
+    def long_actions(self) -> tuple[str, ...]:
+        """Action spellings of two characters or more, longest first (the search order)."""
+        return tuple(sorted((s for s in self.actions if len(s) >= 2), key=len, reverse=True))
+
+    @cached_property
+    def long_objects(self) -> tuple[str, ...]:
+        """Object spellings of two characters or more, longest first."""
+        return tuple(sorted((s for s in self.objects if len(s) >= 2), key=len, reverse=True))
 
 
 def _records(path: Path):
@@ -165,7 +175,7 @@ def _strip_qualifiers(text: str, lex: Lexicon) -> tuple[str, tuple[str, ...]]:
 
 def _find_actions(text: str, lex: Lexicon) -> tuple[str, tuple[str, ...]]:
     found: list[tuple[int, str]] = []
-    for spelling in sorted((s for s in lex.actions if len(s) >= 2), key=len, reverse=True):
+    for spelling in lex.long_actions:
         i = text.find(spelling)
         while i >= 0:
             found.append((i, lex.actions[spelling]))
@@ -178,7 +188,7 @@ def _find_actions(text: str, lex: Lexicon) -> tuple[str, tuple[str, ...]]:
 def _protect_objects(text: str, lex: Lexicon) -> tuple[str, list[str]]:
     """Hide object spellings from the action search (服务对象 is an object, not 服务 + 对象)."""
     kept: list[str] = []
-    for spelling in sorted((s for s in lex.objects if len(s) >= 2), key=len, reverse=True):
+    for spelling in lex.long_objects:
         while spelling in text:
             text = text.replace(spelling, chr(0xE000 + len(kept)), 1)
             kept.append(lex.objects[spelling])
@@ -193,7 +203,7 @@ def _canonical_object(text: str, lex: Lexicon) -> str:
     text = text.strip(_JOINERS)
     if text in lex.objects:
         return lex.objects[text]
-    for spelling in sorted((s for s in lex.objects if len(s) >= 2), key=len, reverse=True):
+    for spelling in lex.long_objects:
         if spelling in text:
             text = text.replace(spelling, "\1" + lex.objects[spelling] + "\1")
     return text.replace("\1", "").strip(_JOINERS)
