@@ -486,15 +486,12 @@ def choose_gates(fast: pd.DataFrame, full: pd.DataFrame, tolerance: float = TOLE
     def grid(x, n, never, lowest=0.0):
         return np.unique(np.r_[np.quantile(x, np.linspace(lowest, 1, n)) if len(x) else [], never])
 
-    def holds(got, keys):
-        return all(got[k] >= target[k] - tolerance * (2 if k == "macro_f1" else 1) for k in keys)
-
     # Both stages' gates start at the lower quartile of the first stage's own confidences: below it, gates
     # chosen on three documents settled the fourth's confident mistakes (measured leave-one-document-out:
     # 1.0 point of category accuracy and 1.8 of macro-F1 lost, 0.1 and 0.6 from the quartile up).
     category_gate = 2.0
     for cg in grid(cat_conf, 81, 2.0, lowest=0.25)[::-1]:   # from the strictest down, while accuracy holds
-        if not holds(cascade_scores(fast, full, (cat_conf >= cg, none)), ("accuracy", "macro_f1")):
+        if not _within(cascade_scores(fast, full, (cat_conf >= cg, none)), target, tolerance, ("accuracy", "macro_f1")):
             break
         category_gate = cg
     trials = []
@@ -507,7 +504,7 @@ def choose_gates(fast: pd.DataFrame, full: pd.DataFrame, tolerance: float = TOLE
     trials.sort(key=lambda t: -t[0])
     answer_gate, abstain_gate, match_share = 2.0, -1.0, 0.0
     for share, ag, bg, match in trials:
-        if holds(cascade_scores(fast, full, (none, match)), ("top1_answered", "right_answers")):
+        if _within(cascade_scores(fast, full, (none, match)), target, tolerance, ("top1_answered", "right_answers")):
             answer_gate, abstain_gate, match_share = ag, bg, share
             break
     return (float(category_gate), float(answer_gate), float(abstain_gate),
@@ -524,19 +521,21 @@ def tune_gates(fast: pd.DataFrame, full: pd.DataFrame, tolerance: float = TOLERA
         return choose_gates(fast, full, tolerance)
     none = np.zeros(len(full), dtype=bool)
     target = cascade_scores(fast, full, (none, none))
-
-    def holds(got, keys):
-        return all(got[k] >= target[k] - tolerance * (2 if k == "macro_f1" else 1) for k in keys)
-
     chosen: dict[str, float] = {}
     for t in (tolerance, tolerance / 2, tolerance / 4, 0.0):
         got = cascade_scores(fast, full, held_out_settled(fast, full, t))
         for part, keys in (("category", ("accuracy", "macro_f1")), ("match", ("top1_answered", "right_answers"))):
-            if part not in chosen and holds(got, keys):
+            if part not in chosen and _within(got, target, tolerance, keys):
                 chosen[part] = t
-    category = choose_gates(fast, full, chosen["category"]) if "category" in chosen else (2.0, 2.0, -1.0, 0.0, 0.0)
-    match = choose_gates(fast, full, chosen["match"]) if "match" in chosen else (2.0, 2.0, -1.0, 0.0, 0.0)
+    gates = {t: choose_gates(fast, full, t) for t in set(chosen.values())}   # once per tolerance
+    never = (2.0, 2.0, -1.0, 0.0, 0.0)
+    category, match = (gates[chosen[p]] if p in chosen else never for p in ("category", "match"))
     return category[0], match[1], match[2], category[3], match[4]
+
+
+def _within(got: dict, target: dict, tolerance: float, keys) -> bool:
+    """Whether scores ``got`` stay within ``tolerance`` of ``target`` on ``keys`` (twice it for macro-F1)."""
+    return all(got[k] >= target[k] - tolerance * (2 if k == "macro_f1" else 1) for k in keys)
 
 
 def held_out_settled(fast: pd.DataFrame, full: pd.DataFrame, tolerance: float, gates=None):
