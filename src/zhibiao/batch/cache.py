@@ -128,12 +128,19 @@ class VectorStore:
         self._local = threading.local()
 
 
+def part_embedders(normalizer):
+    """(part, embedder) of the normalizer's parts that embed: ``classifier`` and ``matcher``."""
+    for part in ("classifier", "matcher"):
+        emb = getattr(getattr(normalizer, part, None), "embedder", None)
+        if emb is not None and callable(getattr(emb, "attach_store", None)):
+            yield part, emb
+
+
 def embedders_of(normalizer) -> list:
     """The embedders inside a normalizer (classifier and matcher; often one object)."""
     out = []
-    for part in (getattr(normalizer, "classifier", None), getattr(normalizer, "matcher", None)):
-        emb = getattr(part, "embedder", None)
-        if emb is not None and callable(getattr(emb, "attach_store", None)) and all(emb is not e for e in out):
+    for _part, emb in part_embedders(normalizer):
+        if all(emb is not e for e in out):
             out.append(emb)
     return out
 

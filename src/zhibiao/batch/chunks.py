@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,18 +47,20 @@ class _NormalizerRef:
                 _LOADED[key] = _load_normalizer(self.path)
             return _LOADED[key]
 
-
-    def on_disk(self, folder: Path) -> "_NormalizerRef":
-        """This reference as a model file in ``folder``, for workers on this machine: each loads the file,
-        where a pickled instance would reach it through the spawn pipe (the parent's write waits until the
-        child has imported the model stack, so the workers start one after the other) or, on Dask, with
-        every task's graph."""
+    @contextmanager
+    def for_local_workers(self):
+        """This reference as a model file in a temporary folder (removed on exit), for workers on this
+        machine: each loads the file, where a pickled instance would reach it through the spawn pipe (the
+        parent's write waits until the child has imported the model stack, so the workers start one after
+        the other) or, on Dask, with every task's graph."""
         if self.instance is None:
-            return self
+            yield self
+            return
         import joblib
-        path = Path(folder) / "normalizer.joblib"
-        joblib.dump(self.instance, path)
-        return _NormalizerRef(path=path)
+        with tempfile.TemporaryDirectory(prefix="zhibiao-workers-") as folder:
+            path = Path(folder) / "normalizer.joblib"
+            joblib.dump(self.instance, path)
+            yield _NormalizerRef(path=path)
 
 
 _LOADED: dict[str, Any] = {}
@@ -107,7 +111,7 @@ def _prepare(df: pd.DataFrame, key_columns) -> _Prepared:
     prefix = ("|".join(present) + "\x1e").encode()
     hashes = [hashlib.blake2b(prefix + u.encode("utf-8", "surrogatepass"), digest_size=16).digest()
               for u in uniques]
-    return _Prepared(df, codes, uniq.reset_index(drop=True), hashes)
+    return _Prepared(df, codes, uniq, hashes)
 
 
 def _error_record(exc: BaseException) -> dict:

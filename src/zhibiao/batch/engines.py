@@ -2,10 +2,9 @@
 runs in :func:`zhibiao.batch.run.run_batch` itself)."""
 from __future__ import annotations
 
-import tempfile
 import zlib
 from collections import deque
-from pathlib import Path
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -84,37 +83,35 @@ def _run_processes(ins, writer, ref, key_columns, store, chunk_rows, jobs, on_co
         out, stats = _finish(prep, records, hits)
         on_commit(cid, out, failures, stats, projects)
 
-    tmp = tempfile.TemporaryDirectory(prefix="zhibiao-workers-")
-    ref = ref.on_disk(Path(tmp.name))
-    context = mp.get_context("spawn")
-    pools = [ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_init_worker,
-                                 initargs=(ref, vectors)) for _ in range(jobs)]
-    try:
-        for inp in ins:
-            try:
-                chunks = _iter_chunks(inp, chunk_rows, set(writer.done), report.warnings)
-                for cid, df, failures, projects in chunks:
-                    if df is None:
-                        while pending:
+    with ref.for_local_workers() as ref:
+        context = mp.get_context("spawn")
+        pools = [ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_init_worker,
+                                     initargs=(ref, vectors)) for _ in range(jobs)]
+        try:
+            for inp in ins:
+                try:
+                    chunks = _iter_chunks(inp, chunk_rows, set(writer.done), report.warnings)
+                    for cid, df, failures, projects in chunks:
+                        if df is None:
+                            while pending:
+                                drain_one()
+                            on_skip(cid)
+                            continue
+                        prep = _prepare(df, key_columns)
+                        frame = prep.uniq
+                        parts = [(rows, pool.submit(_worker_compute, frame.iloc[rows].reset_index(drop=True),
+                                                    [prep.hashes[i] for i in rows], cache_path, fingerprint))
+                                 for pool, rows in zip(pools, name_shares(frame, jobs)) if len(rows)]
+                        pending.append((cid, prep, parts, failures, projects))
+                        while len(pending) > window:
                             drain_one()
-                        on_skip(cid)
-                        continue
-                    prep = _prepare(df, key_columns)
-                    frame = prep.uniq
-                    parts = [(rows, pool.submit(_worker_compute, frame.iloc[rows].reset_index(drop=True),
-                                                [prep.hashes[i] for i in rows], cache_path, fingerprint))
-                             for pool, rows in zip(pools, name_shares(frame, jobs)) if len(rows)]
-                    pending.append((cid, prep, parts, failures, projects))
-                    while len(pending) > window:
-                        drain_one()
-            except _READ_ERRORS as exc:
-                report.failures.append(_read_failure(inp.path, exc))
-        while pending:
-            drain_one()
-    finally:
-        for pool in pools:
-            pool.shutdown(cancel_futures=True)
-        tmp.cleanup()
+                except _READ_ERRORS as exc:
+                    report.failures.append(_read_failure(inp.path, exc))
+            while pending:
+                drain_one()
+        finally:
+            for pool in pools:
+                pool.shutdown(cancel_futures=True)
 
 
 # dask -----------------------------------------------------------------------------
@@ -126,39 +123,37 @@ def _run_dask(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs
         from distributed import Client, LocalCluster
     except ImportError as exc:
         raise ZhibiaoError("engine dask needs: pip install 'zhibiao[dask]'") from exc
-    cluster, tmp = None, None
-    if scheduler:
-        client = Client(scheduler, set_as_default=False)
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="zhibiao-workers-")
-        ref = ref.on_disk(Path(tmp.name))   # the workers are on this machine: a file, not a graph argument
-        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
-        client = Client(cluster, set_as_default=False)
-    n_workers = max(1, len(client.scheduler_info().get("workers", {})) or jobs)
-    cache_path = str(store.path) if store is not None else None
-    fingerprint = store.fingerprint if store is not None else None
-    try:
-        shares = split(names(), n_workers)
-        if shares:   # map over distinct names on the cluster; the shared vector store is the reduce
-            client.gather(client.map(worker_embed, [ref] * len(shares), [vectors] * len(shares), shares,
-                                     pure=False))
-        for inp in ins:
-            doc_cid = f"{inp.index}:0"
-            if inp.kind == "document" and doc_cid in writer.done:
-                on_skip(doc_cid)
-                continue
-            try:
-                _dask_input(inp, client, writer, ref, normalizer, key_columns, cache_path, fingerprint,
-                            chunk_rows, n_workers, on_commit, on_skip, report, vectors)
-            except _READ_ERRORS as exc:
-                report.failures.append(_read_failure(inp.path, exc))
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-        if tmp is not None:
-            tmp.cleanup()
+    # workers on this machine load the model from a file, not from a graph argument
+    with nullcontext(ref) if scheduler else ref.for_local_workers() as ref:
+        cluster = None
+        if scheduler:
+            client = Client(scheduler, set_as_default=False)
+        else:
+            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster, set_as_default=False)
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})) or jobs)
+        cache_path = str(store.path) if store is not None else None
+        fingerprint = store.fingerprint if store is not None else None
+        try:
+            shares = split(names(), n_workers)
+            if shares:   # map over distinct names on the cluster; the shared vector store is the reduce
+                client.gather(client.map(worker_embed, [ref] * len(shares), [vectors] * len(shares), shares,
+                                         pure=False))
+            for inp in ins:
+                doc_cid = f"{inp.index}:0"
+                if inp.kind == "document" and doc_cid in writer.done:
+                    on_skip(doc_cid)
+                    continue
+                try:
+                    _dask_input(inp, client, writer, ref, normalizer, key_columns, cache_path, fingerprint,
+                                chunk_rows, n_workers, on_commit, on_skip, report, vectors)
+                except _READ_ERRORS as exc:
+                    report.failures.append(_read_failure(inp.path, exc))
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
 def _dask_input(inp, client, writer, ref, normalizer, key_columns, cache_path, fingerprint, chunk_rows,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .cache import attach_vectors
+from .cache import attach_vectors, part_embedders
 from .readers import _READ_ERRORS, _iter_chunks
 
 NAME_BATCH = 512   # names per embedding call: bounds memory, lets a worker write the store as it goes
@@ -44,21 +44,14 @@ def names_to_embed(normalizer, names: list[str]) -> dict[str, list[str]]:
     those its cascade does not settle for that part (``Normalizer.names_to_embed``), else all of them."""
     plan = getattr(normalizer, "names_to_embed", None)
     work = plan(names) if callable(plan) else {}
-    return {part: work.get(part, list(names)) for part, _emb in _part_embedders(normalizer)}
-
-
-def _part_embedders(normalizer):
-    for part in ("classifier", "matcher"):
-        emb = getattr(getattr(normalizer, part, None), "embedder", None)
-        if emb is not None and callable(getattr(emb, "attach_store", None)):
-            yield part, emb
+    return {part: work.get(part, list(names)) for part, _emb in part_embedders(normalizer)}
 
 
 def missing_names(normalizer, work: dict[str, list[str]]) -> dict[str, list[str]]:
     """``work`` less the names whose part's embedder has a stored vector for them (empty parts dropped)."""
     from ..embed import prepare
     out = {}
-    for part, emb in _part_embedders(normalizer):
+    for part, emb in part_embedders(normalizer):
         store = emb.__dict__.get("_store")
         if store is None:
             return {}   # no store: nothing can be shared; each chunk embeds its own names
@@ -75,7 +68,7 @@ def embed_names(normalizer, names: list[str]) -> int:
     store keeps them); returns how many were embedded."""
     work = missing_names(normalizer, names_to_embed(normalizer, names))
     done = 0
-    for part, emb in _part_embedders(normalizer):
+    for part, emb in part_embedders(normalizer):
         todo = work.get(part, [])
         for i in range(0, len(todo), NAME_BATCH):
             emb.encode(todo[i:i + NAME_BATCH])
