@@ -115,14 +115,15 @@ def model_embedders(spec: str | None):
     return get_embedder(spec)
 
 
-def _split(embedder) -> tuple:
+def split_embedders(embedder) -> tuple:
+    """(classifier's, matcher's) embedder of one embedder or :class:`Embedders`."""
     return (embedder.classifier, embedder.matcher) if isinstance(embedder, Embedders) else (embedder, embedder)
 
 
 def fit_models(train: pd.DataFrame, library: pd.DataFrame, embedder, **matcher_params):
     """The category classifier and the canonical matcher, fitted on labelled rows plus the library.
     ``embedder``: one for both, or :class:`Embedders`."""
-    classifier_embedder, matcher_embedder = _split(embedder)
+    classifier_embedder, matcher_embedder = split_embedders(embedder)
     examples = pd.concat([train[["text", "level3", "value", "category", "indicator_id"]],
                           library_examples(library)], ignore_index=True)
     classifier = CategoryClassifier(classifier_embedder).fit(examples["text"], examples["value"],

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..classify import CategoryClassifier
 from ..taxonomy import canonical_category, library_without_document, load_library, reconcile
-from ..training import library_examples, load_training
+from ..training import library_examples, load_training, model_embedders, split_embedders
 from .mismatch import PAIRS_FILE, fires, fit_pairs
 
 REALWORLD = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "realworld"
@@ -244,7 +244,6 @@ def format_finding_scores(scores: dict) -> str:
 def main(argv=None) -> None:
     import argparse
     import json
-    from ..embed import get_embedder
     from ..resources import models_dir
     ap = argparse.ArgumentParser(prog="python -m zhibiao.audit.evaluate", description=__doc__.split("\n")[0])
     ap.add_argument("--embedder", default=None, help="default: the shipped model's (models/model_card.json)")
@@ -259,9 +258,10 @@ def main(argv=None) -> None:
         if name is None:
             card = models_dir() / "model_card.json"
             name = json.loads(card.read_text(encoding="utf-8"))["embedder"] if card.exists() else "none"
-            name = name.split("+")[0]   # classifier+matcher: the findings read the classifier
         df, lib = load_training(), load_library()
-        emb = None if name == "none" else get_embedder(name).fit(list(df["text"]) + list(lib["name"]))
+        emb = split_embedders(model_embedders(name))[0]   # the findings read the category classifier
+        if emb is not None:
+            emb.fit(list(df["text"]) + list(lib["name"]))
         oof, rw = category_oof(df, emb), realworld_predictions(df, emb)
         if cache is not None:
             pd.to_pickle((oof, rw), cache)
