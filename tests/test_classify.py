@@ -175,3 +175,43 @@ def test_fingerprint_follows_the_data_files(normalizer, tmp_path, monkeypatch):
         assert normalizer.fingerprint.startswith(normalizer.card["fingerprint"])
     finally:
         resources.rules_fingerprint.cache_clear()
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_block_wise_probabilities_equal_the_regression_on_all_features(n_classes):
+    """predict_proba scores each block on its distinct inputs; it must equal the logistic regression on the
+    full feature matrix, row by row, with repeated texts, values and names in one batch."""
+    from scipy import sparse
+    from zhibiao.classify import CategoryClassifier
+    rows = [("道路新建长度", "新建农村公路", "≥12公里", "数量指标"), ("验收合格率", "工程验收", "100%", "质量指标"),
+            ("完成时限", "年底前完成", "12月底前", "时效指标"), ("项目成本", "总投资", "≤700万元", "成本指标"),
+            ("群众满意度", "受益群众", "≥90%", "质量指标"), ("培训人次", "培训农民", "500人次", "数量指标")]
+    names, descs, values, y = map(list, zip(*rows))
+    if n_classes == 2:
+        y = ["数量指标" if c == "数量指标" else "其他" for c in y]
+    texts = [n + " " + d for n, d in zip(names, descs)]
+    clf = CategoryClassifier(get_embedder("tfidf").fit(names)).fit(texts, values, y, names=names)
+    assert len(clf.classes_) == n_classes
+    q_names = ["道路新建长度", "道路新建长度", "群众满意度", "新的指标名称", "验收合格率"]
+    q_texts = [q_names[0] + " 新建农村公路", q_names[1] + " 别的描述", q_names[2], q_names[3], q_names[4]]
+    q_values = ["≥12公里", "≥12公里", "≥95%", "", "100%"]
+    X = sparse.hstack([clf.tfidf_.transform(q_texts),
+                       clf.dict_.transform(clf._value_dicts(q_values, q_names)) * clf.value_weight,
+                       sparse.csr_matrix(clf._embed(q_names) * clf.embedding_weight)], format="csr")
+    np.testing.assert_allclose(clf.predict_proba(q_texts, q_values, q_names), clf.model_.predict_proba(X), atol=1e-9)
+
+
+def test_tag_records_are_the_normalize_columns_with_plain_values(normalizer):
+    """The batch engine takes ``tag_records`` and stores them as JSON: one dict per row, in row order, the
+    same tags as ``normalize``; rows alike are tagged alike; no numpy scalars."""
+    df = pd.DataFrame({"level3": ["群众满意度", "新建道路长度", "群众满意度", "项目完成时间"],
+                       "value": ["≥90%", "=1203米", "≥90%", "12月底前"]})
+    records = normalizer.tag_records(df)
+    assert len(records) == 4 and records[0] == records[2]
+    assert records[1]["unit"] == "米" and records[1]["number"] == 1203 and records[3]["value_kind"] == "deadline"
+    assert all(type(v) in (str, float, int, bool, type(None)) for r in records for v in r.values())
+    out = normalizer.normalize(df)
+    for i, rec in enumerate(records):
+        for col in OUTPUT_COLUMNS:
+            got = out[col].iloc[i]
+            assert got == rec[col] or (pd.isna(got) and rec[col] is None), col

@@ -29,6 +29,7 @@ from scipy import sparse
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils.extmath import softmax
 
 from .embed import Embedder, get_embedder  # noqa: F401  (used by the docstring examples)
 from .errors import ModelNotFound, ZhibiaoError
@@ -66,10 +67,12 @@ def clean_name(text: str) -> str:
     return (stripped or text.strip())[:MAX_NAME_CHARS]
 
 
-def _column(df: pd.DataFrame, name: str) -> pd.Series:
+def _column(df: pd.DataFrame, name: str) -> list[str]:
+    """A key column as a list of text ('' where missing or absent): lists, since iterating arrow strings
+    is slow."""
     if name in df.columns:
-        return df[name].fillna("").astype(str)
-    return pd.Series([""] * len(df), index=df.index, dtype=object)
+        return df[name].fillna("").astype(str).to_numpy(dtype=object).tolist()
+    return [""] * len(df)
 
 
 def category_text(level3: str, description: str) -> str:
@@ -158,41 +161,71 @@ class CategoryClassifier:
         self.C = C
         self.measure_features = measure_features
 
-    def _features(self, texts: list[str], values: list[str], names: list[str], fit: bool):
-        values = [value_features(v) | (measure_features(n) if self.measure_features else {})
-                  for v, n in zip(values, names)]
-        if fit:
-            self.tfidf_ = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
-            self.dict_ = DictVectorizer()
-            blocks = [self.tfidf_.fit_transform(texts), self.dict_.fit_transform(values) * self.value_weight]
-        else:
-            blocks = [self.tfidf_.transform(texts), self.dict_.transform(values) * self.value_weight]
-        if self.embedder is not None:
-            # The name alone is embedded: the matcher embeds the same strings, so each
-            # distinct name costs one embedding (the description still reaches the n-grams).
-            blocks.append(sparse.csr_matrix(self.embedder.encode([clean_name(n) for n in names])
-                                            * self.embedding_weight))
-        return sparse.hstack(blocks, format="csr")
+    def _value_dicts(self, values: list[str], names: list[str]) -> list[dict]:
+        return [value_features(v) | (measure_features(n) if self.measure_features else {})
+                for v, n in zip(values, names)]
 
     def fit(self, texts, values, y, names=None) -> "CategoryClassifier":
         """``texts`` are name + description (see ``category_text``); ``names`` the names alone."""
-        texts = list(texts)
-        X = self._features(texts, list(values), list(texts if names is None else names), fit=True)
+        texts, values = list(texts), list(values)
+        names = list(texts if names is None else names)
+        self.tfidf_ = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
+        self.dict_ = DictVectorizer()
+        blocks = [self.tfidf_.fit_transform(texts), self.dict_.fit_transform(self._value_dicts(values, names))
+                  * self.value_weight]
+        if self.embedder is not None:
+            # The name alone is embedded: the matcher embeds the same strings, so each
+            # distinct name costs one embedding (the description still reaches the n-grams).
+            blocks.append(sparse.csr_matrix(self._embed(names) * self.embedding_weight))
         self.model_ = LogisticRegression(C=self.C, max_iter=3000, class_weight="balanced")
-        self.model_.fit(X, list(y))
+        self.model_.fit(sparse.hstack(blocks, format="csr"), list(y))
         self.classes_ = self.model_.classes_
         return self
 
+    def _embed(self, names: list[str]) -> np.ndarray:
+        return self.embedder.encode([clean_name(n) for n in names])
+
+    def decision_function(self, texts, values, names=None) -> np.ndarray:
+        """The logistic regression's decision function, block by block (char n-grams of the text, value and
+        measure signals, the name's embedding), each block on its distinct inputs: the model is linear, and
+        a batch has far fewer distinct texts, values and names than rows (a row's value makes it new, not
+        its text)."""
+        texts, values = list(texts), list(values)
+        names = list(texts if names is None else names)
+        coef = self.model_.coef_
+        n_text, n_dict = len(self.tfidf_.vocabulary_), len(self.dict_.feature_names_)
+        text_w, dict_w, emb_w = coef[:, :n_text].T, coef[:, n_text:n_text + n_dict].T, coef[:, n_text + n_dict:].T
+        out = np.repeat(self.model_.intercept_[None, :], len(texts), axis=0)
+        out += _per_distinct(texts, lambda u: self.tfidf_.transform(u) @ text_w)
+        # The value's and the measure's signals have disjoint keys, so their one-hot blocks add up.
+        out += _per_distinct(values, lambda u: self.dict_.transform([value_features(v) for v in u])
+                             @ dict_w * self.value_weight)
+        if self.measure_features:
+            out += _per_distinct(names, lambda u: self.dict_.transform([measure_features(n) for n in u])
+                                 @ dict_w * self.value_weight)
+        if self.embedder is not None:
+            out += _per_distinct(names, lambda u: self._embed(u).astype(np.float64) @ emb_w * self.embedding_weight)
+        return out
+
     def predict_proba(self, texts, values, names=None) -> np.ndarray:
-        texts = list(texts)
-        return self.model_.predict_proba(
-            self._features(texts, list(values), list(texts if names is None else names), fit=False))
+        decision = self.decision_function(texts, values, names)
+        if decision.shape[1] == 1:   # two classes: one logit
+            p = 1 / (1 + np.exp(-decision))
+            return np.hstack([1 - p, p])
+        return softmax(decision)
 
     def predict(self, texts, values, names=None) -> tuple[np.ndarray, np.ndarray]:
         """Return (categories, confidences)."""
         proba = self.predict_proba(texts, values, names)
         best = proba.argmax(axis=1)
         return self.classes_[best], proba[np.arange(len(best)), best]
+
+
+def _per_distinct(keys: list, score) -> np.ndarray:
+    """``score`` (a function of a list) of each distinct key once, gathered back to ``keys``' order."""
+    index: dict = {}
+    inverse = np.fromiter((index.setdefault(k, len(index)) for k in keys), dtype=np.intp, count=len(keys))
+    return np.asarray(score(list(index)))[inverse]
 
 
 @dataclass
@@ -635,19 +668,25 @@ class Normalizer(VersionStamped):
         (:class:`zhibiao.pipeline.Normalizer`) and the pipeline run them after this, with
         ``projects`` and ``context``, which this method accepts for that interface.
         """
-        if "level3" not in df.columns:
-            raise ZhibiaoError("normalize needs a level3 column (the indicator name)")
         out = df.copy()
-        cols = [_column(df, c).tolist() for c in self.key_columns]   # lists: iterating arrow strings is slow
-        keys = list(zip(*cols))
-        uniq = list(dict.fromkeys(keys))
-        added = pd.DataFrame.from_records(self._tag(uniq), columns=OUTPUT_COLUMNS)
-        # Each distinct row was tagged once; broadcast back in the input's order.
-        position = {k: i for i, k in enumerate(uniq)}
-        added = added.iloc[[position[k] for k in keys]].set_axis(df.index)
+        added = pd.DataFrame.from_records(self.tag_records(df), columns=OUTPUT_COLUMNS).set_axis(df.index)
         for col in OUTPUT_COLUMNS:
             out[col] = added[col]
         return out
+
+    def tag_records(self, df: pd.DataFrame) -> list[dict]:
+        """The DESIGN §4 columns of each row of ``df`` as dicts, in row order: :meth:`normalize` without
+        the frame (the batch engine's path, whose rows are distinct already). Each distinct row is tagged
+        once; rows alike share one dict."""
+        if "level3" not in df.columns:
+            raise ZhibiaoError("normalize needs a level3 column (the indicator name)")
+        keys = list(zip(*(_column(df, c) for c in self.key_columns)))
+        uniq = list(dict.fromkeys(keys))
+        records = self._tag(uniq)
+        if len(uniq) == len(keys):
+            return records
+        by_key = dict(zip(uniq, records))
+        return [by_key[k] for k in keys]
 
     def _predict(self, texts: list[str], values: list[str], names: list[str]):
         """Category probabilities (columns: ``classifier.classes_``) and matches of distinct rows: the
@@ -685,6 +724,7 @@ class Normalizer(VersionStamped):
         proba, matches = self._predict([category_text(k[0], k[1]) for k in keys], [k[2] for k in keys],
                                        [k[0] for k in keys])
         best = proba.argmax(axis=1)
+        classes = [str(c) for c in self.classifier.classes_]   # plain str: the batch engine stores the records as JSON
         # One lookup for all matched types, not one per row (this is the batch hot path).
         lib = self.library
         entries = lib.loc[lib.index.intersection(sorted({m.indicator_id for m in matches} - {None}))].to_dict("index")
@@ -692,7 +732,7 @@ class Normalizer(VersionStamped):
         for (level3, _desc, value, l1, l2, year), b, p, m in zip(keys, best, proba, matches):
             pv = parse_value(value, year=_year(year), context=level3)   # 44561 under 完成时间 is a date
             declared = _declared_category(l2, l1)
-            category, _ = reconcile(self.classifier.classes_[b], declared)
+            category, _ = reconcile(classes[b], declared)
             entry = entries.get(m.indicator_id)
             rec = {
                 "category": category,
