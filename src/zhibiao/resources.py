@@ -2,7 +2,8 @@
 
 A source checkout (editable install) uses the repository's top-level
 ``models/`` and ``training_data/``; a wheel carries copies inside the package.
-``ZHIBIAO_MODELS`` overrides the model directory.
+``ZHIBIAO_MODELS`` overrides the model directory. ``ZHIBIAO_CACHE`` overrides the user cache
+(``$XDG_CACHE_HOME/zhibiao``, else ``~/.cache/zhibiao``): what is costly to rebuild and safe to lose.
 """
 from __future__ import annotations
 
@@ -32,6 +33,13 @@ def models_dir() -> Path:
 
 def training_data_dir() -> Path:
     return _first_existing(_REPO_ROOT / "training_data", PACKAGE_DIR / "_training_data")
+
+
+def user_cache_dir() -> Path:
+    env = os.environ.get("ZHIBIAO_CACHE")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "zhibiao"
 
 
 def data_file(name: str) -> Path:
