@@ -32,7 +32,7 @@ class LoggingEmbedder(Embedder):
 
     def _embed(self, texts):
         with open(self.log, "a", encoding="utf-8") as fh:
-            fh.write("".join(t + "\n" for t in texts))
+            fh.write("".join(f"{os.getpid()}\t{t}\n" for t in texts))
         return np.array([[(zlib.crc32(t.encode()) >> k) & 0xFF for k in range(8)] for t in texts],
                         dtype=np.float32) + 1
 
@@ -64,8 +64,9 @@ def _rows(n_names: int = 400, repeats: int = 5) -> pd.DataFrame:
                          "value": [f"≥{k}公里" for k in rng.integers(1, 9, len(picks))]})
 
 
-def _embedded(log: Path) -> list[str]:
-    return log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+def _embedded(log: Path, with_pid: bool = False) -> list:
+    lines = [line.split("\t", 1) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+    return [(int(pid), name) for pid, name in lines] if with_pid else [name for _, name in lines]
 
 
 @pytest.mark.parametrize("engine,jobs", [("local", 1), ("local", 2), ("dask", 2)])
@@ -98,3 +99,21 @@ def test_each_distinct_name_is_embedded_once_per_run_and_never_again(tmp_path, e
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def test_two_jobs_are_this_process_and_one_worker_each_with_its_own_names(tmp_path):
+    """``--jobs 2`` is two processes computing: this one takes a share of the names itself (one process
+    fewer holding the models), a worker the other; no name is embedded by both."""
+    df = _rows(n_names=200, repeats=3)
+    src = tmp_path / "rows.csv"
+    df.to_csv(src, index=False)
+    log = tmp_path / "embedded.txt"
+    run_batch([src], tmp_path / "out.csv", normalizer=EmbeddingNormalizer(str(log)), chunk_rows=200,
+              cache_dir=tmp_path / "cache", progress=False, jobs=2)
+    by_pid: dict[int, set] = {}
+    for pid, name in _embedded(log, with_pid=True):
+        by_pid.setdefault(pid, set()).add(name)
+    assert len(by_pid) == 2 and os.getpid() in by_pid
+    mine, theirs = by_pid.pop(os.getpid()), next(iter(by_pid.values()))
+    assert not mine & theirs and mine | theirs == set(df["level3"])
+    assert 0.3 < len(mine) / 200 < 0.7    # shared out evenly by name

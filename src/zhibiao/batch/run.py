@@ -140,8 +140,8 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
                 except _READ_ERRORS as exc:
                     report.failures.append(_read_failure(inp.path, exc))
         else:
-            _run_processes(ins, writer, ref, key_columns, store, chunk_rows, jobs, on_commit, on_skip,
-                           report, vectors=vector_path(vectors))
+            _run_processes(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs, on_commit,
+                           on_skip, report, vectors=vector_path(vectors))
 
     writer.finish()
     report.names_embedded = vectors.count() - stored_before if vectors is not None else 0
