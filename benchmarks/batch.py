@@ -9,7 +9,7 @@ is measured per configuration:
     jobs2   – --jobs 2 (local worker processes)
     dask    – engine=dask on a LocalCluster(n_workers=2)
 
-and prints rows/s and peak RSS (the whole process tree: the run plus its
+and prints rows/s and peak RSS and PSS (the whole process tree: the run plus its
 workers, sampled with psutil every 0.1 s; ru_maxrss of the main process too).
 
     .venv/bin/python benchmarks/batch.py                      # 1M rows, fake normalizer
@@ -237,11 +237,13 @@ def committed_normalizer():
 
 
 class _PeakSampler(threading.Thread):
-    """Peak RSS of this process plus all its children (psutil), sampled."""
+    """Peak memory of this process plus all its children (psutil), sampled: the sum of their RSS, which
+    counts a page shared by several processes (the libraries' code, a file mapped by each) once per
+    process, and the sum of their PSS, which shares it out: the memory the run takes from the machine."""
 
     def __init__(self, interval=0.1):
         super().__init__(daemon=True)
-        self.interval, self.peak, self._halt = interval, 0, threading.Event()
+        self.interval, self.peak, self.peak_pss, self._halt = interval, 0, 0, threading.Event()
         try:
             import psutil
             self._proc = psutil.Process()
@@ -252,17 +254,21 @@ class _PeakSampler(threading.Thread):
         if self._proc is None:
             return
         while not self._halt.is_set():
-            try:
-                total = self._proc.memory_info().rss
-                for c in self._proc.children(recursive=True):
-                    try:
-                        total += c.memory_info().rss
-                    except Exception:  # noqa: BLE001 - child gone
-                        pass
-                self.peak = max(self.peak, total)
-            except Exception:  # noqa: BLE001
-                pass
+            rss = pss = 0
+            for proc in [self._proc, *self._children()]:
+                try:
+                    mem = proc.memory_full_info()
+                except Exception:  # noqa: BLE001 - process gone
+                    continue
+                rss, pss = rss + mem.rss, pss + getattr(mem, "pss", mem.rss)
+            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
             self._halt.wait(self.interval)
+
+    def _children(self):
+        try:
+            return self._proc.children(recursive=True)
+        except Exception:  # noqa: BLE001
+            return []
 
     def stop(self):
         self._halt.set()
@@ -292,6 +298,7 @@ def run_one(config: str, src: Path, workdir: Path, normalizer_kind: str, chunk_r
             "names_embedded": getattr(rep, "names_embedded", None),
             "cache_hits": rep.cache_hits, "normalized": rep.normalized, "chunks": rep.chunks,
             "peak_rss_tree_mb": round(sampler.peak / 2**20) if sampler.peak else None,
+            "peak_pss_tree_mb": round(sampler.peak_pss / 2**20) if sampler.peak_pss else None,
             "ru_maxrss_self_mb": round(ru_self / 2**20), "ru_maxrss_children_mb": round(ru_children / 2**20)}
 
 
@@ -345,7 +352,7 @@ def main(argv=None):
         r = json.loads(line[len("RESULT "):])
         results.append(r)
         print(f"{config:6s} {r['rows']:>9,} rows  {r['seconds']:7.1f}s  {r['rows_per_s']:>8,} rows/s  "
-              f"peak RSS (tree) {r['peak_rss_tree_mb']} MB  (main ru_maxrss {r['ru_maxrss_self_mb']} MB)  "
+              f"peak RSS (tree) {r['peak_rss_tree_mb']} MB, PSS {r['peak_pss_tree_mb']} MB  (main ru_maxrss {r['ru_maxrss_self_mb']} MB)  "
               f"distinct {r['distinct']:,}  cache hits {r['cache_hits']:,}  names embedded {r['names_embedded']}")
     if args.json:
         args.json.write_text(json.dumps({"corpus": info, "normalizer": args.normalizer, "results": results},
