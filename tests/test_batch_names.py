@@ -116,4 +116,4 @@ def test_two_jobs_are_this_process_and_one_worker_each_with_its_own_names(tmp_pa
     assert len(by_pid) == 2 and os.getpid() in by_pid
     mine, theirs = by_pid.pop(os.getpid()), next(iter(by_pid.values()))
     assert not mine & theirs and mine | theirs == set(df["level3"])
-    assert 0.3 < len(mine) / 200 < 0.7    # shared out evenly by name
+    assert 0.25 < len(mine) / 200 < 0.55   # shared out by name, this process two parts in five (OWN_WEIGHT)

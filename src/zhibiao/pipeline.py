@@ -300,7 +300,7 @@ class Pipeline:
     def pipe(self, inputs, output, *, engine: str = "local", jobs: int = 1, **kwargs):
         """Normalize many rows files or documents into one output table, streaming and
         resumable (:func:`zhibiao.batch.run_batch`). ``engine``: local (one process),
-        processes (``jobs`` local worker processes) or dask (``scheduler=`` address, or a
+        processes (``jobs`` processes: this one and ``jobs - 1`` workers) or dask (``scheduler=`` address, or a
         LocalCluster). Documents get the copy check against their own projects."""
         from .batch import run_batch
         from .errors import ZhibiaoError

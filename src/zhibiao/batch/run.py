@@ -27,7 +27,9 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
     own); a str/Path loads ``Normalizer.load(path)``.
     ``output`` suffix picks the format: ``.csv``, ``.jsonl``, ``.parquet``
     (a directory of part files) or ``.xlsx`` (written at the end from a
-    parquet store beside it, which ``resume`` continues until then). Returns a :class:`BatchReport`.
+    parquet store beside it, which ``resume`` continues until then). ``jobs``: processes computing (the
+    local engine: this one and ``jobs - 1`` workers; Dask: the LocalCluster's workers). Returns a
+    :class:`BatchReport`.
     """
     t0 = time.perf_counter()
     output = Path(output)
