@@ -200,11 +200,15 @@ class CategoryClassifier:
         # The value's and the measure's signals have disjoint keys, so their one-hot blocks add up.
         out += _per_distinct(values, lambda u: self.dict_.transform([value_features(v) for v in u])
                              @ dict_w * self.value_weight)
-        if self.measure_features:
-            out += _per_distinct(names, lambda u: self.dict_.transform([measure_features(n) for n in u])
-                                 @ dict_w * self.value_weight)
-        if self.embedder is not None:
-            out += _per_distinct(names, lambda u: self._embed(u).astype(np.float64) @ emb_w * self.embedding_weight)
+
+        def name_blocks(u: list[str]) -> np.ndarray:
+            score = np.zeros((len(u), coef.shape[0]))
+            if self.measure_features:
+                score += self.dict_.transform([measure_features(n) for n in u]) @ dict_w * self.value_weight
+            if self.embedder is not None:
+                score += self._embed(u).astype(np.float64) @ emb_w * self.embedding_weight
+            return score
+        out += _per_distinct(names, name_blocks)
         return out
 
     def predict_proba(self, texts, values, names=None) -> np.ndarray:

@@ -55,7 +55,7 @@ def name_shares(frame: pd.DataFrame, weights: list[int]) -> list[np.ndarray]:
     share_of_bucket = np.repeat(np.arange(len(weights)), weights)
     bucket = np.array([zlib.crc32(clean_name(str(n)).encode("utf-8", "surrogatepass")) % len(share_of_bucket)
                        for n in frame["level3"]], dtype=np.int64)
-    owner = share_of_bucket[bucket] if len(bucket) else bucket
+    owner = share_of_bucket[bucket]
     return [np.flatnonzero(owner == k) for k in range(len(weights))]
 
 
