@@ -1,5 +1,6 @@
 """Normalizer behaviour on realistic rows, with the committed model artifacts."""
 import json
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -198,7 +199,15 @@ def test_block_wise_probabilities_equal_the_regression_on_all_features(n_classes
     X = sparse.hstack([clf.tfidf_.transform(q_texts),
                        clf.dict_.transform(clf._value_dicts(q_values, q_names)) * clf.value_weight,
                        sparse.csr_matrix(clf._embed(q_names) * clf.embedding_weight)], format="csr")
+    # The blocks' scores are kept per input across calls: a call that meets some of them again (here, in
+    # another order and beside new ones) must give the same probabilities as the first.
+    clf.predict_proba(q_texts[3:1:-1], q_values[3:1:-1], q_names[3:1:-1])
     np.testing.assert_allclose(clf.predict_proba(q_texts, q_values, q_names), clf.model_.predict_proba(X), atol=1e-9)
+    # Those kept scores are the fitted model's: fitted again on other labels, it scores afresh, and a
+    # pickled copy carries none of them.
+    refit = clf.fit(texts, values, y[1:] + y[:1], names=names)
+    np.testing.assert_allclose(refit.predict_proba(q_texts, q_values, q_names), refit.model_.predict_proba(X), atol=1e-9)
+    assert "_block_cache" not in pickle.loads(pickle.dumps(refit)).__dict__
 
 
 def test_tag_records_are_the_normalize_columns_with_plain_values(normalizer):

@@ -169,6 +169,7 @@ class CategoryClassifier:
         """``texts`` are name + description (see ``category_text``); ``names`` the names alone."""
         texts, values = list(texts), list(values)
         names = list(texts if names is None else names)
+        self.__dict__.pop("_block_cache", None)
         self.tfidf_ = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
         self.dict_ = DictVectorizer()
         blocks = [self.tfidf_.fit_transform(texts), self.dict_.fit_transform(self._value_dicts(values, names))
@@ -196,10 +197,12 @@ class CategoryClassifier:
         n_text, n_dict = len(self.tfidf_.vocabulary_), len(self.dict_.feature_names_)
         text_w, dict_w, emb_w = coef[:, :n_text].T, coef[:, n_text:n_text + n_dict].T, coef[:, n_text + n_dict:].T
         out = np.repeat(self.model_.intercept_[None, :], len(texts), axis=0)
-        out += _per_distinct(texts, lambda u: self.tfidf_.transform(u) @ text_w)
+        # Each block's scores are kept per input: a batch's chunks meet the same texts and names again.
+        cache = self.__dict__.setdefault("_block_cache", {"text": {}, "value": {}, "name": {}})
+        out += _per_distinct(texts, lambda u: self.tfidf_.transform(u) @ text_w, cache["text"])
         # The value's and the measure's signals have disjoint keys, so their one-hot blocks add up.
         out += _per_distinct(values, lambda u: self.dict_.transform([value_features(v) for v in u])
-                             @ dict_w * self.value_weight)
+                             @ dict_w * self.value_weight, cache["value"])
 
         def name_blocks(u: list[str]) -> np.ndarray:
             score = np.zeros((len(u), coef.shape[0]))
@@ -208,7 +211,7 @@ class CategoryClassifier:
             if self.embedder is not None:
                 score += self._embed(u).astype(np.float64) @ emb_w * self.embedding_weight
             return score
-        out += _per_distinct(names, name_blocks)
+        out += _per_distinct(names, name_blocks, cache["name"])
         return out
 
     def predict_proba(self, texts, values, names=None) -> np.ndarray:
@@ -224,12 +227,37 @@ class CategoryClassifier:
         best = proba.argmax(axis=1)
         return self.classes_[best], proba[np.arange(len(best)), best]
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_block_cache", None)
+        return state
 
-def _per_distinct(keys: list, score) -> np.ndarray:
-    """``score`` (a function of a list) of each distinct key once, gathered back to ``keys``' order."""
+
+def _per_distinct(keys: list, score, cache: dict | None = None, limit: int = 100_000) -> np.ndarray:
+    """``score`` (a function of a list, one row per item) of each distinct key once, gathered back to
+    ``keys``' order. With ``cache`` (key → row), keys found there are not scored again and new ones are
+    kept, the cache emptied first when it would pass ``limit`` keys.
+
+    >>> cache = {}
+    >>> _per_distinct(["a", "b", "a"], lambda u: [[len(k)] for k in u], cache).ravel().tolist(), sorted(cache)
+    ([1, 1, 1], ['a', 'b'])
+    >>> _per_distinct(["a"], lambda u: [[9] for k in u], cache).ravel().tolist()   # "a" was not scored again
+    [1]
+    """
     index: dict = {}
     inverse = np.fromiter((index.setdefault(k, len(index)) for k in keys), dtype=np.intp, count=len(keys))
-    return np.asarray(score(list(index)))[inverse]
+    distinct = list(index)
+    if cache is None or not distinct:
+        return np.asarray(score(distinct))[inverse]
+    rows = [cache.get(k) for k in distinct]   # read once: another thread may empty the cache
+    todo = [k for k, row in zip(distinct, rows) if row is None]
+    if todo:
+        fresh = iter(np.asarray(score(todo)))
+        rows = [next(fresh) if row is None else row for row in rows]
+        if len(cache) + len(todo) > limit:
+            cache.clear()
+        cache.update((k, rows[index[k]]) for k in todo)
+    return np.stack(rows)[inverse]
 
 
 @dataclass
@@ -298,39 +326,60 @@ class IndicatorMatcher:
         code = {m: i for i, m in enumerate(self.measures_)}
         return np.array([code.get(p.measure, -1) if p.measure else -2 for p in parts])
 
-    def _agreement(self, parts) -> np.ndarray:
-        """(queries, exemplars) grammar agreement in [0, 1]: subject Dice where the measures agree, half of
-        it where one measure is unknown, 0 where they differ."""
+    def _measure_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per measure code of a query (a row each; -1: a measure no exemplar has, still a measure and a
+        different one; -2: the name has none), over the exemplars: the weight of the subject agreement (1 the
+        same measure, 0 another, ½ where either has none) and whether the measures clash."""
+        tables = self.__dict__.get("_measure_tables_")
+        if tables is None:
+            # rows 0..n-1 are the exemplars' measures; rows n and n+1 are codes -2 and -1, as negative indexes
+            codes = np.r_[np.arange(len(self.measures_)), -2, -1]
+            known = (codes[:, None] != -2) & (self.ex_measure_[None, :] >= 0)
+            same = codes[:, None] == self.ex_measure_[None, :]
+            weight = np.where(known, same.astype(np.float32), np.float32(0.5))
+            tables = self._measure_tables_ = (weight, known & ~same)
+        return tables
+
+    def _agreement(self, parts) -> tuple[np.ndarray, np.ndarray]:
+        """(queries, exemplars) grammar agreement in [0, 1] and clash: subject Dice where the measures agree,
+        half of it where either measure is unknown, 0 where they differ; they clash where the measures
+        differ or the subjects share no character. Each step is one pass over the dense block."""
         q_measure = self._measure_codes(parts)
         Q = self.subject_.transform([p.subject for p in parts])
         # the query's own grams, not only those the exemplars share (牲畜 is a subject, not an empty one)
         q_len = np.array([len(set(p.subject) | {p.subject[i:i + 2] for i in range(len(p.subject) - 1)})
                           for p in parts], dtype=np.float32)
-        e_len = np.asarray(self.ex_subject_.sum(axis=1)).ravel()
-        inter = (Q @ self.ex_subject_.T).toarray()
-        total = q_len[:, None] + e_len[None, :]
-        dice = np.where(total > 0, 2 * inter / np.maximum(total, 1), 1.0)
-        # A generic name (满意度, no subject) against a specific one (群众满意度) half agrees.
-        dice = np.where((q_len[:, None] == 0) ^ (e_len[None, :] == 0), 0.5, dice)
-        # -1: a measure no exemplar has (still a measure, and a different one); -2: the name has none
-        known = (q_measure[:, None] != -2) & (self.ex_measure_[None, :] >= 0)
-        same = q_measure[:, None] == self.ex_measure_[None, :]
-        agree = np.where(known, np.where(same, dice, 0.0), 0.5 * dice)
-        # Two subjects without a character in common measure different things (牲畜成活率 is no 苗木成活率).
-        foreign = (q_len[:, None] > 0) & (e_len[None, :] > 0) & (inter == 0)
-        return agree.astype(np.float32), (known & ~same) | foreign
+        e_len = np.asarray(self.ex_subject_.sum(axis=1), dtype=np.float32).ravel()
+        dice = (Q @ self.ex_subject_.T).toarray()
+        dice *= 2
+        dice /= np.maximum(q_len[:, None] + e_len[None, :], 1)
+        # A generic name (满意度, no subject) against a specific one (群众满意度) half agrees; two generic ones agree.
+        dice[:, e_len == 0] = 0.5
+        dice[q_len == 0] = np.where(e_len == 0, 1.0, 0.5)
+        weight, measure_clash = self._measure_tables()
+        # Elsewhere Dice is 0 only where two subjects share no character: they measure different things
+        # (牲畜成活率 is no 苗木成活率).
+        clash = measure_clash[q_measure] | (dice == 0)
+        dice *= weight[q_measure]
+        return dice, clash
 
     def _name_scores(self, names: list[str]):
         """Per chunk of cleaned names: ``(lo, S, A)``, each type's best exemplar score (no category
         prior) and grammar agreement, as (chunk, types) float32 blocks; embeddings are made per chunk."""
         use_emb = self.embedder is not None and self.embedding_share
+        text_share = (1 - self.grammar_weight) * (1 - self.embedding_share)
         for lo in range(0, len(names), self.chunk_rows):
             part = names[lo:lo + self.chunk_rows]
-            sims = (self.char_.transform(part) @ self.char_matrix_.T).toarray() * (1 - self.embedding_share)
-            if use_emb:
-                sims += self.embedding_share * (self.embedder.encode(part).astype(np.float32) @ self.emb_matrix_.T)
             agree, clash = self._agreement([parse_name(n) for n in part])
-            sims = (1 - self.grammar_weight) * sims + self.grammar_weight * agree - self.measure_penalty * clash
+            sims = (self.char_.transform(part) @ self.char_matrix_.T).toarray()
+            sims *= text_share
+            if use_emb:
+                emb = self.embedder.encode(part).astype(np.float32) @ self.emb_matrix_.T
+                emb *= (1 - self.grammar_weight) * self.embedding_share
+                sims += emb
+                del emb
+            sims += self.grammar_weight * agree
+            np.subtract(sims, np.float32(self.measure_penalty), out=sims, where=clash)
             yield lo, np.maximum.reduceat(sims, self.starts_, axis=1), np.maximum.reduceat(agree, self.starts_, axis=1)
 
     def _prior(self, category_proba, type_index: np.ndarray) -> np.ndarray:
@@ -423,6 +472,7 @@ class IndicatorMatcher:
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_name_cache", None)
+        state.pop("_measure_tables_", None)
         return state
 
 
