@@ -102,3 +102,17 @@ def test_best_name_prefers_clean_context_names():
 
 def test_recommender_loads_once():
     assert default_recommender() is default_recommender()
+
+
+def test_a_past_projects_sector_does_not_depend_on_the_process():
+    """A project whose types split evenly between two sectors is given one of them; which one must not
+    change with the process's string hashing (it decides the leave-one-sector-out folds the ranker is
+    trained on, and the suggest figures per sector)."""
+    import os
+    import subprocess
+    import sys
+    script = ("from zhibiao.recommend import default_recommender as d; r = d(); "
+              "print([r.project_sector(i) for i in range(len(r.projects_))])")
+    runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(runs) == 1

@@ -393,8 +393,10 @@ class Recommender(VersionStamped):
         return self
 
     def project_sector(self, i: int, fallback: str = "通用") -> str:
-        """A past project's sector: the most common own sector of its types (通用 aside)."""
-        tally = Counter(self.types_[self.col_[t]]["sector"] for t in self.project_types_[i] if t in self.col_)
+        """A past project's sector: the most common own sector of its types (通用 aside), a tie going to the
+        sector of its first type in id order (the types are a set: in set order, a tie went another way in
+        each process)."""
+        tally = Counter(self.types_[self.col_[t]]["sector"] for t in sorted(self.project_types_[i]) if t in self.col_)
         tally.pop("通用", None)
         return tally.most_common(1)[0][0] if tally else fallback
 
