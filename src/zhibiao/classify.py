@@ -237,10 +237,10 @@ class CategoryClassifier:
         return state
 
 
-def _per_distinct(keys: list, score, cache: dict | None = None, limit: int = 100_000) -> np.ndarray:
+def _per_distinct(keys: list, score, cache: dict | None = None, limit: int = 20_000) -> np.ndarray:
     """``score`` (a function of a list, one row per item) of each distinct key once, gathered back to
     ``keys``' order. With ``cache`` (key → row), keys found there are not scored again and new ones are
-    kept, the cache emptied first when it would pass ``limit`` keys.
+    kept, the cache emptied first when it would pass ``limit`` keys (about 650 bytes each, measured).
 
     >>> cache = {}
     >>> _per_distinct(["a", "b", "a"], lambda u: [[len(k)] for k in u], cache).ravel().tolist(), sorted(cache)
@@ -604,9 +604,9 @@ def choose_gates(fast: pd.DataFrame, full: pd.DataFrame, tolerance: float = TOLE
         if not _within(cascade_scores(fast, full, (cat_conf >= cg, none)), target, tolerance, ("accuracy", "macro_f1")):
             break
         category_gate = cg
-    trials = []
     if not match:
         return float(category_gate), 2.0, -1.0, float(np.mean(cat_conf >= category_gate)), 0.0
+    trials = []
     # The matcher's own threshold is not enough: measured leave-one-document-out, its answers there are
     # 2 points less precise than the full models'; from its lower quartile up, they are as precise.
     for ag in grid(match_conf[answered], 16, 2.0, lowest=0.25):
@@ -788,14 +788,15 @@ class Normalizer(VersionStamped):
 
     def _predict(self, texts: list[str], values: list[str], names: list[str]):
         """Category probabilities (columns: ``classifier.classes_``) and matches of distinct rows: the
-        cascade's first stage where it is sure, the full models for the rest (each answer apart)."""
+        cascade's first stage where it is sure, then its middle stage for the category where that is sure,
+        the full models for the rest (each answer apart)."""
         cascade = self.cascade if self.use_cascade else None
         if cascade is None:
             return _predict_with(self.classifier, self.matcher, texts, values, names)
         classes = self.classifier.classes_
         proba, matches, (category_done, match_done) = cascade.predict(texts, values, names, classes)
         rest = np.flatnonzero(~category_done)
-        if len(rest) and cascade.middle is not None:
+        if len(rest):
             middle, sure = cascade.middle_settles(*([xs[i] for i in rest] for xs in (texts, values, names)), classes)
             proba[rest[sure]] = middle[sure]
             rest = rest[~sure]
@@ -818,7 +819,7 @@ class Normalizer(VersionStamped):
         classes = self.classifier.classes_
         category_done, match_done = cascade.predict(names, [""] * len(names), names, classes)[2]
         unsure = [n for n, done in zip(names, category_done) if not done]
-        if unsure and cascade.middle is not None:   # embeds them with the matcher's embedder, and keeps them
+        if unsure:   # the middle stage embeds them with the matcher's embedder, which keeps them
             sure = cascade.middle_settles(unsure, [""] * len(unsure), unsure, classes)[1]
             unsure = [n for n, done in zip(unsure, sure) if not done]
         return {"classifier": unsure, "matcher": [n for n, done in zip(names, match_done) if not done]}
