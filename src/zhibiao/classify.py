@@ -669,14 +669,21 @@ def _within(got: dict, target: dict, tolerance: float, keys) -> bool:
     return all(got[k] >= target[k] - tolerance * (2 if k == "macro_f1" else 1) for k in keys)
 
 
-def held_out_settled(fast: pd.DataFrame, full: pd.DataFrame, tolerance: float, gates=None):
-    """(category settled, match settled) of each document's rows under gates chosen on the other documents
-    (``gates``: the function choosing them from ``fast``, ``full`` and ``tolerance``; :func:`choose_gates`)."""
+def held_out_gates(fast: pd.DataFrame, full: pd.DataFrame, tolerance: float, gates=None):
+    """Per document: (its rows, as a mask; the gates chosen on the other documents by ``gates``, the function
+    choosing them from ``fast``, ``full`` and ``tolerance``; :func:`choose_gates`)."""
     gates = gates or choose_gates
-    category, match = np.zeros(len(full), dtype=bool), np.zeros(len(full), dtype=bool)
     for doc in full["document"].unique():
         test = (full["document"] == doc).to_numpy()
-        category[test], match[test] = settled_rows(fast[test], *gates(fast[~test], full[~test], tolerance)[:3])
+        yield test, gates(fast[~test], full[~test], tolerance)
+
+
+def held_out_settled(fast: pd.DataFrame, full: pd.DataFrame, tolerance: float, gates=None):
+    """(category settled, match settled) of each document's rows under gates chosen on the other documents
+    (:func:`held_out_gates`)."""
+    category, match = np.zeros(len(full), dtype=bool), np.zeros(len(full), dtype=bool)
+    for test, chosen in held_out_gates(fast, full, tolerance, gates):
+        category[test], match[test] = settled_rows(fast[test], *chosen[:3])
     return category, match
 
 

@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import make_pipeline
 
-from .classify import TOLERANCE, cascade_scores, settled_rows, tune_gates, tune_middle_gate
+from .classify import TOLERANCE, cascade_scores, held_out_gates, settled_rows, tune_gates, tune_middle_gate
 from .embed import get_embedder
 from .taxonomy import library_without_sector, load_library
 from .training import (DEFAULT_EMBEDDER, _answer, _calibrator, calibrated_lodo, fit_models, fold_predictions,
@@ -193,12 +193,10 @@ def cascade_lodo(fast: pd.DataFrame, full: pd.DataFrame, middle: pd.DataFrame | 
             raise ValueError("the stages' predictions are not of the same rows")
     category, match = np.zeros(len(full), dtype=bool), np.zeros(len(full), dtype=bool)
     by_middle = np.zeros(len(full), dtype=bool)
-    for doc in full["document"].unique():
-        test, train = (full["document"] == doc).to_numpy(), (full["document"] != doc).to_numpy()
-        gates = tune_gates(fast[train], full[train], TOLERANCE)
+    for test, gates in held_out_gates(fast, full, TOLERANCE, gates=tune_gates):   # tuned as `zhibiao train` does
         category[test], match[test] = settled_rows(fast[test], *gates[:3])
         if middle is not None:
-            gate = tune_middle_gate(fast[train], middle[train], full[train], gates[0], TOLERANCE)[0]
+            gate = tune_middle_gate(fast[~test], middle[~test], full[~test], gates[0], TOLERANCE)[0]
             by_middle[test] = ~category[test] & (middle["category_confidence"].to_numpy()[test] >= gate)
     rest = full if middle is None else full.assign(
         category=np.where(by_middle, middle["category"].to_numpy(), full["category"].to_numpy()))

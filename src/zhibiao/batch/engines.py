@@ -93,8 +93,8 @@ def _run_processes(ins, writer, ref, normalizer, key_columns, store, chunk_rows,
         out, stats = _finish(prep, records, hits)
         on_commit(cid, out, failures, stats, projects)
 
-    def share_of(frame, prep, rows):
-        return frame.iloc[rows].reset_index(drop=True), [prep.hashes[i] for i in rows]
+    def share_of(prep, rows):
+        return prep.uniq.iloc[rows].reset_index(drop=True), [prep.hashes[i] for i in rows]
 
     with ref.for_local_workers() as ref:
         context = mp.get_context("spawn")
@@ -112,11 +112,10 @@ def _run_processes(ins, writer, ref, normalizer, key_columns, store, chunk_rows,
                             continue
                         prep = _prepare(df, key_columns)
                         own, *others = name_shares(prep.uniq, [OWN_WEIGHT] + [WORKER_WEIGHT] * (jobs - 1))
-                        parts = [(rows, pool.submit(_worker_compute, *share_of(prep.uniq, prep, rows), cache_path,
-                                                    fingerprint))
+                        parts = [(rows, pool.submit(_worker_compute, *share_of(prep, rows), cache_path, fingerprint))
                                  for pool, rows in zip(pools, others) if len(rows)]
                         mine: Future = Future()
-                        mine.set_result(compute_cached(normalizer, *share_of(prep.uniq, prep, own), store))
+                        mine.set_result(compute_cached(normalizer, *share_of(prep, own), store))
                         pending.append((cid, prep, [(own, mine), *parts], failures, projects))
                         while len(pending) > window:
                             drain_one()
