@@ -101,19 +101,61 @@ def test_each_distinct_name_is_embedded_once_per_run_and_never_again(tmp_path, e
             cluster.close()
 
 
+class SlowUntilHelpedNormalizer(EmbeddingNormalizer):
+    """In the process that made it, each chunk takes 0.2 s longer until a worker has embedded a name: a run
+    long enough for the worker to load (its log lines carry its pid)."""
+
+    def __init__(self, log: str):
+        super().__init__(log)
+        self.parent = os.getpid()
+
+    def normalize(self, df):
+        if os.getpid() == self.parent and {pid for pid, _ in _embedded(Path(self.log), True)} <= {self.parent}:
+            import time
+            time.sleep(0.2)
+        return super().normalize(df)
+
+    @property
+    def log(self):
+        return self.matcher.embedder.log
+
+
 def test_two_jobs_are_this_process_and_one_worker_each_with_its_own_names(tmp_path):
-    """``--jobs 2`` is two processes computing: this one takes a share of the names itself (one process
-    fewer holding the models), a worker the other; no name is embedded by both."""
-    df = _rows(n_names=200, repeats=3)
+    """``--jobs 2`` is two processes computing: this one computes every row while the worker loads (a small
+    run never waits for it), then a share of each chunk's names; the worker the rest. No name is embedded
+    by both."""
+    names = [f"第{i}批农村道路新建长度" for i in range(600)]   # every chunk brings new names
+    df = pd.DataFrame({"level3": names, "value": "≥1公里"})
     src = tmp_path / "rows.csv"
     df.to_csv(src, index=False)
     log = tmp_path / "embedded.txt"
-    run_batch([src], tmp_path / "out.csv", normalizer=EmbeddingNormalizer(str(log)), chunk_rows=200,
-              cache_dir=tmp_path / "cache", progress=False, jobs=2)
-    by_pid: dict[int, set] = {}
+    rep = run_batch([src], tmp_path / "out.csv", normalizer=SlowUntilHelpedNormalizer(str(log)), chunk_rows=20,
+                    cache_dir=tmp_path / "cache", progress=False, jobs=2)
+    assert rep.rows_out == 600
+    by_pid: dict[int, list] = {}
     for pid, name in _embedded(log, with_pid=True):
-        by_pid.setdefault(pid, set()).add(name)
+        by_pid.setdefault(pid, []).append(name)
     assert len(by_pid) == 2 and os.getpid() in by_pid
     mine, theirs = by_pid.pop(os.getpid()), next(iter(by_pid.values()))
-    assert not mine & theirs and mine | theirs == set(df["level3"])
-    assert 0.25 < len(mine) / 200 < 0.55   # shared out by name, this process two parts in five (OWN_WEIGHT)
+    assert set(names[:20]) <= set(mine)               # the first chunk: the worker was still loading
+    assert not set(mine) & set(theirs) and sorted(mine + theirs) == sorted(names)
+    assert len(theirs) > 100                          # once loaded, the worker takes a real share
+
+
+def test_shares_follow_the_measured_speed_and_skip_a_worker_still_loading():
+    from zhibiao.batch.engines import ShareBalance, name_shares
+    balance = ShareBalance(workers=2)
+    assert balance.fractions(100, live=[True, False])[2] == 0      # not loaded: no rows
+    balance.observe(0, rows=100, seconds=1.0)
+    balance.observe(1, rows=100, seconds=1.0)
+    balance.observe(2, rows=100, seconds=0.5)
+    own, first, second = balance.fractions(1000)
+    assert second > first and abs(own - first) < 1e-9              # twice as fast, twice the share
+    balance.overhead(100.0)                                        # this process busy writing: the floor
+    assert balance.fractions(1000)[0] == pytest.approx(ShareBalance.floor, abs=0.01)
+    # a small shift of the shares moves few names, and only to the growing share
+    frame = pd.DataFrame({"level3": [f"指标{i}" for i in range(2000)]})
+    before = name_shares(frame, [0.4, 0.6])
+    after = name_shares(frame, [0.45, 0.55])
+    assert set(before[0]) <= set(after[0])
+    assert 0 < len(after[0]) - len(before[0]) < 0.1 * len(frame)

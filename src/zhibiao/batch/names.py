@@ -7,7 +7,8 @@ evenly between the workers (a map over distinct names; the persistent vector sto
 :class:`.cache.VectorStore`, is the reduce). Each worker embeds the names of its share that the
 cascade's first stage does not settle and the store does not hold; the partitions then find the
 vectors in the store. The local engine needs no such pass: it splits each chunk's rows between this
-process and its workers by name (:func:`.engines.name_shares`), so a name always meets the same process.
+process and its workers by name (:func:`.engines.name_shares`), so a name meets one process (and
+the store when the shares shift).
 """
 from __future__ import annotations
 
