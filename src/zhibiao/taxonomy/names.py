@@ -65,7 +65,7 @@ class Lexicon:
     qualifiers: tuple     # spellings, longest first
     objects: dict         # spelling → canonical object
 
-    @property
+    @cached_property
     def max_measure_len(self) -> int:
         return max(map(len, self.measures), default=0)
 
@@ -78,6 +78,27 @@ class Lexicon:
     def long_objects(self) -> tuple[str, ...]:
         """Object spellings of two characters or more, longest first."""
         return tuple(sorted((s for s in self.objects if len(s) >= 2), key=len, reverse=True))
+
+    @cached_property
+    def _first_chars(self) -> dict:
+        """Per list of spellings searched in turn: first character → the positions of its spellings."""
+        out = {}
+        for kind in ("long_actions", "long_objects", "qualifiers"):
+            index: dict[str, list[int]] = {}
+            for rank, spelling in enumerate(getattr(self, kind)):
+                if spelling:
+                    index.setdefault(spelling[0], []).append(rank)
+            out[kind] = index
+        return out
+
+    def candidates(self, text: str, kind: str) -> list[str]:
+        """The spellings of ``kind`` (``long_actions``, ``long_objects``, ``qualifiers``) that can occur in
+        ``text``, in their search order: those whose first character it has. A name has a dozen
+        characters, so the search tries a few spellings instead of all (a batch parses every new name).
+        Searching removes or masks characters, never adds any, so none is missed."""
+        index = self._first_chars[kind]
+        spellings = getattr(self, kind)
+        return [spellings[r] for r in sorted({r for ch in set(text) for r in index.get(ch, ())})]
 
 
 def _records(path: Path):
@@ -166,7 +187,7 @@ def _find_measure(text: str, lex: Lexicon) -> tuple[str, str]:
 
 def _strip_qualifiers(text: str, lex: Lexicon) -> tuple[str, tuple[str, ...]]:
     found = []
-    for q in lex.qualifiers:
+    for q in lex.candidates(text, "qualifiers"):
         if len(q) >= 2 and q in text:
             found.append(q)
             text = text.replace(q, "")
@@ -175,7 +196,7 @@ def _strip_qualifiers(text: str, lex: Lexicon) -> tuple[str, tuple[str, ...]]:
 
 def _find_actions(text: str, lex: Lexicon) -> tuple[str, tuple[str, ...]]:
     found: list[tuple[int, str]] = []
-    for spelling in lex.long_actions:
+    for spelling in lex.candidates(text, "long_actions"):
         i = text.find(spelling)
         while i >= 0:
             found.append((i, lex.actions[spelling]))
@@ -188,7 +209,7 @@ def _find_actions(text: str, lex: Lexicon) -> tuple[str, tuple[str, ...]]:
 def _protect_objects(text: str, lex: Lexicon) -> tuple[str, list[str]]:
     """Hide object spellings from the action search (服务对象 is an object, not 服务 + 对象)."""
     kept: list[str] = []
-    for spelling in lex.long_objects:
+    for spelling in lex.candidates(text, "long_objects"):
         while spelling in text:
             text = text.replace(spelling, chr(0xE000 + len(kept)), 1)
             kept.append(lex.objects[spelling])
