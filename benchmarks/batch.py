@@ -31,6 +31,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -283,11 +284,13 @@ def run_one(config: str, src: Path, workdir: Path, normalizer_kind: str, chunk_r
         normalizer.use_cascade = False
     kwargs = {"local": {}, "jobs2": {"jobs": 2}, "dask": {"engine": "dask", "jobs": 2}}[config]
     out = workdir / f"out-{config}.csv"
+    cache_dir = workdir / f"cache-{config}"
+    shutil.rmtree(cache_dir, ignore_errors=True)   # a cold run, also in a kept --workdir
     sampler = _PeakSampler()
     sampler.start()
     t0 = time.perf_counter()
     rep = run_batch([src], out, normalizer=normalizer, chunk_rows=chunk_rows, progress=False,
-                    cache_dir=workdir / f"cache-{config}", **kwargs)
+                    cache_dir=cache_dir, **kwargs)
     wall = time.perf_counter() - t0
     sampler.stop()
     ru_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -431,3 +431,15 @@ def test_no_readable_input_is_one_clear_error(tmp_path):
     with pytest.raises(batch.ZhibiaoError, match="bad.jsonl"):
         run_batch([tmp_path / "bad.jsonl"], tmp_path / "out.csv", normalizer=FakeNormalizer(), cache=False,
                   progress=False)
+
+
+def test_results_of_several_processes_merge_in_row_order_whatever_their_columns():
+    from zhibiao.batch.chunks import ERROR_COLUMN, _result_frame, merge_results
+    a = _result_frame([{"category": "数量", "number": 1.0}, {"category": "质量", "number": 3.0}])
+    b = _result_frame([{"category": "时效", "number": 2.0, "note": "x"}])    # an extra column
+    merged = merge_results([(np.array([0, 2]), a), (np.array([1]), b)])
+    assert merged["category"].tolist() == ["数量", "时效", "质量"]
+    assert merged["number"].tolist() == [1.0, 2.0, 3.0]
+    assert merged["note"].isna().tolist() == [True, False, True] and merged.columns[-1] == ERROR_COLUMN
+    same = merge_results([(np.array([1, 2]), a), (np.array([0]), b.drop(columns="note"))])
+    assert same["category"].tolist() == ["时效", "数量", "质量"]

@@ -207,26 +207,37 @@ def settle(records: list[dict], hashes: list[bytes], cache: ResultCache | None) 
 
 
 def compute_cached(normalizer, frame: pd.DataFrame, hashes: list[bytes],
-                   cache: ResultCache | None) -> tuple[list[dict], int]:
-    """Results of the distinct rows ``frame`` (cache keys ``hashes``): from ``cache`` where it has them,
-    else normalized and stored; and how many came from the cache. A worker's whole job."""
+                   cache: ResultCache | None) -> tuple[pd.DataFrame, int]:
+    """The result frame of the distinct rows ``frame`` (cache keys ``hashes``): from ``cache`` where it has
+    them, else normalized and stored; and how many came from the cache. A worker's whole job (it sends
+    back columns, which pickle far smaller and faster than a dict per row)."""
     found = cache.get_many(hashes) if cache is not None and hashes else {}
     todo = [i for i, h in enumerate(hashes) if h not in found]
     fresh = settle(_compute(normalizer, frame.iloc[todo].reset_index(drop=True)), [hashes[i] for i in todo], cache)
     records = [found.get(h) for h in hashes]
     for i, rec in zip(todo, fresh):
         records[i] = rec
-    return records, len(found)
+    return _result_frame(records), len(found)
 
 
-def _finish(prep: _Prepared, records: list[dict], hits: int) -> tuple[pd.DataFrame, dict]:
-    """The chunk with its results: ``records`` of its distinct tuples (:func:`compute_cached`), ``hits`` of
-    them from the cache."""
+def merge_results(parts: list[tuple[np.ndarray, pd.DataFrame]]) -> pd.DataFrame:
+    """One result frame from the frames of several processes, each for the distinct rows at its positions."""
+    frames = [f for _, f in parts]
+    if len(frames) == 1:
+        return frames[0]
+    order = np.argsort(np.concatenate([rows for rows, _ in parts]), kind="stable")
+    if any(list(f.columns) != list(frames[0].columns) for f in frames):   # a normalizer's extra columns
+        records = [r for f in frames for r in f.to_dict("records")]
+        return _result_frame([records[i] for i in order])
+    return pd.concat(frames, ignore_index=True).iloc[order].reset_index(drop=True)
+
+
+def _finish(prep: _Prepared, ures: pd.DataFrame, hits: int) -> tuple[pd.DataFrame, dict]:
+    """The chunk with its results: ``ures``, one row per distinct tuple (:func:`compute_cached`),
+    ``hits`` of them from the cache."""
     n_uniq = len(prep.hashes)
-    if len(records) != n_uniq:
-        raise RuntimeError(f"internal error: {len(records)} results for {n_uniq} tuples")
-    errors = sum(1 for r in records if r.get(ERROR_COLUMN))
-    ures = _result_frame(records)
+    if len(ures) != n_uniq:
+        raise RuntimeError(f"internal error: {len(ures)} results for {n_uniq} tuples")
     res = ures.iloc[prep.codes].reset_index(drop=True)
     df = prep.df
     base = df.drop(columns=[c for c in res.columns if c in df.columns]).reset_index(drop=True)
@@ -234,7 +245,7 @@ def _finish(prep: _Prepared, records: list[dict], hits: int) -> tuple[pd.DataFra
     out.index = df.index
     if len(out) != len(df):  # pragma: no cover - invariant
         raise RuntimeError("internal error: row count changed")
-    err_rows = int((res[ERROR_COLUMN].notna() & (res[ERROR_COLUMN] != "")).sum()) if errors else 0
+    err_rows = int((res[ERROR_COLUMN].notna() & (res[ERROR_COLUMN] != "")).sum())
     stats = {"rows": len(df), "distinct": n_uniq, "cache_hits": hits,
              "normalized": n_uniq - hits, "error_rows": err_rows}
     return out, stats

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..errors import ZhibiaoError
 from .cache import _worker_cache
-from .chunks import _finish, _NormalizerRef, _prepare, compute_cached, normalize_chunk
+from .chunks import _finish, _NormalizerRef, _prepare, compute_cached, merge_results, normalize_chunk
 from .names import prepare_worker, split, worker_embed
 from .readers import _READ_ERRORS, _dask_frames, _iter_chunks, _read_failure
 
@@ -39,11 +39,11 @@ def _init_worker(ref: _NormalizerRef, vectors=None) -> None:
 
 
 def _worker_compute(frame: pd.DataFrame, hashes: list[bytes], cache_path, fingerprint
-                    ) -> tuple[list[dict], int, float]:
-    """A worker's share of a chunk: its records, cache hits, and the seconds it took."""
+                    ) -> tuple[pd.DataFrame, int, float]:
+    """A worker's share of a chunk: its results, cache hits, and the seconds it took."""
     t0 = time.perf_counter()
-    records, hits = compute_cached(_WORKER["normalizer"], frame, hashes, _worker_cache(cache_path, fingerprint))
-    return records, hits, time.perf_counter() - t0
+    results, hits = compute_cached(_WORKER["normalizer"], frame, hashes, _worker_cache(cache_path, fingerprint))
+    return results, hits, time.perf_counter() - t0
 
 
 def _worker_ready() -> bool:
@@ -152,16 +152,14 @@ def _run_processes(ins, writer, ref, normalizer, key_columns, store, chunk_rows,
 
     def drain_one():
         cid, prep, parts, failures, projects = pending.popleft()
-        records: list = [None] * len(prep.hashes)
-        hits = 0
+        results, hits = [], 0
         for rows, fut in parts:
             t0 = time.perf_counter()
             got, found, _seconds = fut.result()
             clock["busy"] += time.perf_counter() - t0
+            results.append((rows, got))
             hits += found
-            for i, rec in zip(rows, got):
-                records[i] = rec
-        out, stats = _finish(prep, records, hits)
+        out, stats = _finish(prep, merge_results(results), hits)
         on_commit(cid, out, failures, stats, projects)
         now = time.perf_counter()
         balance.overhead(now - clock["mark"] - clock["busy"])   # reading, splitting, joining, writing
