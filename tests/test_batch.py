@@ -224,7 +224,6 @@ def test_jobs2_same_output_as_jobs1(tmp_path, rows_csv):
 @pytest.fixture(scope="module")
 def dask_cluster():
     distributed = pytest.importorskip("distributed")
-    pytest.importorskip("dask.dataframe")
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                        dashboard_address=None)
     yield cluster

