@@ -22,11 +22,11 @@ resume manifest), :mod:`.engines` (processes, Dask), :mod:`.report` (report, pro
   replaced atomically after each chunk. ``resume=True`` skips committed
   chunks, truncates a CSV/JSONL to the last committed offset and drops part
   files that were never committed, so nothing is lost or duplicated;
-* **parallel** – ``jobs > 1`` normalizes chunks in local worker processes
-  (each loads the normalizer once); chunks are written in input order;
-* **dask** – ``engine="dask"`` reads with ``dask.dataframe`` (``read_csv`` with
-  a ``blocksize``) and runs the same per-chunk function with
-  ``map_partitions`` on ``Client(scheduler)`` or a ``LocalCluster``;
+* **parallel** – ``jobs > 1``: this process and ``jobs - 1`` local workers (each loads the
+  normalizer once) share each chunk's distinct rows by name, in shares that follow their measured
+  speed; chunks are written in input order;
+* **dask** – ``engine="dask"``: the same map over each chunk's distinct rows by name, on the workers
+  of ``Client(scheduler)`` or a ``LocalCluster``; this process reads, joins and writes;
 * **no row is ever lost** – a row whose normalization raises is kept, with
   ``normalize_error`` in ``flags`` and the exception in ``error``.
 * **template copies** – a document's rows are checked against its own projects
