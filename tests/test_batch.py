@@ -258,6 +258,32 @@ def test_dask_quoted_newlines_and_parquet(tmp_path, dask_cluster):
     assert got["description"].str.contains("\n").sum() == len(df.loc[::97])
 
 
+def test_dask_run_interrupted_then_resumed_loses_and_repeats_nothing(tmp_path, dask_cluster, monkeypatch):
+    """Dask's client reads and writes: stopped while writing its fourth chunk, the run resumes from the
+    three it wrote and gives the clean run's file, byte for byte."""
+    from zhibiao.batch import writers
+    src = write_csv(make_rows(1000, unique_desc=True), tmp_path / "rows.csv")
+    run_batch([src], tmp_path / "ref.csv", normalizer=FakeNormalizer(), chunk_rows=100, cache=False,
+              progress=False)
+    commit = writers._Writer.commit
+
+    def crash_on_the_fourth(self, cid, *args, **kwargs):
+        if len(self.done) == 3:
+            raise KeyboardInterrupt("simulated crash")
+        return commit(self, cid, *args, **kwargs)
+
+    kw = dict(engine="dask", scheduler=dask_cluster.scheduler_address, chunk_rows=100, cache=False,
+              progress=False)
+    out = tmp_path / "out.csv"
+    monkeypatch.setattr(writers._Writer, "commit", crash_on_the_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch([src], out, normalizer=FakeNormalizer(), **kw)
+    monkeypatch.undo()
+    rep = run_batch([src], out, normalizer=FakeNormalizer(), resume=True, **kw)
+    assert rep.skipped_chunks == 3 and rep.rows_in == rep.rows_out == 1000
+    assert out.read_bytes() == (tmp_path / "ref.csv").read_bytes()
+
+
 def test_jsonl_and_parquet_inputs_several_files(tmp_path):
     a, b = make_rows(300, seed=4), make_rows(200, seed=5)
     a.to_json(tmp_path / "a.jsonl", orient="records", lines=True, force_ascii=False)

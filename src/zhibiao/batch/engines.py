@@ -147,7 +147,7 @@ def _run_processes(ins, writer, ref, normalizer, key_columns, store, chunk_rows,
         results, hits = [], 0
         for rows, fut in parts:
             t0 = time.perf_counter()
-            got, found, _seconds = fut.result()
+            got, found = fut.result()[:2]   # a worker's also says how long it took
             clock["busy"] += time.perf_counter() - t0
             results.append((rows, got))
             hits += found
@@ -187,7 +187,7 @@ def _run_processes(ins, writer, ref, normalizer, key_columns, store, chunk_rows,
                              for k, (pool, rows) in enumerate(zip(pools, others), 1) if len(rows)]
                     t0 = time.perf_counter()
                     mine: Future = Future()
-                    mine.set_result((*compute_cached(normalizer, *share_of(prep, own), store), 0.0))
+                    mine.set_result(compute_cached(normalizer, *share_of(prep, own), store))
                     seconds = time.perf_counter() - t0
                     balance.observe(0, len(own), seconds)
                     clock["busy"] += seconds
