@@ -284,6 +284,26 @@ def test_dask_run_interrupted_then_resumed_loses_and_repeats_nothing(tmp_path, d
     assert out.read_bytes() == (tmp_path / "ref.csv").read_bytes()
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_failed_write_stops_the_run_and_is_not_taken_for_a_bad_input(tmp_path, monkeypatch, jobs):
+    """Only reading an input can make it a bad input, reported while the run goes on: a disk that fails
+    while a chunk is written stops the run (before, the rest of the input was skipped and the run ended
+    well, with the rows missing)."""
+    from zhibiao.batch import writers
+    src = write_csv(make_rows(300), tmp_path / "rows.csv")
+    commit = writers._Writer.commit
+
+    def disk_full_on_the_second(self, cid, *args, **kwargs):
+        if len(self.done) == 1:
+            raise OSError(28, "No space left on device")
+        return commit(self, cid, *args, **kwargs)
+
+    monkeypatch.setattr(writers._Writer, "commit", disk_full_on_the_second)
+    with pytest.raises(OSError, match="No space left"):
+        run_batch([src], tmp_path / "out.csv", normalizer=FakeNormalizer(), chunk_rows=100, cache=False,
+                  progress=False, jobs=jobs)
+
+
 def test_jsonl_and_parquet_inputs_several_files(tmp_path):
     a, b = make_rows(300, seed=4), make_rows(200, seed=5)
     a.to_json(tmp_path / "a.jsonl", orient="records", lines=True, force_ascii=False)
