@@ -97,6 +97,10 @@ class _Prepared:
     uniq: pd.DataFrame           # one row per distinct tuple (the key columns, as text)
     hashes: list[bytes]          # per distinct tuple: its result cache key
 
+    def share(self, rows) -> tuple[pd.DataFrame, list[bytes]]:
+        """The distinct tuples at positions ``rows`` and their cache keys: one process's part of the chunk."""
+        return self.uniq.iloc[rows].reset_index(drop=True), [self.hashes[i] for i in rows]
+
 
 def _prepare(df: pd.DataFrame, key_columns) -> _Prepared:
     if "level3" not in df.columns:

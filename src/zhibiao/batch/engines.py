@@ -60,9 +60,10 @@ def name_shares(frame: pd.DataFrame, fractions) -> list[np.ndarray]:
     """
     from ..classify import clean_name
     bounds = np.round(np.cumsum(fractions)[:-1] / np.sum(fractions) * NAME_BUCKETS)
-    bucket = np.array([zlib.crc32(clean_name(str(n)).encode("utf-8", "surrogatepass")) % NAME_BUCKETS
-                       for n in frame["level3"]], dtype=np.int64)
-    owner = np.searchsorted(bounds, bucket, side="right")
+    codes, names = pd.factorize(frame["level3"].astype(str), use_na_sentinel=False)   # rows share names
+    bucket = np.array([zlib.crc32(clean_name(n).encode("utf-8", "surrogatepass")) % NAME_BUCKETS
+                       for n in names], dtype=np.int64)
+    owner = np.searchsorted(bounds, bucket, side="right")[codes]
     return [np.flatnonzero(owner == k) for k in range(len(fractions))]
 
 
@@ -157,11 +158,8 @@ def _run_processes(ins, writer, ref, normalizer, key_columns, store, chunk_rows,
         balance.overhead(now - clock["mark"] - clock["busy"])   # reading, splitting, joining, writing
         clock.update(mark=now, busy=0.0)
 
-    def share_of(prep, rows):
-        return prep.uniq.iloc[rows].reset_index(drop=True), [prep.hashes[i] for i in rows]
-
     def submit(process, pool, prep, rows):
-        fut = pool.submit(_worker_compute, *share_of(prep, rows), cache_path, fingerprint)
+        fut = pool.submit(_worker_compute, *prep.share(rows), cache_path, fingerprint)
         # measured as soon as it is done, not when its chunk is written (two chunks later)
         fut.add_done_callback(lambda f: f.cancelled() or f.exception() is not None
                               or balance.observe(process, len(rows), f.result()[2]))
@@ -187,7 +185,7 @@ def _run_processes(ins, writer, ref, normalizer, key_columns, store, chunk_rows,
                              for k, (pool, rows) in enumerate(zip(pools, others), 1) if len(rows)]
                     t0 = time.perf_counter()
                     mine: Future = Future()
-                    mine.set_result(compute_cached(normalizer, *share_of(prep, own), store))
+                    mine.set_result(compute_cached(normalizer, *prep.share(own), store))
                     seconds = time.perf_counter() - t0
                     balance.observe(0, len(own), seconds)
                     clock["busy"] += seconds
@@ -263,8 +261,7 @@ def _run_dask(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs
                     in_flight = None
                     if prep is not None:
                         parts = [(rows, client.submit(_dask_compute, model, vectors, cache_path, fingerprint,
-                                                      prep.uniq.iloc[rows].reset_index(drop=True),
-                                                      [prep.hashes[i] for i in rows], pure=False))
+                                                      *prep.share(rows), pure=False))
                                  for rows in name_shares(prep.uniq, [1] * n_workers) if len(rows)]
                         in_flight = (cid, prep, parts, failures, projects)
                     if done is not None:
