@@ -258,24 +258,29 @@ def test_dask_quoted_newlines_and_parquet(tmp_path, dask_cluster):
     assert got["description"].str.contains("\n").sum() == len(df.loc[::97])
 
 
+def _fail_writing(monkeypatch, after: int, error: BaseException) -> None:
+    """The batch writer raises ``error`` when it is given a chunk after ``after`` chunks are written."""
+    from zhibiao.batch import writers
+    commit = writers._Writer.commit
+
+    def failing(self, cid, *args, **kwargs):
+        if len(self.done) == after:
+            raise error
+        return commit(self, cid, *args, **kwargs)
+
+    monkeypatch.setattr(writers._Writer, "commit", failing)
+
+
 def test_dask_run_interrupted_then_resumed_loses_and_repeats_nothing(tmp_path, dask_cluster, monkeypatch):
     """Dask's client reads and writes: stopped while writing its fourth chunk, the run resumes from the
     three it wrote and gives the clean run's file, byte for byte."""
-    from zhibiao.batch import writers
     src = write_csv(make_rows(1000, unique_desc=True), tmp_path / "rows.csv")
     run_batch([src], tmp_path / "ref.csv", normalizer=FakeNormalizer(), chunk_rows=100, cache=False,
               progress=False)
-    commit = writers._Writer.commit
-
-    def crash_on_the_fourth(self, cid, *args, **kwargs):
-        if len(self.done) == 3:
-            raise KeyboardInterrupt("simulated crash")
-        return commit(self, cid, *args, **kwargs)
-
     kw = dict(engine="dask", scheduler=dask_cluster.scheduler_address, chunk_rows=100, cache=False,
               progress=False)
     out = tmp_path / "out.csv"
-    monkeypatch.setattr(writers._Writer, "commit", crash_on_the_fourth)
+    _fail_writing(monkeypatch, after=3, error=KeyboardInterrupt("simulated crash"))
     with pytest.raises(KeyboardInterrupt):
         run_batch([src], out, normalizer=FakeNormalizer(), **kw)
     monkeypatch.undo()
@@ -289,16 +294,8 @@ def test_a_failed_write_stops_the_run_and_is_not_taken_for_a_bad_input(tmp_path,
     """Only reading an input can make it a bad input, reported while the run goes on: a disk that fails
     while a chunk is written stops the run (before, the rest of the input was skipped and the run ended
     well, with the rows missing)."""
-    from zhibiao.batch import writers
     src = write_csv(make_rows(300), tmp_path / "rows.csv")
-    commit = writers._Writer.commit
-
-    def disk_full_on_the_second(self, cid, *args, **kwargs):
-        if len(self.done) == 1:
-            raise OSError(28, "No space left on device")
-        return commit(self, cid, *args, **kwargs)
-
-    monkeypatch.setattr(writers._Writer, "commit", disk_full_on_the_second)
+    _fail_writing(monkeypatch, after=1, error=OSError(28, "No space left on device"))
     with pytest.raises(OSError, match="No space left"):
         run_batch([src], tmp_path / "out.csv", normalizer=FakeNormalizer(), chunk_rows=100, cache=False,
                   progress=False, jobs=jobs)
