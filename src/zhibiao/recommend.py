@@ -273,6 +273,19 @@ class Recommender(VersionStamped):
         return cls(embedder, **kwargs).fit(projects, df).fit_ranker(projects)
 
     # -- persistence -------------------------------------------------------
+    def _project_column(self, column: str) -> list:
+        """A column of ``projects_`` (whose index is the position) as a list: a suggestion reads dozens of
+        project names, and each ``.loc`` lookup cost 0.14 ms (a third of a warm suggest)."""
+        columns = self.__dict__.setdefault("_project_columns", {})
+        if column not in columns:
+            columns[column] = self.projects_[column].tolist()
+        return columns[column]
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_project_columns", None)
+        return state
+
     def save(self, out_dir: str | Path) -> Path:
         path = Path(out_dir) / RECOMMENDER_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -505,8 +518,8 @@ class Recommender(VersionStamped):
         taken = set(chosen) | {self.col_[i] for i in have if i in self.col_}
         for s, j in zip(suggestions, chosen):
             s["alternatives"] = self._alternatives(j, scores, taken, ctx)
-        neighbours = [{"project_name": self.projects_.loc[i, "project_name"],
-                       "source": self.projects_.loc[i, "source"], "score": round(float(s), 4)}
+        names, sources = self._project_column("project_name"), self._project_column("source")
+        neighbours = [{"project_name": names[i], "source": sources[i], "score": round(float(s), 4)}
                       for i, s in zip(idx, sims)]
         closest = float(sims[0]) if len(sims) else 0.0
         if part is not None:   # one list, best first; each says whether it is shipped or the user's
@@ -577,7 +590,7 @@ class Recommender(VersionStamped):
             stored = ctx.stored.get(iid, [])
             out["support"] = len({e[0] for e in evidence}) + len({e.project_id for e in stored})
             out["examples"] = _examples(
-                [(ctx.weight_of[p], f"{self.projects_.loc[p, 'project_name']}：{l3} {v}") for p, l3, v, _b in evidence]
+                [(ctx.weight_of[p], f"{self._project_column('project_name')[p]}：{l3} {v}") for p, l3, v, _b in evidence]
                 + [(e.weight, f"{e.project_name}：{e.level3} {e.value}") for e in stored])
             if stored:   # the user's own tables behind it, and the wording they use
                 out["suggested_level3"] = best_name(lib["display"], [(e.weight, e.level3) for e in stored], ctx.query)

@@ -28,13 +28,31 @@ __all__ = ["understand_project", "keyword_hits", "find_quantities"]
 NAME_WEIGHT = 2.0  # the project name says more about the project than its description does
 
 
+_FIRST_CHAR: dict[int, tuple[dict, int, dict[str, list[tuple[int, str]]]]] = {}
+
+
+def _by_first_char(keywords: dict[str, set[str]]) -> dict[str, list[tuple[int, str]]]:
+    """``keywords`` grouped by first character, each with its position in the dict (ties keep the dict's
+    order), built once per dict: a project name has a few dozen characters, the dicts thousands of keywords."""
+    entry = _FIRST_CHAR.get(id(keywords))
+    if entry is None or entry[0] is not keywords or entry[1] != len(keywords):
+        if len(_FIRST_CHAR) > 32:
+            _FIRST_CHAR.clear()
+        index: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for pos, k in enumerate(keywords):
+            if k:
+                index[k[0]].append((pos, k))
+        entry = _FIRST_CHAR[id(keywords)] = (keywords, len(keywords), dict(index))
+    return entry[2]
+
+
 def keyword_hits(text: str, keywords: dict[str, set[str]], nested: bool = False) -> list[tuple[str, int, set[str]]]:
     """(keyword, start, owners) for every keyword found in ``text``, longest first; a keyword whose
     span lies inside an accepted longer keyword's span is skipped unless ``nested``."""
     taken = [False] * len(text)
     out = []
-    chars = set(text)
-    for kw in sorted((k for k in keywords if k[0] in chars and k in text), key=len, reverse=True):
+    index = _by_first_char(keywords)
+    for _len, _pos, kw in sorted((-len(k), pos, k) for c in set(text) for pos, k in index.get(c, ()) if k in text):
         if nested:
             out.append((kw, text.find(kw), keywords[kw]))
             continue
