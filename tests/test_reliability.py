@@ -363,6 +363,25 @@ def test_health_answers_while_a_request_holds_the_gil(server):
     assert worst < 0.25, f"/health took {worst:.2f} s behind a slow request"
 
 
+def test_the_worker_renders_the_answer_not_the_server(server, monkeypatch):
+    """Rendering 2,000 audited rows held the server's GIL, and /health, for up to 460 ms: the
+    answer's rows must be made JSON-safe and rendered in the worker, never in the server's process."""
+    import httpx
+
+    from zhibiao.service import app as app_module
+    from zhibiao.service import responses
+
+    def forbidden(*a, **k):
+        raise AssertionError("the server's process rendered a response's rows")
+    for module in (responses, app_module):
+        monkeypatch.setattr(module, "records", forbidden)
+    monkeypatch.setattr(responses, "json_body", forbidden, raising=False)
+    url, pool = server(size=1)
+    r = httpx.post(f"{url}/normalize", json=_rows("quick"), timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["rows"][0]["category"].split()[0] == str(pool.workers[0].process.pid)
+
+
 def test_two_requests_run_on_two_cores_at_once(server):
     import threading
 

@@ -270,7 +270,7 @@ def test_malformed_json_and_wrong_content_type(client):
 @pytest.mark.parametrize("endpoint,body", [
     ("/parse-value", b'{"text": "\\ud800"}'),
     ("/suggest", b'{"text": "\\ud800"}'),
-    ("/suggest", b'{"text": "\u8def", "draft": [{"level3": "\\udfff"}]}'),
+    ("/suggest", b'{"text": "\\u8def", "draft": [{"level3": "\\udfff"}]}'),
 ])
 def test_lone_surrogate_is_a_422_not_a_500(client, endpoint, body):
     """JSON may carry "\\ud800", which is no UTF-8 text: the error echoing it back must not crash."""

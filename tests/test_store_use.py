@@ -337,7 +337,7 @@ def test_the_pool_passes_the_store_url_to_its_workers(tmp_path):
 
         async def ask():
             loop = asyncio.get_running_loop()
-            return await pool.run("suggest", "路", "", None, 3, None, deadline=loop.time() + 60, budget=60)
-        assert asyncio.run(ask()) == {"store": "sqlite:///x.sqlite"}
+            return await pool.run("suggest_json", "路", "", None, 3, None, deadline=loop.time() + 60, budget=60)
+        assert json.loads(asyncio.run(ask())) == {"store": "sqlite:///x.sqlite"}
     finally:
         pool.close()

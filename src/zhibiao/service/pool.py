@@ -51,8 +51,12 @@ def job_extract(models, name: str, data: bytes):
     return extract_upload(name, data)
 
 
-def job_normalize(models, rows, projects):
-    return models.pipeline.normalize(rows, projects)
+def job_normalize_json(models, rows, projects, failures):
+    from .responses import json_body, records
+    from .schemas import RowsOut
+    out = models.pipeline.normalize(rows, projects)
+    return json_body({"count": len(out), "rows": records(out), "projects": records(projects),
+                      "failures": failures}, RowsOut)
 
 
 def job_standard_xlsx(models, rows, projects, payload, findings=None):
@@ -60,8 +64,9 @@ def job_standard_xlsx(models, rows, projects, payload, findings=None):
     return standard_xlsx(rows, projects, payload, findings)
 
 
-def job_suggest(models, text, description, budget, k, draft):
-    return models.pipeline.suggest(text, description=description, budget=budget, k=k, draft=draft)
+def job_suggest_json(models, text, description, budget, k, draft):
+    from .responses import json_body
+    return json_body(models.pipeline.suggest(text, description=description, budget=budget, k=k, draft=draft))
 
 
 def job_audit(models, rows, projects):
@@ -71,18 +76,33 @@ def job_audit(models, rows, projects):
             "departments": report.departments, "notes": [str(n) for n in report.notes]}
 
 
-def job_selfeval(models, rows):
-    """The body `zhibiao selfeval` writes: scored rows and the project totals and grades."""
+def job_audit_json(models, rows, projects, failures):
+    """/audit's answer: the normalized rows, the findings and the summaries."""
+    from .responses import json_body, records
+    from .schemas import AuditOut
+    report = job_audit(models, rows, projects)
+    return json_body({"count": len(report["rows"]), "rows": records(report["rows"]), "projects": records(projects),
+                      "failures": failures, "findings": records(report["findings"]),
+                      "project_summary": records(report["projects"]), "departments": records(report["departments"]),
+                      "notes": report["notes"]}, AuditOut)
+
+
+def job_selfeval_json(models, rows, failures):
+    """The body `zhibiao selfeval` writes (scored rows, and the project totals and grades), and the failures."""
     from ..pipeline import Pipeline
     from ..selfeval import as_json, selfeval_projects
+    from .responses import json_body
+    from .schemas import RowsOut
     scored = (models.pipeline if models is not None else Pipeline()).selfeval(rows)
-    return as_json(scored, selfeval_projects(scored))
+    body = as_json(scored, selfeval_projects(scored))
+    return json_body({"count": len(body["rows"]), **body, "failures": failures}, RowsOut)
 
 
-JOBS: dict[str, Callable] = {"extract": job_extract, "normalize": job_normalize,
-                             "standard_xlsx": job_standard_xlsx, "suggest": job_suggest,
-                             "audit": job_audit, "selfeval": job_selfeval}
-NEEDS_MODELS = frozenset({"normalize", "suggest", "audit"})
+# A job whose name ends in _json returns the response's bytes, rendered in the worker.
+JOBS: dict[str, Callable] = {"extract": job_extract, "normalize_json": job_normalize_json,
+                             "suggest_json": job_suggest_json, "audit": job_audit, "audit_json": job_audit_json,
+                             "standard_xlsx": job_standard_xlsx, "selfeval_json": job_selfeval_json}
+NEEDS_MODELS = frozenset({"normalize_json", "suggest_json", "audit", "audit_json"})
 
 
 def _answer(fn, models, args) -> tuple:
@@ -277,7 +297,10 @@ class WorkerPool:
 
         def when_loaded():
             self._read_status(fresh)
-            loop.call_soon_threadsafe(queue.put_nowait, fresh)
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, fresh)
+            except RuntimeError:   # the event loop has closed: the server stopped meanwhile
+                pass
         threading.Thread(target=when_loaded, daemon=True, name="zhibiao-worker-start").start()
 
     def close(self) -> None:

@@ -59,6 +59,15 @@ def _no_surrogates(obj: Any) -> Any:
     return obj
 
 
+def json_body(content: Any, model=None) -> bytes:
+    """The response's bytes, as :class:`SafeJSON` renders them; checked against ``model`` (a pydantic
+    schema) first if given. The jobs call it in their worker, so that the server's process, whose
+    event loop also answers /health, never holds the GIL to render a large response."""
+    if model is not None:
+        content = model.model_validate(content).model_dump(mode="json", by_alias=True)
+    return SafeJSON(content).body
+
+
 def records(df) -> list[dict]:
     if df is None:
         return []
