@@ -202,3 +202,18 @@ def test_the_target_table_carries_the_weights(results):
     from zhibiao.forms import suggestion_rows
     rows = suggestion_rows(results["市政道路新建工程"])
     assert rows["weight"].astype(int).sum() == 100
+
+
+def test_a_tied_reading_is_the_same_in_every_process():
+    """美丽乡村 is a keyword of two sectors, 修缮 and 以奖代补 of two archetypes each: a tie. The
+    service's workers, the CLI and a batch run are separate processes with their own hash seeds, and
+    they must read a project the same way (set order used to decide the tie)."""
+    import os
+    import subprocess
+    import sys
+    code = ("from zhibiao.taxonomy.projects import understand_project as u; "
+            "p = u('美丽乡村修缮以奖代补'); print(p['sector'], p['sectors'], p['archetypes'])")
+    readings = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                               env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+                for seed in range(4)}
+    assert len(readings) == 1, readings

@@ -105,7 +105,7 @@ def _score(parts: list[tuple[str, float]], keywords: dict[str, set[str]]) -> dic
     scores: dict[str, float] = defaultdict(float)
     for text, weight in parts:
         for kw, _start, owners in keyword_hits(text, keywords):
-            for owner in owners:
+            for owner in sorted(owners):   # not set order, which changes with the process's hash seed
                 # a longer keyword is more specific; one shared by several owners says less of each
                 scores[owner] += weight * len(kw) ** 1.5 / len(owners)
     return dict(scores)
