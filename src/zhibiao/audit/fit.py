@@ -86,7 +86,7 @@ def fit_findings(rows: pd.DataFrame, projects: pd.DataFrame | None = None) -> li
               "description", "category", "level2", "table_title"):
         if c not in df.columns:
             df[c] = ""
-    df = df.fillna("")
+    df = df.astype(object).fillna("")   # object first: pandas refuses "" in a float column
     out = []
     for pid, part in df.groupby(df["project_id"].map(as_text), sort=False):
         names = " ".join(dict.fromkeys(part["project_name"].map(as_text)))

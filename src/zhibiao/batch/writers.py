@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..errors import ZhibiaoError
+from ..tables import atomic_path
 from .chunks import ERROR_COLUMN, RESULT_COLUMNS
 
 if TYPE_CHECKING:  # annotations only
@@ -23,13 +24,13 @@ def _manifest_path(output: Path) -> Path:
     return output.with_name(output.name + ".manifest.json")
 
 
-def _atomic_write_json(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, ensure_ascii=False, indent=1)
+def _write_manifest(path: Path, manifest: dict) -> None:
+    """Atomically, and on disk before the rename: after a crash, the manifest never lists a chunk
+    the output does not hold."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(manifest, fh, ensure_ascii=False, indent=1)
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _input_signature(inputs: list[_Input]) -> list[dict]:
@@ -69,7 +70,7 @@ class _Writer:
         self.manifest = manifest
         self.done = {c["id"]: c for c in manifest["chunks"]}
         self.columns: list[str] | None = manifest["columns"]
-        _atomic_write_json(self.manifest_path, manifest)
+        _write_manifest(self.manifest_path, manifest)
 
     # -- setup
     def _reset_output(self):
@@ -127,7 +128,7 @@ class _Writer:
             record["end"] = self.manifest["offset"]
         self.manifest["chunks"].append(record)
         self.done[chunk_id] = record
-        _atomic_write_json(self.manifest_path, self.manifest)
+        _write_manifest(self.manifest_path, self.manifest)
 
     def _append(self, df: pd.DataFrame) -> int:
         first = self.manifest["offset"] == 0
@@ -178,7 +179,7 @@ class _Writer:
             if self.fmt != "jsonl":
                 self.commit("empty", pd.DataFrame(columns=self.columns), [], {})
         self.manifest["complete"] = True
-        _atomic_write_json(self.manifest_path, self.manifest)
+        _write_manifest(self.manifest_path, self.manifest)
 
     @property
     def rows_written(self) -> int:
