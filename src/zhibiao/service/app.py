@@ -245,8 +245,7 @@ def create_app(models: Models | None = None, *, models_path: str | Path | None =
         rows, projects, failures, payload = await read_rows_request(request, extract=run)
         if format == "xlsx":  # the form as the clerk wrote it, with the audit's notes in Chinese
             rows, projects = _audit_inputs(rows, projects, payload)
-            report = await run(request, "audit", rows, projects if len(projects) else None)
-            data = await run(request, "standard_xlsx", report["rows"], projects, payload, report["findings"])
+            data = await run(request, "audit_xlsx", rows, projects, payload)
             return _xlsx_response(data, payload.project_name if payload else "")
         return await respond(request, "normalize_json", rows, projects, failures)
 

@@ -59,17 +59,12 @@ def job_normalize_json(models, rows, projects, failures):
                       "failures": failures}, RowsOut)
 
 
-def job_standard_xlsx(models, rows, projects, payload, findings=None):
-    from .uploads import standard_xlsx
-    return standard_xlsx(rows, projects, payload, findings)
-
-
 def job_suggest_json(models, text, description, budget, k, draft):
     from .responses import json_body
     return json_body(models.pipeline.suggest(text, description=description, budget=budget, k=k, draft=draft))
 
 
-def job_audit(models, rows, projects):
+def _audit(models, rows, projects):
     from ..audit.fit import with_fit
     report = models.pipeline.audit(rows, projects)
     return {"rows": report.rows, "findings": with_fit(report, projects), "projects": report.projects,
@@ -80,11 +75,18 @@ def job_audit_json(models, rows, projects, failures):
     """/audit's answer: the normalized rows, the findings and the summaries."""
     from .responses import json_body, records
     from .schemas import AuditOut
-    report = job_audit(models, rows, projects)
+    report = _audit(models, rows, projects)
     return json_body({"count": len(report["rows"]), "rows": records(report["rows"]), "projects": records(projects),
                       "failures": failures, "findings": records(report["findings"]),
                       "project_summary": records(report["projects"]), "departments": records(report["departments"]),
                       "notes": report["notes"]}, AuditOut)
+
+
+def job_audit_xlsx(models, rows, projects, payload):
+    """The rows in the 绩效目标表 layout, with the audit's findings as its 审核意见 (/normalize?format=xlsx)."""
+    from .uploads import standard_xlsx
+    report = _audit(models, rows, projects if len(projects) else None)
+    return standard_xlsx(report["rows"], projects, payload, report["findings"])
 
 
 def job_selfeval_json(models, rows, failures):
@@ -98,11 +100,11 @@ def job_selfeval_json(models, rows, failures):
     return json_body({"count": len(body["rows"]), **body, "failures": failures}, RowsOut)
 
 
-# A job whose name ends in _json returns the response's bytes, rendered in the worker.
+# The jobs return what the server sends, made in the worker: a response's bytes (*_json), a workbook.
 JOBS: dict[str, Callable] = {"extract": job_extract, "normalize_json": job_normalize_json,
-                             "suggest_json": job_suggest_json, "audit": job_audit, "audit_json": job_audit_json,
-                             "standard_xlsx": job_standard_xlsx, "selfeval_json": job_selfeval_json}
-NEEDS_MODELS = frozenset({"normalize_json", "suggest_json", "audit", "audit_json"})
+                             "suggest_json": job_suggest_json, "audit_json": job_audit_json,
+                             "audit_xlsx": job_audit_xlsx, "selfeval_json": job_selfeval_json}
+NEEDS_MODELS = frozenset({"normalize_json", "suggest_json", "audit_json", "audit_xlsx"})
 
 
 def _answer(fn, models, args) -> tuple:
