@@ -368,13 +368,12 @@ def test_the_worker_renders_the_answer_not_the_server(server, monkeypatch):
     answer's rows must be made JSON-safe and rendered in the worker, never in the server's process."""
     import httpx
 
-    from zhibiao.service import app as app_module
     from zhibiao.service import responses
 
     def forbidden(*a, **k):
         raise AssertionError("the server's process rendered a response's rows")
-    for module in (responses, app_module):
-        monkeypatch.setattr(module, "records", forbidden)
+    # jsonable is what records, json_body and SafeJSON all make rows JSON-safe with
+    monkeypatch.setattr(responses, "jsonable", forbidden)
     monkeypatch.setattr(responses, "json_body", forbidden, raising=False)
     url, pool = server(size=1)
     r = httpx.post(f"{url}/normalize", json=_rows("quick"), timeout=60)

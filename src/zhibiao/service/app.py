@@ -51,7 +51,7 @@ from .limits import (MAX_BODY_BYTES, MAX_DRAFT_ROWS, MAX_JSON_ROWS, MAX_K, MAX_L
                      MAX_TEXT, MAX_UPLOAD_ROWS, BodyLimitMiddleware, BodyTooLarge)
 from .models import Models
 from .pool import REQUEST_SECONDS, ClientGone, WorkerPool, WorkTimeout, clean_stale_uploads, run_in_thread
-from .responses import SafeJSON, _clean_errors, jsonable, records  # noqa: F401  (re-exported)
+from .responses import SafeJSON, _clean_errors
 from .schemas import (AuditOut, CodeOut, HealthOut, ParsedValueOut, ParseValueIn, RowsIn, RowsOut,  # noqa: F401
                       SelfevalIn, SuggestIn, SuggestOut, _errors, _ok)
 from .uploads import (XLSX_MEDIA_TYPE, _rows_body, _xlsx_response, check_upload,  # noqa: F401
