@@ -111,6 +111,22 @@ def test_the_grammar_keeps_near_misses_apart():
     assert S[0, ids.index("people")] < S[3, ids.index("people")]
 
 
+def test_a_names_best_types_carry_their_best_exemplars_scores(normalizer):
+    """The batch path keeps a name's 64 best types with each type's best exemplar score and agreement; they
+    must be what scoring every type gives (types have 1 to 45 exemplars in the library)."""
+    m = normalizer.cascade.matcher
+    names = ["群众满意度", "受益户数", "农村第3片区道路硬化长度", "资金拨付及时率", "满意度", "项目完成时间"]
+    types, S, A = m._candidates(names)
+    S_all, A_all = m.scores(names, with_agreement=True)
+    assert types.shape == (len(names), m.top_types)
+    np.testing.assert_array_equal(A, np.take_along_axis(A_all, types.astype(np.intp), axis=1))
+    np.testing.assert_array_equal(S, np.take_along_axis(S_all, types.astype(np.intp), axis=1))
+    # and they are the best: no type left out scores above the lowest kept
+    kept = np.zeros_like(S_all, dtype=bool)
+    np.put_along_axis(kept, types.astype(np.intp), True, axis=1)
+    assert (np.where(kept, -np.inf, S_all).max(axis=1) <= S.min(axis=1)).all()
+
+
 def test_choose_threshold_meets_target_precision():
     conf = np.linspace(1, 0, 101)
     correct = (conf > 0.4).astype(int)

@@ -354,22 +354,26 @@ class IndicatorMatcher:
         q_len = np.array([len(set(p.subject) | {p.subject[i:i + 2] for i in range(len(p.subject) - 1)})
                           for p in parts], dtype=np.float32)
         e_len = np.asarray(self.ex_subject_.sum(axis=1), dtype=np.float32).ravel()
-        dice = (Q @ self.ex_subject_.T).toarray()
-        dice *= 2
-        dice /= np.maximum(q_len[:, None] + e_len[None, :], 1)
-        # A generic name (满意度, no subject) against a specific one (群众满意度) half agrees; two generic ones agree.
-        dice[:, e_len == 0] = 0.5
-        dice[q_len == 0] = np.where(e_len == 0, 1.0, 0.5)
         weight, measure_clash = self._measure_tables()
+        # Dice and its weight on the pairs that share a gram (a tenth of them), then the dense block.
+        shared = (Q @ self.ex_subject_.T).tocsr()
+        q, e = np.repeat(np.arange(len(parts)), np.diff(shared.indptr)), shared.indices
+        shared.data = shared.data * 2 / np.maximum(q_len[q] + e_len[e], 1) * weight[q_measure[q], e]
+        dice = shared.toarray()
+        # A generic name (满意度, no subject) against a specific one (群众满意度) half agrees; two generic ones agree.
+        generic = np.flatnonzero(e_len == 0)
+        dice[:, generic] = np.float32(0.5) * weight[q_measure[:, None], generic]
+        bare = np.flatnonzero(q_len == 0)
+        dice[bare] = np.where(e_len == 0, np.float32(1.0), np.float32(0.5)) * weight[q_measure[bare]]
         # Elsewhere Dice is 0 only where two subjects share no character: they measure different things
-        # (牲畜成活率 is no 苗木成活率).
+        # (牲畜成活率 is no 苗木成活率). A weight of 0 is a measure clash already.
         clash = measure_clash[q_measure] | (dice == 0)
-        dice *= weight[q_measure]
         return dice, clash
 
     def _name_scores(self, names: list[str]):
-        """Per chunk of cleaned names: ``(lo, S, A)``, each type's best exemplar score (no category
-        prior) and grammar agreement, as (chunk, types) float32 blocks; embeddings are made per chunk."""
+        """Per chunk of cleaned names: ``(lo, S, agree)``, each type's best exemplar score (no category
+        prior) as a (chunk, types) float32 block, and the grammar agreement with each exemplar, (chunk,
+        exemplars) (:meth:`_type_best` takes each type's best); embeddings are made per chunk."""
         use_emb = self.embedder is not None and self.embedding_share
         text_share = (1 - self.grammar_weight) * (1 - self.embedding_share)
         for lo in range(0, len(names), self.chunk_rows):
@@ -384,7 +388,19 @@ class IndicatorMatcher:
                 del emb
             sims += self.grammar_weight * agree
             np.subtract(sims, np.float32(self.measure_penalty), out=sims, where=clash)
-            yield lo, np.maximum.reduceat(sims, self.starts_, axis=1), np.maximum.reduceat(agree, self.starts_, axis=1)
+            yield lo, self._type_best(sims), agree
+
+    def _type_best(self, block: np.ndarray, types: np.ndarray | None = None) -> np.ndarray:
+        """The best of each type's exemplars in ``block`` (rows, exemplars): for every type, or only for the
+        (rows, k) type positions ``types`` (a name's 64 best of 1,423 types: a small part of the work)."""
+        if types is None:
+            return np.maximum.reduceat(block, self.starts_, axis=1)
+        sizes = np.diff(np.r_[self.starts_, block.shape[1]])
+        first, counts = self.starts_[types].ravel(), sizes[types].ravel()
+        offsets = np.r_[0, np.cumsum(counts)[:-1]]
+        columns = np.arange(counts.sum()) + np.repeat(first - offsets, counts)
+        rows = np.repeat(np.arange(block.shape[0]).repeat(types.shape[1]), counts)
+        return np.maximum.reduceat(block[rows, columns], offsets).reshape(types.shape)
 
     def _prior(self, category_proba, type_index: np.ndarray) -> np.ndarray:
         """``category_weight`` × the classifier's probability of each listed type's category
@@ -402,8 +418,8 @@ class IndicatorMatcher:
         names = [clean_name(t) for t in texts]
         S = np.empty((len(names), len(self.ids_)), dtype=np.float32)
         A = np.empty_like(S)
-        for lo, s, a in self._name_scores(names):
-            S[lo:lo + len(s)], A[lo:lo + len(a)] = s, a
+        for lo, s, agree in self._name_scores(names):
+            S[lo:lo + len(s)], A[lo:lo + len(s)] = s, self._type_best(agree)
         if category_proba is not None and self.category_weight:
             S = S + self._prior(category_proba, np.broadcast_to(np.arange(len(self.ids_)), S.shape))
         return (S, A) if with_agreement else S
@@ -419,10 +435,10 @@ class IndicatorMatcher:
         got = {n: cache.get(n) for n in dict.fromkeys(names)}   # read once: another thread may clear the cache
         todo = [n for n, entry in got.items() if entry is None]
         k = min(self.top_types, len(self.ids_))
-        for lo, S, A in self._name_scores(todo):
+        for lo, S, agree in self._name_scores(todo):
             top = np.argpartition(-S, k - 1, axis=1)[:, :k] if k < S.shape[1] else \
                 np.broadcast_to(np.arange(S.shape[1]), S.shape)
-            s, a = np.take_along_axis(S, top, axis=1), np.take_along_axis(A, top, axis=1)
+            s, a = np.take_along_axis(S, top, axis=1), self._type_best(agree, top)
             for i, name in enumerate(todo[lo:lo + len(S)]):
                 got[name] = (top[i].astype(np.int32), s[i], a[i])
         if len(cache) + len(todo) > self.name_cache_size:
