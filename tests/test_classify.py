@@ -111,9 +111,20 @@ def test_the_grammar_keeps_near_misses_apart():
     assert S[0, ids.index("people")] < S[3, ids.index("people")]
 
 
+def test_grammar_agreement_of_generic_and_specific_names():
+    """The agreement's rules (DESIGN §8): two generic names (no subject) agree; a generic and a specific name
+    of the same measure half agree; subjects without a shared character, or different measures, do not."""
+    names = ["满意度", "群众满意度", "受益人数"]
+    m = IndicatorMatcher(get_embedder("tfidf").fit(names)).fit(names, ["1_generic", "2_crowd", "3_people"])
+    _, A = m.scores(["满意度", "群众满意度", "服务对象满意度"], with_agreement=True)
+    np.testing.assert_array_equal(A, [[1.0, 0.5, 0.0],     # 满意度: generic, the specific one, another measure
+                                      [0.5, 1.0, 0.0],     # 群众满意度
+                                      [0.5, 0.0, 0.0]])    # 服务对象满意度 shares no character with 群众
+
+
 def test_a_names_best_types_carry_their_best_exemplars_scores(normalizer):
     """The batch path keeps a name's 64 best types with each type's best exemplar score and agreement; they
-    must be what scoring every type gives (types have 1 to 45 exemplars in the library)."""
+    must be what scoring every type gives (a type has several exemplars: its name, aliases, labelled names)."""
     m = normalizer.cascade.matcher
     names = ["群众满意度", "受益户数", "农村第3片区道路硬化长度", "资金拨付及时率", "满意度", "项目完成时间"]
     types, S, A = m._candidates(names)
