@@ -208,6 +208,13 @@ _OBJECTS = ["农村", "城区", "乡镇", "社区", "学校", "医院", "园区"
             "街道", "片区", "水库", "河道", "灌区", "港区", "矿区", "边境"]
 
 
+def varied_names(n: int, seeds) -> np.ndarray:
+    """``n`` distinct names: the seed names ``seeds`` with an object and a numbered section in front
+    (农村第3片区…)."""
+    return np.array([f"{_OBJECTS[i % len(_OBJECTS)]}第{i // len(_OBJECTS) + 1}片区{seeds[i % len(seeds)]}"
+                     for i in range(n)], dtype=object)
+
+
 def generate_varied(path: Path, rows: int, names: int | None, seed: int = 1) -> dict:
     """``rows`` rows whose names are drawn from ``names`` distinct names (``None``: every row's
     name is distinct), made from the seed names with an object and a numbered section in front."""
@@ -215,9 +222,7 @@ def generate_varied(path: Path, rows: int, names: int | None, seed: int = 1) -> 
     base = load_seed()
     seeds = base["level3"].astype(str).to_numpy(dtype=object)
     n_pool = rows if names is None else names
-    k = np.arange(n_pool)
-    pool = np.array([f"{_OBJECTS[i % len(_OBJECTS)]}第{i // len(_OBJECTS) + 1}片区{seeds[i % len(seeds)]}"
-                     for i in k], dtype=object)
+    pool = varied_names(n_pool, seeds)
     pick = np.arange(rows) if names is None else rng.integers(0, n_pool, rows)
     if names is not None:
         pick[:min(rows, n_pool)] = np.arange(min(rows, n_pool))   # every name occurs
