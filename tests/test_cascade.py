@@ -247,3 +247,20 @@ def test_tune_middle_gate_trusts_the_middle_stage_only_where_it_is_right():
                          category_confidence=np.r_[np.full(100, 0.99), np.full(60, 0.95), np.full(40, 0.6)])
     gate, share = tune_middle_gate(fast, middle, full, category_gate=0.9)
     assert 0.6 < gate <= 0.95 and share == 0.3
+
+
+def test_the_evaluation_says_what_the_full_classifier_is_worth():
+    """cascade_lodo also scores the cascade with the middle stage answering every category the first stage
+    leaves. Here the first stage is right and sure on 100 rows; of the other 100 the middle stage is right on
+    60 and wrong on 40, where the full models are right: without them 160 of 200 are right, with them all."""
+    from zhibiao.evaluation import cascade_lodo
+    fast, full = _frames(100, 100)
+    gold = full["gold_category"].to_numpy()
+    wrong = np.where(gold == "数量指标", "质量指标", "数量指标")
+    middle = fast.assign(category=np.r_[gold[:160], wrong[160:]],
+                         category_confidence=np.r_[np.full(100, 0.99), np.full(60, 0.95), np.full(40, 0.6)])
+    keys = {"row": np.arange(200), "document": np.where(np.arange(200) % 2, "甲", "乙")}
+    report = cascade_lodo(fast.assign(**keys), full.assign(**keys), middle.assign(**keys))
+    assert report["without_full_classifier"]["accuracy"] == pytest.approx(0.8)
+    assert report["cascade"]["accuracy"] == pytest.approx(1.0)
+    assert "without_full_classifier" not in cascade_lodo(fast.assign(**keys), full.assign(**keys))

@@ -57,6 +57,14 @@ def test_category_comes_from_the_text_not_the_declared_label(normalizer):
     assert "category_mismatch" in out.loc[0, "flags"].split(";")
 
 
+def test_a_deadline_worded_rate_is_the_timeliness_type_not_a_near_miss(normalizer):
+    """资金在规定时间内下达率 (an Excel form from outside the seeds) is the funds' timeliness: no library
+    wording has it, and the deadline words must not pull it to 开工率, whose wording 在规定时间内开工 they share."""
+    out = norm(normalizer, level1=["产出指标"], level2=["时效指标"], level3=["资金在规定时间内下达率"], value=["≥95%"])
+    assert out.loc[0, "indicator_id"] == "timeliness.fund_disbursement"
+    assert out.loc[0, "category"] == "时效指标"
+
+
 def test_value_signals_time_and_cost(normalizer):
     out = norm(normalizer, level3=["项目完成时间", "项目总成本"], value=["2021年12月底前", "≤700万元"])
     assert list(out["category"]) == ["时效指标", "成本指标"]
@@ -203,6 +211,17 @@ def test_fingerprint_follows_the_data_files(normalizer, tmp_path, monkeypatch):
         assert normalizer.fingerprint.startswith(normalizer.card["fingerprint"])
     finally:
         resources.rules_fingerprint.cache_clear()
+
+
+def test_fingerprint_tells_the_full_models_from_the_cascade(normalizer):
+    """The cascade settles some rows with other answers than the full models': a cache filled by one must
+    not answer for the other."""
+    import copy
+    assert normalizer.cascade is not None and normalizer.use_cascade
+    full = copy.copy(normalizer)
+    full.use_cascade = False
+    assert full.fingerprint != normalizer.fingerprint
+    assert full.fingerprint.startswith(normalizer.card["fingerprint"])
 
 
 @pytest.mark.parametrize("n_classes", [2, 4])

@@ -24,6 +24,10 @@ def test_measure(name, measure):
     ("城镇新增就业人数", "新增城镇就业人数"),
     ("社会公众满意度", "群众满意度"),
     ("年度完成高标准农田建设面积", "高标准农田建设面积"),
+    # "done within the set time" is timeliness, however the deadline is worded (下达 is 拨付)
+    ("资金在规定时间内下达率", "资金拨付及时率"),
+    ("补贴规定时限内发放率", "补贴发放及时率"),
+    ("资金在规定期限内支付率", "资金及时支付率"),
 ])
 def test_paraphrases_share_a_key(a, b):
     assert parse_name(a).key == parse_name(b).key
@@ -40,6 +44,24 @@ def test_paraphrases_share_a_key(a, b):
 def test_near_misses_do_not_agree(a, b):
     assert parse_name(a).key != parse_name(b).key
     assert same_indicator(parse_name(a), parse_name(b)) < 0.5
+
+
+def test_a_deadline_wording_still_keeps_its_object_apart():
+    # the deadline words make the measure 及时率, not part of the object
+    parts = parse_name("资金在规定时间内下达率")
+    assert (parts.object, parts.measure) == ("资金", "及时率")
+    assert parse_name("补贴在规定时间内发放率").key != parse_name("资金在规定时间内下达率").key
+
+
+def test_qualifiers_are_searched_in_one_order_in_every_process():
+    # same-length qualifiers must not follow the process's string hash seed
+    import os
+    import subprocess
+    import sys
+    code = "from zhibiao.taxonomy.names import lexicon; print('|'.join(lexicon().qualifiers))"
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(runs) == 1
 
 
 def test_an_object_is_not_split_into_an_action():

@@ -771,7 +771,9 @@ class Normalizer(VersionStamped):
         """Identifies what the output depends on (model, data files, code version), for caches."""
         model = self.card.get("fingerprint") or hashlib.sha1(
             json.dumps(self.card, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-        return f"{model}-{rules_fingerprint()}"
+        # the cascade changes some answers: results cached with it are not the full models' answers
+        stages = "" if self.use_cascade or self.cascade is None else "-full"
+        return f"{model}{stages}-{rules_fingerprint()}"
 
     @property
     def library(self) -> pd.DataFrame:

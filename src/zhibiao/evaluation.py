@@ -201,9 +201,14 @@ def cascade_lodo(fast: pd.DataFrame, full: pd.DataFrame, middle: pd.DataFrame | 
     rest = full if middle is None else full.assign(
         category=np.where(by_middle, middle["category"].to_numpy(), full["category"].to_numpy()))
     none, every = np.zeros(len(full), dtype=bool), np.ones(len(full), dtype=bool)
-    return {"cascade": cascade_scores(fast, rest, (category, match)) | {"middle_settled": float(by_middle.mean())},
-            "full_models": cascade_scores(fast, full, (none, none)),
-            "first_stage_only": cascade_scores(fast, full, (every, every))}
+    report = {"cascade": cascade_scores(fast, rest, (category, match)) | {"middle_settled": float(by_middle.mean())},
+              "full_models": cascade_scores(fast, full, (none, none)),
+              "first_stage_only": cascade_scores(fast, full, (every, every))}
+    if middle is not None:
+        # what the full classifier's embedder is worth: the middle stage answers every category left
+        report["without_full_classifier"] = cascade_scores(
+            fast, full.assign(category=middle["category"].to_numpy()), (category, match))
+    return report
 
 
 def evaluate(backends=BACKENDS, data_dir=None, generalization_backend: str | None = DEFAULT_EMBEDDER) -> dict:
@@ -281,7 +286,10 @@ def format_report(report: dict) -> str:
         lines.append(f"{'':20} {'category settled':>16} {'acc':>6} {'macroF1':>8} {'match settled':>14} "
                      f"{'top1@answered':>14} {'coverage':>9}")
         for label, key in (("full models only", "full_models"), ("cascade", "cascade"),
+                           ("cascade, no full clf.", "without_full_classifier"),
                            ("first stage only", "first_stage_only")):
+            if key not in cas:
+                continue
             v = cas[key]
             lines.append(f"{label:20} {v['category_settled']:16.3f} {v['accuracy']:6.3f} {v['macro_f1']:8.3f} "
                          f"{v['match_settled']:14.3f} {v['top1_answered']:14.3f} {v['coverage']:9.3f}")

@@ -62,7 +62,7 @@ class Lexicon:
     measure_dimensions: dict  # canonical → tuple of unit dimensions ('-' for none)
     measure_category: dict    # canonical → 二级 category or ''
     actions: dict         # spelling → canonical action
-    qualifiers: tuple     # spellings, longest first
+    qualifiers: tuple     # spellings, longest first, then by character (one order in every process)
     objects: dict         # spelling → canonical object
 
     @cached_property
@@ -142,7 +142,7 @@ def load_lexicon(directory: str | Path | None = None) -> Lexicon:
             else:
                 raise ValueError(f"{path.name}: unknown record kind {kind!r}")
     return Lexicon(measures, tuple(gapped), dims, cats, actions,
-                   tuple(sorted(set(qualifiers), key=len, reverse=True)), objects)
+                   tuple(sorted(set(qualifiers), key=lambda q: (-len(q), q))), objects)
 
 
 def _claim(table: dict, spellings: list[str], canon: str, kind: str, path: Path) -> None:
