@@ -264,3 +264,27 @@ def test_the_evaluation_says_what_the_full_classifier_is_worth():
     assert report["without_full_classifier"]["accuracy"] == pytest.approx(0.8)
     assert report["cascade"]["accuracy"] == pytest.approx(1.0)
     assert "without_full_classifier" not in cascade_lodo(fast.assign(**keys), full.assign(**keys))
+
+
+def test_training_builds_a_cascade_with_a_middle_stage_and_records_its_gates(monkeypatch):
+    """`zhibiao train`'s path (build_normalizer), fast: TF-IDF for both models, a third of each seed
+    document, and only the library types those rows are labelled with. Two embedder objects, so the
+    middle stage is fitted on the matcher's, and the model card records every gate and the shares they
+    settle."""
+    from zhibiao.taxonomy import library as library_module
+    from zhibiao.training import build_normalizer, model_embedders
+    df = load_training()
+    df = df[df.groupby("document").cumcount() % 3 == 0].reset_index(drop=True)
+    whole = library_module.load_library()
+    library = whole[whole["indicator_id"].isin(set(df["indicator_id"]))].reset_index(drop=True)
+    monkeypatch.setattr(library_module, "load_library", lambda path=None: library.copy())
+    embedder = model_embedders("tfidf+tfidf").fit(list(df["text"]) + list(library["name"]))
+    card = {}
+    normalizer = build_normalizer(df, library, embedder, card)
+    assert normalizer.cascade.middle is not None
+    assert normalizer.cascade.middle.embedder is embedder.matcher
+    gates = card["cascade"]
+    assert {"category_gate", "answer_gate", "abstain_gate", "middle_gate", "middle_embedder"} <= set(gates)
+    assert all(0.0 <= gates[k] <= 1.0 for k in ("category_settled_lodo", "match_settled_lodo", "middle_settled_lodo"))
+    out = normalizer.normalize(pd.DataFrame({"level3": ["群众满意度", "预算执行率"]}))
+    assert list(out["category"]) == ["服务对象满意度指标", "成本指标"]

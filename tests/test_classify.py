@@ -65,6 +65,33 @@ def test_a_deadline_worded_rate_is_the_timeliness_type_not_a_near_miss(normalize
     assert out.loc[0, "category"] == "时效指标"
 
 
+FRAMEWORK_WORDINGS = {   # 共性指标体系框架 决策/过程 indicators, in wordings no library row has
+    "专项资金使用合规性": "quality.fund_use_compliance",
+    "财务监控措施有效性": "quality.financial_monitoring",
+    "项目预算编制科学性": "quality.budget_soundness",
+    "资金分配结果合理性": "quality.allocation_soundness",
+}
+
+
+def test_framework_management_indicators_have_their_types(normalizer):
+    """A 自评表's 管理类指标 (one real form from outside the seeds has six) are the 共性框架's 决策/过程
+    indicators: each wording is its own type, a 质量指标 with a qualitative target, never 政府采购执行率 or a
+    coverage type that merely shares the object's characters."""
+    names = list(FRAMEWORK_WORDINGS)
+    out = norm(normalizer, level3=names, value=["合规", "有效", "科学", "合理"])
+    assert dict(zip(names, out["indicator_id"])) == FRAMEWORK_WORDINGS
+    assert set(out["category"]) == {"质量指标"}
+
+
+def test_framework_management_types_are_never_suggested():
+    """They have no number to target, and a measurable 产出 type without one is never offered."""
+    from zhibiao.recommend import Recommender
+    rec = Recommender.load()
+    eligible = dict(zip(rec.ids_, rec.eligible_))
+    assert not any(eligible[i] for i in FRAMEWORK_WORDINGS.values())
+    assert eligible["timeliness.fund_disbursement"]
+
+
 def test_value_signals_time_and_cost(normalizer):
     out = norm(normalizer, level3=["项目完成时间", "项目总成本"], value=["2021年12月底前", "≤700万元"])
     assert list(out["category"]) == ["时效指标", "成本指标"]

@@ -12,6 +12,8 @@ from zhibiao.taxonomy.names import load_lexicon
     ("受益人数", "人数"), ("受益户数", "户数"), ("培训人次", "人次"), ("新建道路长度（公里）", "长度"),
     ("高标准农田建设面积", "面积"), ("群众满意度", "满意度"), ("资金到位率", "到位率"),
     ("资金拨付及时率", "及时率"), ("资金及时支付率", "及时率"), ("项目完成时限", "时间"), ("是否按时完工", "是否"),
+    # the 共性框架's 决策/过程 indicators judge whether something is done as it should be
+    ("绩效指标明确性", "规范性"), ("项目质量可控性", "规范性"), ("资金使用合规性", "规范性"),
 ])
 def test_measure(name, measure):
     assert parse_name(name).measure == measure

@@ -392,7 +392,7 @@ class IndicatorMatcher:
 
     def _type_best(self, block: np.ndarray, types: np.ndarray | None = None) -> np.ndarray:
         """The best of each type's exemplars in ``block`` (rows, exemplars): for every type, or only for the
-        (rows, k) type positions ``types`` (a name's 64 best of 1,423 types: a small part of the work)."""
+        (rows, k) type positions ``types`` (a name's 64 best of the library's types: a small part of the work)."""
         if types is None:
             return np.maximum.reduceat(block, self.starts_, axis=1)
         sizes = np.diff(np.r_[self.starts_, block.shape[1]])

@@ -238,19 +238,27 @@ def build_normalizer(df: pd.DataFrame, library: pd.DataFrame, embedder, card: di
     card["matcher_threshold"] = round(matcher.threshold, 4)
     cascade = None
     if embedder is not None:
-        fast_classifier, fast_matcher, fast_oof = _fit_calibrated(df, library, None)
-        cheap = middle_embedders(embedder)
-        middle, middle_oof = (fit_models(df, library, cheap)[0], lodo_predictions(df, cheap)) if cheap else (None, None)
-        cascade = Cascade(fast_classifier, fast_matcher, middle=middle).tune(fast_oof, oof, middle_oof)
+        cascade, (fast_oof, middle_oof) = fit_cascade(df, library, embedder)
+        cascade.tune(fast_oof, oof, middle_oof)
         card["cascade"] = {"category_gate": round(cascade.category_gate, 4),
                            "answer_gate": round(cascade.answer_gate, 4),
                            "abstain_gate": round(cascade.abstain_gate, 4),
                            "category_settled_lodo": round(cascade.category_share_, 4),
                            "match_settled_lodo": round(cascade.match_share_, 4)}
-        if middle is not None:
-            card["cascade"] |= {"middle_embedder": middle.embedder.name, "middle_gate": round(cascade.middle_gate, 4),
+        if cascade.middle is not None:
+            card["cascade"] |= {"middle_embedder": cascade.middle.embedder.name,
+                                "middle_gate": round(cascade.middle_gate, 4),
                                 "middle_settled_lodo": round(cascade.middle_share_, 4)}
     return Normalizer(classifier, matcher, card, cascade)
+
+
+def fit_cascade(df: pd.DataFrame, library: pd.DataFrame, embedder) -> tuple[Cascade, tuple]:
+    """The cascade's cheaper stages fitted on all documents, its gates not yet tuned, and their LODO
+    predictions: (first stage, middle stage or None)."""
+    fast_classifier, fast_matcher, fast_oof = _fit_calibrated(df, library, None)
+    cheap = middle_embedders(embedder)
+    middle, middle_oof = (fit_models(df, library, cheap)[0], lodo_predictions(df, cheap)) if cheap else (None, None)
+    return Cascade(fast_classifier, fast_matcher, middle=middle), (fast_oof, middle_oof)
 
 
 def middle_embedders(embedder) -> Embedders | None:
