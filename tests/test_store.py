@@ -366,3 +366,37 @@ def test_if_exists_does_not_create_a_store(tmp_path):
     assert CorpusStore.if_exists(tmp_path / "none.sqlite") is None and not (tmp_path / "none.sqlite").exists()
     CorpusStore(tmp_path / "some.sqlite")
     assert CorpusStore.if_exists(tmp_path / "some.sqlite").stats()["documents"] == 0
+
+
+def test_index_snapshot_starts_where_the_last_process_stopped(tmp_path):
+    """A one-shot `zhibiao suggest --db` should not read every stored row again: the index saves a
+    snapshot beside a SQLite store, the next index starts from it and reads only what changed since.
+    Its answers are the freshly built index's, a store made again at the same path is another store,
+    and a damaged snapshot only costs a rebuild."""
+    db = tmp_path / "c.sqlite"
+    store = CorpusStore(f"sqlite:///{db}")
+    store.add_documents([copy(SEED_001, tmp_path)], cheap_process)
+    first = store.neighbours_corpus(snapshot=True)
+    snap = store.index_snapshot_path()
+    assert not first.from_snapshot and snap.exists() and snap.parent == tmp_path
+    assert store.stats()["size_bytes"] == sum(p.stat().st_size for p in tmp_path.glob("c.sqlite*"))
+
+    store.add_documents([copy(SEED_004, tmp_path)], cheap_process)   # after the snapshot
+    name = max(store.projects().query("source == @SEED_004.name")["project_name"], key=len)
+    again = store.neighbours_corpus(snapshot=True)
+    fresh = store.neighbours_corpus()
+    assert again.from_snapshot and len(again) == len(fresh) > len(first)
+    assert again.neighbours(name, k=5) == fresh.neighbours(name, k=5)
+    assert again.neighbours(name, k=1)[0]["source"] == SEED_004.name
+    assert store.neighbours_corpus(snapshot=True).from_snapshot   # saved again, now with SEED_004
+
+    for f in tmp_path.glob("c.sqlite*"):   # the same path, another store: the snapshot is not its
+        f.unlink()
+    other = CorpusStore(f"sqlite:///{db}")
+    other.add_documents([copy(SEED_002, tmp_path)], cheap_process)
+    index = other.neighbours_corpus(snapshot=True)
+    assert not index.from_snapshot and {n["source"] for n in index.neighbours(name, k=10)} <= {SEED_002.name}
+
+    snap.write_bytes(b"not a snapshot")
+    damaged = other.neighbours_corpus(snapshot=True)
+    assert not damaged.from_snapshot and len(damaged) == len(index)

@@ -141,7 +141,8 @@ class Pipeline:
 
     @property
     def store_index(self):
-        """Retrieval over the store (:class:`zhibiao.store.CorpusIndex`), built once; each query
+        """Retrieval over the store (:class:`zhibiao.store.CorpusIndex`), built once per process from
+        the snapshot an earlier process saved in the user cache, plus the changes since; each query
         first reads what the store gained or lost since (a few id reads when nothing changed)."""
         store = self.store
         if store is None:
@@ -149,8 +150,7 @@ class Pipeline:
         if self._store_index is None:
             with self._lock:
                 if self._store_index is None:
-                    from .store import CorpusIndex
-                    self._store_index = CorpusIndex(store, refresh_every=0.0)
+                    self._store_index = store.neighbours_corpus(refresh_every=0.0, snapshot=True)
         return self._store_index
 
     # -- stages ------------------------------------------------------------------------------

@@ -9,12 +9,19 @@ applied at query time, so scores are exact TF-IDF cosines over what is stored no
 This is the store side of "suggest from the store": :meth:`neighbours` and :meth:`suggest`
 name the source table of every neighbour and suggestion; the recommender merges them with
 its shipped corpus and library candidates.
+
+Building the index reads every stored row (about 6 s for 17,000 projects), which a one-shot
+``zhibiao suggest --db`` would pay each time; with a ``snapshot`` file the index starts from
+what an earlier process saved for the same store and reads only the changes since.
 """
 from __future__ import annotations
 
+import os
+import pickle
 import threading
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -59,10 +66,21 @@ def _int(value):
     return None if value is None or pd.isna(value) else int(value)
 
 
-class CorpusIndex:
-    """In-memory nearest-project index over a :class:`CorpusStore`."""
+_SNAPSHOT_FORMAT = 1
+_SNAPSHOT_STATE = ("token", "meta", "rows_by_project", "tf", "df")
 
-    def __init__(self, store, *, refresh_every: float = 2.0):
+
+class CorpusIndex:
+    """In-memory nearest-project index over a :class:`CorpusStore`.
+
+    ``snapshot``: a file to start from and to save to (see the module's doc). It is used only when
+    it was saved for this very store (:meth:`CorpusStore.identity`: a store made again at the same
+    URL is another store) by this format; anything else in it, or an unreadable file, is ignored
+    and the index is built from the store. It is saved (written aside, then renamed) when building
+    or catching up changed the index, not on later refreshes.
+    """
+
+    def __init__(self, store, *, refresh_every: float = 2.0, snapshot: str | os.PathLike | None = None):
         self.store = store
         self.refresh_every = refresh_every   # seconds between change-feed polls on query
         self.token = (0, 0)
@@ -72,7 +90,37 @@ class CorpusIndex:
         self.tf = sp.csr_matrix((0, _VECTORIZER.n_features), dtype=np.float64)
         self.df = np.zeros(_VECTORIZER.n_features)
         self._lock = threading.RLock()   # the service queries from several threads
-        self.refresh(force=True)
+        self.snapshot = Path(snapshot) if snapshot is not None else None
+        identity = store.identity() if self.snapshot is not None else None
+        self.from_snapshot = identity is not None and self._load(identity)
+        if self.refresh(force=True) and identity is not None:
+            self._save(identity)
+
+    # pickle, not joblib: joblib's unpickler is pure Python (measured on 17,094 projects: 2.6 s against 0.3 s).
+    # A snapshot is read only from beside the store or from the user's own cache.
+    def _load(self, identity: str) -> bool:
+        try:
+            with open(self.snapshot, "rb") as f:
+                saved = pickle.load(f)
+            if saved.get("format") != _SNAPSHOT_FORMAT or saved.get("identity") != identity:
+                return False
+            state = {k: saved[k] for k in _SNAPSHOT_STATE}
+        except Exception:  # noqa: BLE001 - a missing, damaged or foreign snapshot only costs a rebuild
+            return False
+        self.__dict__.update(state)
+        self._derive()
+        return True
+
+    def _save(self, identity: str) -> None:
+        tmp = self.snapshot.with_name(f".{self.snapshot.name}.{os.getpid()}.tmp")
+        try:
+            self.snapshot.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                pickle.dump({"format": _SNAPSHOT_FORMAT, "identity": identity,
+                             **{k: getattr(self, k) for k in _SNAPSHOT_STATE}}, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.snapshot)
+        except OSError:   # a read-only or full cache: the next process builds again
+            tmp.unlink(missing_ok=True)
 
     def __len__(self) -> int:
         return len(self.meta)
@@ -123,12 +171,15 @@ class CorpusIndex:
                 first = next(iter(self.rows_by_project.get(p["project_id"], ())), {})
                 p.update(path=p.pop("source_path"), sheet=first.get("sheet"), row=first.get("row_number"))
                 self.meta.append(p)
-        # Per refresh, not per query: column access for the query's n-grams, and each
-        # project's TF-IDF norm under the current document frequencies.
+        self._derive()
+        return True
+
+    def _derive(self) -> None:
+        """Per refresh, not per query: column access for the query's n-grams, and each project's
+        TF-IDF norm under the current document frequencies."""
         self._tfc = self.tf.tocsc()
         self._idf = np.log((len(self.meta) + 1) / (self.df + 1)) + 1
         self._norms = np.sqrt(self.tf.multiply(self.tf).tocsr() @ (self._idf ** 2))
-        return True
 
     def neighbours(self, text: str, k: int = 10) -> list[dict]:
         """The k stored projects closest to ``text``, best first, each with its source table

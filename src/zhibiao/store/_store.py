@@ -579,6 +579,13 @@ class CorpusStore:
         return len(df)
 
     # -- for the recommender: an incremental feed ---------------------------
+    def identity(self) -> str:
+        """This store's URL and when it was created: a store made again at the same URL is another
+        store, whose ids start again (what a saved index snapshot is checked against)."""
+        with self.engine.connect() as conn:
+            created = conn.execute(sa.select(sa.func.min(S.schema_version.c.applied_at))).scalar_one()
+        return f"{self.display_url}|{created}"
+
     def change_token(self) -> tuple[int, int]:
         """(latest document id, latest removal id): unchanged exactly when the store is; one
         cheap query, for readers that poll (:class:`CorpusIndex` does before every query)."""
@@ -607,10 +614,21 @@ class CorpusStore:
             new_rows = pd.DataFrame(columns=["row_id", "document_id", "project_id", "source", "year"])
         return new_rows, removed, (max(top_doc, last_doc), max(top_rem, last_removal))
 
-    def neighbours_corpus(self):
-        """A :class:`~zhibiao.store.CorpusIndex` over this store (retrieval of past projects)."""
+    def neighbours_corpus(self, *, refresh_every: float = 2.0, snapshot: bool = False):
+        """A :class:`~zhibiao.store.CorpusIndex` over this store (retrieval of past projects); with
+        ``snapshot``, started from and saved to :meth:`index_snapshot_path`."""
         from ._index import CorpusIndex
-        return CorpusIndex(self)
+        return CorpusIndex(self, refresh_every=refresh_every, snapshot=self.index_snapshot_path() if snapshot else None)
+
+    def index_snapshot_path(self) -> Path | None:
+        """Where the retrieval index's snapshot lives: beside a SQLite file (hidden, so it goes with
+        the store and is not counted in its size), in the user cache for a server; None in memory."""
+        if self.is_sqlite:
+            db = self.url.database
+            return None if not db or db == ":memory:" else Path(db).with_name(f".{Path(db).name}.index.pickle")
+        from ..resources import user_cache_dir
+        key = hashlib.sha1(self.display_url.encode()).hexdigest()[:16]
+        return user_cache_dir() / "store-index" / f"{key}.pickle"
 
     # -- last year -----------------------------------------------------------
     def previous_year(self, project_name: str, department: str | None = None, year: int | None = None, *,
