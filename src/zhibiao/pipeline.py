@@ -141,9 +141,10 @@ class Pipeline:
 
     @property
     def store_index(self):
-        """Retrieval over the store (:class:`zhibiao.store.CorpusIndex`), built once per process from
-        the snapshot an earlier process saved in the user cache, plus the changes since; each query
-        first reads what the store gained or lost since (a few id reads when nothing changed)."""
+        """Retrieval over the store (:class:`zhibiao.store.CorpusIndex`), once per process: from the
+        snapshot an earlier process saved (:meth:`CorpusStore.index_snapshot_path`) plus the changes
+        since; each query first reads what the store gained or lost since (a few id reads when nothing
+        changed)."""
         store = self.store
         if store is None:
             return None
