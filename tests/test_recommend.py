@@ -116,3 +116,15 @@ def test_a_past_projects_sector_does_not_depend_on_the_process():
     runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
     assert len(runs) == 1
+
+
+@pytest.mark.parametrize("project, sector", [("就业补助资金", "社会保障和就业"), ("农村公路养护工程", "交通运输")])
+def test_a_generic_suggestion_offers_its_sector_refinement_first(project, sector):
+    """群众满意度 suits any project, but a 就业 project's table names whose satisfaction it is: the
+    library's refinement of the generic type for the project's sector is the first alternative."""
+    lib = load_library().set_index("indicator_id")
+    out = suggest(project, k=10)
+    satisfaction = next(s for s in out["suggestions"] if s["indicator_id"] == "satisfaction.beneficiary")
+    first = satisfaction["alternatives"][0]["indicator_id"]
+    assert lib.loc[first, "parent"] == "satisfaction.beneficiary"
+    assert sector in lib.loc[first, "sectors"]

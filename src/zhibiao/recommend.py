@@ -201,6 +201,7 @@ class Recommender(VersionStamped):
         self.lib_signature_ = _signature(lib)
         self.ids_ = lib["indicator_id"].to_numpy()
         self.col_ = {iid: j for j, iid in enumerate(self.ids_)}
+        self.children_ = None   # read on first use (:meth:`_children`)
         self.lib_ = lib[["indicator_id", "name", "category", "level1", "unit", "value_form", "value_kind", "op",
                          "basis", "sector", "scope", "measure", "object"]].copy()
         self.lib_["display"] = [typical_wording(n, al) for n, al in zip(lib["name"], lib["aliases"])]
@@ -509,7 +510,7 @@ class Recommender(VersionStamped):
             s["weight"] = wgt
         taken = set(chosen) | {self.col_[i] for i in have if i in self.col_}
         for s, j in zip(suggestions, chosen):
-            s["alternatives"] = self._alternatives(j, scores, taken, ctx)
+            s["alternatives"] = self._alternatives(j, scores, taken, ctx, project["sector"])
         names, sources = self._project_column("project_name"), self._project_column("source")
         neighbours = [{"project_name": names[i], "source": sources[i], "score": round(float(s), 4)}
                       for i, s in zip(idx, sims)]
@@ -537,15 +538,34 @@ class Recommender(VersionStamped):
             columns[column] = self.projects_[column].tolist()
         return columns[column]
 
-    def _alternatives(self, j: int, scores: np.ndarray, taken: set, ctx, n: int = 3) -> list[dict]:
+    def _alternatives(self, j: int, scores: np.ndarray, taken: set, ctx, sector: str, n: int = 3) -> list[dict]:
+        """Other types of the suggestion's category, best first; a 通用 suggestion's own refinements for
+        the project's sector come first (群众满意度 → 就业服务对象满意度 for a 就业 project): measured on
+        the seeds, putting them in the suggestion's place lost 8 points of recall@10, since those tables
+        write the generic name; on the four real forms of other provinces it gained 3.5."""
         same = np.nonzero((self.category_arr_ == self.category_arr_[j]) & (scores > 0))[0]
-        cands = [int(a) for a in same[np.argsort(-scores[same])] if a not in taken][:n]
+        refined = [c for c in self._children().get(j, ()) if self.common_[j] and sector in self.type_sectors_[c]
+                   and scores[c] > 0]
+        ranked = sorted(refined, key=lambda c: -scores[c]) + [int(a) for a in same[np.argsort(-scores[same])]]
+        cands = list(dict.fromkeys(a for a in ranked if a not in taken))[:n]
         out = []
         for a in cands:
             r = self._render(a, float(scores[a]), ctx, brief=True)
             out.append({key: r[key] for key in ("indicator_id", "indicator_name", "suggested_level3",
                                                 "suggested_value", "value_source", "score")})
         return out
+
+    def _children(self) -> dict[int, list[int]]:
+        """Type position → the positions of the types that refine it (the library's ``parent``)."""
+        if getattr(self, "children_", None) is None:
+            lib = load_library()
+            parent = dict(zip(lib["indicator_id"], lib["parent"]))
+            children = defaultdict(list)
+            for c, iid in enumerate(self.ids_):
+                if parent.get(iid) in self.col_:
+                    children[self.col_[parent[iid]]].append(c)
+            self.children_ = dict(children)
+        return self.children_
 
     def _review_draft(self, draft: pd.DataFrame, scores: np.ndarray, project: dict, query: str) -> list[dict]:
         """A draft row is unusual when its type belongs to none of the project's sectors (nor 通用),
