@@ -545,7 +545,7 @@ class Recommender(VersionStamped):
         write the generic name; on the four real forms of other provinces it gained 3.5."""
         same = np.nonzero((self.category_arr_ == self.category_arr_[j]) & (scores > 0))[0]
         refined = [c for c in self._children().get(j, ()) if self.common_[j] and sector in self.type_sectors_[c]
-                   and scores[c] > 0]
+                   and scores[c] > 0 and self.category_arr_[c] == self.category_arr_[j]]
         ranked = sorted(refined, key=lambda c: -scores[c]) + [int(a) for a in same[np.argsort(-scores[same])]]
         cands = list(dict.fromkeys(a for a in ranked if a not in taken))[:n]
         out = []
