@@ -287,6 +287,19 @@ def test_template_copy_against_labels(seeds):
     assert len(own) and not own["template_copy"].any()
 
 
+def test_flagging_copies_without_evidence_examines_less_and_flags_the_same(seeds):
+    """The batch's lean check (evidence=False) must find the same copies by both rules, the second
+    rule's (a row of a project already holding a recurring copy) included."""
+    rows, projects = seeds
+    full = detect_template_copy(rows, projects)
+    lean = detect_template_copy(rows, projects, evidence=False)
+    assert (full["copy_rule"] == "single").any() and (full["copy_rule"] == "recurring").any()
+    assert full["copy_rule"].tolist() == lean["copy_rule"].tolist()
+    assert full["template_copy"].tolist() == lean["template_copy"].tolist()
+    # rows that cannot be copies were not examined: their topic is left empty
+    assert (lean["copy_topic"] == "").sum() > (full["copy_topic"] == "").sum()
+
+
 # --- output ------------------------------------------------------------------------------------
 
 def test_write_report(tmp_path):

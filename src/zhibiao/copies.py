@@ -143,12 +143,17 @@ def _topic_terms(text: str, fine: bool) -> tuple[str, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=65536)
+def _families_in(text: str) -> frozenset[int]:
+    """Which of :func:`related_families` have a word in ``text`` (their positions)."""
+    return frozenset(i for i, family in enumerate(related_families()) if any(m in text for m in family))
+
+
 def _term_related(term: str, context: str, context_bigrams: set[str]) -> bool:
     if term in context:
         return True
-    for family in related_families():
-        if any(m in term for m in family) and any(m in context for m in family):
-            return True
+    if _families_in(term) & _families_in(context):
+        return True
     if len(term) < 3:
         return False
     generic = generic_terms()
@@ -214,7 +219,8 @@ def _context(p: pd.Series) -> str:
 def detect_template_copy(rows: pd.DataFrame, projects: pd.DataFrame | None = None, *,
                          embedder=None, max_relatedness: float = 0.34,
                          single_max_relatedness: float = 0.0, dissimilar_below: float = 0.34,
-                         min_copies_for_single: int = 1, word_similarity: float = 0.5) -> pd.DataFrame:
+                         min_copies_for_single: int = 1, word_similarity: float = 0.5,
+                         evidence: bool = True) -> pd.DataFrame:
     """Flag indicators copied from unrelated projects.
 
     An indicator's *topic* is what remains of its name and description once the
@@ -241,7 +247,9 @@ def detect_template_copy(rows: pd.DataFrame, projects: pd.DataFrame | None = Non
 
     Returns a frame aligned with ``rows`` with the evidence: copy_topic, copy_related,
     copy_recurs (number of dissimilar projects with the same block), copy_others (up to five of their
-    names), copy_rule ("recurring", "single" or "") and template_copy (bool).
+    names), copy_rule ("recurring", "single" or "") and template_copy (bool). With ``evidence=False``
+    only the rows that can be copies are examined (a block that recurs in another project, and the other
+    rows of a project holding one); the rest keep empty evidence. ``template_copy`` is the same.
     """
     rows = prepare_rows(rows) if "project_id" not in rows.columns else rows
     projects = project_table(prepare_rows(rows), projects)
@@ -262,31 +270,54 @@ def detect_template_copy(rows: pd.DataFrame, projects: pd.DataFrame | None = Non
         if k[0]:
             where[k].add(pid)
 
-    row_terms = [topic_terms(f"{n}；{d}") for n, d in zip(level3, desc)]
-    semantic = _semantic_relation(row_terms, list(rows["project_id"]), contexts, embedder, word_similarity)
+    pids = list(rows["project_id"])
+    n = len(rows)
+    topics, related, recurs, others = [""] * n, [1.0] * n, [0] * n, [""] * n
 
-    topics, related, recurs, others = [], [], [], []
-    for terms, k, pid in zip(row_terms, keys, rows["project_id"]):
-        ctx = contexts.get(pid, "")
-        rel = (sum(_term_related(t, ctx, ctx_bigrams.get(pid, set())) or (t, pid) in semantic
-                   for t in terms) / len(terms)) if terms else 1.0
-        if any(len(t) >= 3 and t in titles.get(pid, "") for t in terms):
-            rel = 1.0   # the project is named after it: 计划生育奖扶 … carries 计划生育 indicators
-        dis = []
-        if terms and rel <= max(max_relatedness, single_max_relatedness):  # only candidates need it
-            dis = sorted(q for q in where.get(k, ()) if q != pid
-                         and name_similarity(names.get(pid, ""), names.get(q, "")) < dissimilar_below)
-        topics.append("、".join(terms))
-        related.append(round(rel, 3))
-        recurs.append(len(dis))
-        others.append("、".join(list(dict.fromkeys(names.get(q, q) for q in dis))[:5]))
-    out = pd.DataFrame({"copy_topic": topics, "copy_related": related, "copy_recurs": recurs,
-                        "copy_others": others}, index=rows.index)
-    has_topic = out["copy_topic"] != ""
-    recurring = has_topic & (out["copy_related"] <= max_relatedness) & (out["copy_recurs"] >= 1)
-    per_project = recurring.groupby(rows["project_id"]).transform("sum")
-    single = (has_topic & ~recurring & (out["copy_related"] <= single_max_relatedness)
-              & (per_project >= min_copies_for_single))
+    def examine(idx: list[int]) -> None:
+        # name and description apart: jieba never joins words across the ；, and a description
+        # shared by many rows (or many names of one description) is segmented once
+        row_terms = [list(dict.fromkeys(_topic_terms(level3[i], False) + _topic_terms(desc[i], False)))
+                     for i in idx]
+        semantic = _semantic_relation(row_terms, [pids[i] for i in idx], contexts, embedder, word_similarity)
+        for i, terms in zip(idx, row_terms):
+            pid = pids[i]
+            ctx = contexts.get(pid, "")
+            rel = (sum(_term_related(t, ctx, ctx_bigrams.get(pid, set())) or (t, pid) in semantic
+                       for t in terms) / len(terms)) if terms else 1.0
+            if any(len(t) >= 3 and t in titles.get(pid, "") for t in terms):
+                rel = 1.0   # the project is named after it: 计划生育奖扶 … carries 计划生育 indicators
+            dis = []
+            if terms and rel <= max(max_relatedness, single_max_relatedness):  # only candidates need it
+                dis = sorted(q for q in where.get(keys[i], ()) if q != pid
+                             and name_similarity(names.get(pid, ""), names.get(q, "")) < dissimilar_below)
+            topics[i], related[i], recurs[i] = "、".join(terms), round(rel, 3), len(dis)
+            others[i] = "、".join(list(dict.fromkeys(names.get(q, q) for q in dis))[:5])
+
+    def rules():
+        out = pd.DataFrame({"copy_topic": topics, "copy_related": related, "copy_recurs": recurs,
+                            "copy_others": others}, index=rows.index)
+        has_topic = out["copy_topic"] != ""
+        recurring = has_topic & (out["copy_related"] <= max_relatedness) & (out["copy_recurs"] >= 1)
+        per_project = recurring.groupby(rows["project_id"]).transform("sum")
+        single = (has_topic & ~recurring & (out["copy_related"] <= single_max_relatedness)
+                  & (per_project >= min_copies_for_single))
+        return out, recurring, single
+
+    level3, desc = list(level3), list(desc)
+    if evidence or min_copies_for_single <= 0:
+        examine(list(range(n)))
+        out, recurring, single = rules()
+    else:
+        # Only a block found in another project can be a copy by the first rule, and only the rows of
+        # a project holding such a copy by the second: the rest are not examined.
+        first = [i for i in range(n) if len(where.get(keys[i], ())) > 1]
+        examine(first)
+        out, recurring, single = rules()
+        holding = set(rows["project_id"][recurring])
+        seen = set(first)
+        examine([i for i in range(n) if pids[i] in holding and i not in seen])
+        out, recurring, single = rules()
     out["copy_rule"] = ""
     out.loc[recurring, "copy_rule"] = "recurring"
     out.loc[single, "copy_rule"] = "single"
@@ -299,7 +330,7 @@ def flag_template_copies(rows: pd.DataFrame, projects: pd.DataFrame | None = Non
 
     The rows must carry their project (``project_id``); returns them, flags updated in place.
     """
-    copied = detect_template_copy(rows, projects)["template_copy"].astype(bool)
+    copied = detect_template_copy(rows, projects, evidence=False)["template_copy"].astype(bool)
     if copied.any():
         rows.loc[copied, "flags"] = [";".join(filter(None, [as_text(f), "template_copy"]))
                                      for f in rows.loc[copied, "flags"]]
