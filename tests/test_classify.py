@@ -146,6 +146,16 @@ def test_the_grammar_keeps_near_misses_apart():
     assert S[0, ids.index("people")] < S[3, ids.index("people")]
 
 
+def test_a_refitted_matcher_forgets_what_it_derived_from_its_last_library():
+    """Matching keeps per-name candidates and derived exemplar matrices; a new fit must not serve them."""
+    emb = get_embedder("tfidf").fit(["受益人数", "苗木成活率", "资金到位率", "道路长度"])
+    m = IndicatorMatcher(emb).fit(["受益人数", "苗木成活率"], ["people", "trees"])
+    assert m.match(["受益人数"])[0].indicator_id == "people"
+    m.fit(["资金到位率", "道路长度", "受益人数"], ["funds", "road", "beneficiaries"])
+    assert m.match(["受益人数"])[0].indicator_id == "beneficiaries"
+    assert m.match(["道路长度"])[0].indicator_id == "road"
+
+
 def test_grammar_agreement_of_generic_and_specific_names():
     """The agreement's rules (DESIGN §8): two generic names (no subject) agree; a generic and a specific name
     of the same measure half agree; subjects without a shared character, or different measures, do not."""

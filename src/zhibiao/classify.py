@@ -308,6 +308,8 @@ class IndicatorMatcher:
 
     def fit(self, names: list[str], ids: list[str], categories: dict[str, str] | None = None) -> "IndicatorMatcher":
         """``categories`` maps each id to its canonical category (for the category prior)."""
+        for derived in ("_name_cache", "_measure_tables_", "_exemplar_columns_"):   # of the last fit
+            self.__dict__.pop(derived, None)
         pairs = sorted({(clean_name(n), i) for n, i in zip(names, ids) if clean_name(n) and i},
                        key=lambda p: (p[1], p[0]))
         self.exemplars_ = [p[0] for p in pairs]
@@ -344,6 +346,15 @@ class IndicatorMatcher:
             tables = self._measure_tables_ = (weight, known & ~same)
         return tables
 
+    def _exemplar_columns(self):
+        """The exemplars' char n-gram and subject matrices transposed, as CSR, and each exemplar's subject
+        gram count: derived once (a product with ``M.T`` converts ``M`` again at every chunk)."""
+        cols = self.__dict__.get("_exemplar_columns_")
+        if cols is None:
+            e_len = np.asarray(self.ex_subject_.sum(axis=1), dtype=np.float32).ravel()
+            cols = self._exemplar_columns_ = (self.char_matrix_.T.tocsr(), self.ex_subject_.T.tocsr(), e_len)
+        return cols
+
     def _agreement(self, parts) -> tuple[np.ndarray, np.ndarray]:
         """(queries, exemplars) grammar agreement in [0, 1] and clash: subject Dice where the measures agree,
         half of it where either measure is unknown, 0 where they differ; they clash where the measures
@@ -353,10 +364,10 @@ class IndicatorMatcher:
         # the query's own grams, not only those the exemplars share (牲畜 is a subject, not an empty one)
         q_len = np.array([len(set(p.subject) | {p.subject[i:i + 2] for i in range(len(p.subject) - 1)})
                           for p in parts], dtype=np.float32)
-        e_len = np.asarray(self.ex_subject_.sum(axis=1), dtype=np.float32).ravel()
+        _, subject_columns, e_len = self._exemplar_columns()
         weight, measure_clash = self._measure_tables()
         # Dice and its weight on the pairs that share a gram (a tenth of them), then the dense block.
-        shared = (Q @ self.ex_subject_.T).tocsr()
+        shared = (Q @ subject_columns).tocsr()
         q, e = np.repeat(np.arange(len(parts)), np.diff(shared.indptr)), shared.indices
         shared.data = shared.data * 2 / np.maximum(q_len[q] + e_len[e], 1) * weight[q_measure[q], e]
         dice = shared.toarray()
@@ -379,7 +390,7 @@ class IndicatorMatcher:
         for lo in range(0, len(names), self.chunk_rows):
             part = names[lo:lo + self.chunk_rows]
             agree, clash = self._agreement([parse_name(n) for n in part])
-            sims = (self.char_.transform(part) @ self.char_matrix_.T).toarray()
+            sims = (self.char_.transform(part) @ self._exemplar_columns()[0]).toarray()
             sims *= text_share
             if use_emb:
                 emb = self.embedder.encode(part).astype(np.float32) @ self.emb_matrix_.T
@@ -493,6 +504,7 @@ class IndicatorMatcher:
         state = self.__dict__.copy()
         state.pop("_name_cache", None)
         state.pop("_measure_tables_", None)
+        state.pop("_exemplar_columns_", None)
         return state
 
 
