@@ -50,6 +50,18 @@ def test_only_level3_is_required(normalizer):
         normalizer.normalize(pd.DataFrame({"value": ["≥90%"]}))
 
 
+def test_a_pasted_dump_is_read_on_its_start_and_flagged_cut(normalizer):
+    """A name of 300,000 characters is not an indicator name: it is read on its first 200 (an expert's
+    longest is a few dozen), a description or value on its first 1,000, and the row says so."""
+    dump = "群众满意度" + "，" * 300_000
+    out = norm(normalizer, level3=[dump, "群众满意度", "培训人数", "培训人数"],
+               description=["", "", "培训" * 1_000, ""], value=["≥90%", "≥90%", "≥500人", "≥" * 2_000 + "500人"])
+    flags = [set(f.split(";")) for f in out["flags"]]
+    assert ["cut" in f for f in flags] == [True, False, True, True]
+    assert out.loc[0, "level3"] == dump                    # the row keeps its cell: nothing is lost
+    assert out.loc[0, "category"] == out.loc[1, "category"] == "服务对象满意度指标"
+
+
 def test_category_comes_from_the_text_not_the_declared_label(normalizer):
     out = norm(normalizer, level1=["产出指标"], level2=["数量指标"], level3=["群众满意度"], value=["≥90%"])
     assert out.loc[0, "category"] == "服务对象满意度指标"

@@ -42,6 +42,8 @@ CASES = {  # name: (file name, content or None for "do not create", exception)
     "prose_only": ("prose.txt", "一、总体绩效目标\n\n做好各项工作。\n".encode(), NoIndicatorTable),
     "docx_without_table": ("prose.docx", _docx_bytes(), NoIndicatorTable),
     "xls_that_is_text": ("old.xls", b"not an excel file at all", CorruptDocument),
+    # past the csv module's own field limit (131,072): the cell limit's refusal, not csv's message
+    "csv_field_past_csv_limit": ("huge.csv", ("三级指标,指标值\n满意度," + "9" * 200_000 + "\n").encode(), FileTooLarge),
 }
 
 
@@ -61,6 +63,8 @@ def test_api_raises_typed_error(tmp_path, name):
     assert isinstance(info.value, InputError)
     message = str(info.value)
     assert "\n" not in message and path.name in message
+    if exc is FileTooLarge:
+        assert "limit of a cell" in message
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -255,6 +255,36 @@ def test_a_100000_character_cell_is_one_line_refusal(tmp_path, suffix):
     assert "32,767" in line and "100,000" in line
 
 
+def _rows_file_bomb(tmp_path) -> Path:
+    """A rows workbook (a level3 header, as `zhibiao normalize` writes them) whose one value is 24 MB
+    of a shared string in a ~25 KB file: a rows file is read by pandas, not by the document reader."""
+    rows = ('<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>'
+            '<row r="2"><c r="A2" t="s"><v>2</v></c><c r="B2" t="s"><v>3</v></c></row>')
+    return _xlsx(tmp_path / "rows.xlsx", ["level3", "value", "群众满意度", "项" * (8 << 20)], rows)
+
+
+def test_a_bomb_in_a_rows_workbook_is_refused_by_normalize_and_selfeval(tmp_path):
+    """It was read whole: a 400 MB cell took `zhibiao normalize` 38 s and 3.4 GB, and selfeval 4.6 GB."""
+    from zhibiao.batch import run_batch
+    from zhibiao.tables import is_rows_file, read_rows
+    bomb = _rows_file_bomb(tmp_path)
+    assert bomb.stat().st_size < 200_000
+    with pytest.raises(Exception, match="limit|bomb"):
+        read_rows(bomb)
+    assert not is_rows_file(bomb)   # then it goes to the document reader, which refuses it in one line
+    report = run_batch([bomb], tmp_path / "out.csv", normalizer=_EchoNormalizer(), progress=False, cache=False)
+    assert report.rows_out == 0 and len(report.failures) == 1 and "rows.xlsx" in report.failures[0]
+    result = run("selfeval", bomb, "-o", tmp_path / "scored.csv")
+    assert result.exit_code == 1 and ("limit" in result.output or "bomb" in result.output)
+
+
+class _EchoNormalizer:
+    key_columns = ("level3", "value")
+
+    def normalize(self, df):
+        return df.assign(category="")
+
+
 def test_a_bomb_is_one_line_and_the_other_files_go_on(tmp_path):
     from zhibiao.ingest import extract_all
     bomb = _xlsx(tmp_path / "bomb.xlsx", ["项" * (8 << 20)], _table_rows())

@@ -307,6 +307,19 @@ def test_cli_rows_file_and_document(tmp_path):
     assert rows.read_text(encoding="utf-8").count("\n") == 4            # input untouched
 
 
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-16"])
+def test_cli_reads_a_rows_file_in_the_encodings_normalize_reads(tmp_path, encoding):
+    """Excel on a Chinese Windows saves "CSV" as GB18030 and "Unicode text" as UTF-16; normalize reads
+    both as rows files, so selfeval must too (it failed on GB18030 and took UTF-16 for a document)."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text("level3,value,actual_value\n群众满意度,≥90%,95%\n培训人数,≥500人,450人\n", encoding=encoding)
+    res = _cli(rows, "-o", tmp_path / "out.csv", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    assert out["level3"].tolist() == ["群众满意度", "培训人数"]
+    assert out["achieved"].tolist() == ["达成", "部分达成"]
+
+
 def test_cli_variant_and_rules_file(tmp_path):
     res = _cli(REALWORLD / "SSTQA-zh_table_72.xlsx", "-o", tmp_path / "o.csv", "--variant", "重庆", cwd=tmp_path)
     assert res.returncode == 0 and "就业补助资金: 97.80 / 100 优" in res.stdout, res.stdout + res.stderr

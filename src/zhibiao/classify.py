@@ -38,7 +38,7 @@ from .taxonomy import canonical_category, level1_of, load_library, parse_name, r
 from .taxonomy.groups import NUMBER_CATEGORIES
 from .taxonomy.names import lexicon as name_lexicon
 from .text import normalize_chars
-from .values import parse_value, unit_dimension
+from .values import MAX_CHARS, parse_value, unit_dimension
 from .versioning import VersionStamped
 
 NORMALIZER_FILE = "normalizer.joblib"
@@ -79,6 +79,11 @@ def category_text(level3: str, description: str) -> str:
     """The text the category classifier reads: the name, then the description."""
     level3, description = clean_name(level3), normalize_chars(str(description or "")).strip()
     return f"{level3}；{description}" if description and description != level3 else level3
+
+
+# An indicator name is read on its first MAX_NAME_CHARS characters, a description (like a value) on its
+# first values.MAX_CHARS, with the row flagged `cut`: the seeds' longest name has 32 characters.
+MAX_NAME_CHARS = 200
 
 
 # The value kinds and unit dimensions that decide a category on their own: a deadline
@@ -850,15 +855,18 @@ class Normalizer(VersionStamped):
         """Tag distinct (level3, description, value, level1, level2, year) tuples."""
         if not keys:
             return []
-        proba, matches = self._predict([category_text(k[0], k[1]) for k in keys], [k[2] for k in keys],
-                                       [k[0] for k in keys])
+        # a pasted dump in a name or description is read on its start (flag `cut`), so that no cell
+        # costs more than a long real one; the value is cut by parse_value (values.MAX_CHARS)
+        names = [k[0][:MAX_NAME_CHARS] for k in keys]
+        proba, matches = self._predict([category_text(n, k[1][:MAX_CHARS]) for n, k in zip(names, keys)],
+                                       [k[2] for k in keys], names)
         best = proba.argmax(axis=1)
         classes = [str(c) for c in self.classifier.classes_]   # plain str: the batch engine stores the records as JSON
         # One lookup for all matched types, not one per row (this is the batch hot path).
         lib = self.library
         entries = lib.loc[lib.index.intersection(sorted({m.indicator_id for m in matches} - {None}))].to_dict("index")
         records = []
-        for (level3, _desc, value, l1, l2, year), b, p, m in zip(keys, best, proba, matches):
+        for (level3, desc, value, l1, l2, year), b, p, m in zip(keys, best, proba, matches):
             pv = parse_value(value, year=_year(year), context=level3)   # 44561 under 完成时间 is a date
             declared = _declared_category(l2, l1)
             category, _ = reconcile(classes[b], declared)
@@ -876,7 +884,10 @@ class Normalizer(VersionStamped):
                 "value_kind": pv.kind, "op": pv.op, "number": pv.number, "unit": pv.unit,
                 "base_value": pv.base_value, "base_unit": pv.base_unit, "date": pv.date,
             }
-            rec["flags"] = ";".join(row_flags(rec, pv, entry, declared, self.mismatch_confidence, level3))
+            flags = row_flags(rec, pv, entry, declared, self.mismatch_confidence, level3)
+            if len(level3) > MAX_NAME_CHARS or len(desc) > MAX_CHARS or any(w.startswith("cut") for w in pv.warnings):
+                flags.append("cut")
+            rec["flags"] = ";".join(flags)
             records.append(rec)
         return records
 

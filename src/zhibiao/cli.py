@@ -246,25 +246,21 @@ def selfeval(inputs: List[Path] = typer.Argument(..., help="绩效自评表 docu
     exit_on_failures(failures)
 
 
-ROWS_FILE_SUFFIXES = (".jsonl", ".parquet")
-
-
 def _selfeval_inputs(inputs):
     """Rows files are read as they are; documents (and a .csv/.xlsx that is a form, not a rows
     file) go through extract. A file that cannot be read is reported at the end."""
     from .ingest import extract_all
-    from .tables import read_rows
+    from .tables import is_rows_file, read_rows, rows_file_failure
     frames, failures, documents = [], [], []
     for path in inputs:
-        suffix = path.suffix.lower()
-        if suffix in ROWS_FILE_SUFFIXES or (suffix in (".csv", ".xlsx") and _is_rows_file(path)):
+        if is_rows_file(path):
             if not path.is_file():
                 failures.append(f"{path}: no such file")
                 continue
             try:
                 frames.append(read_rows(path))
             except Exception as exc:  # noqa: BLE001 - a bad rows file is one line, like a bad document
-                failures.append(f"{path}: cannot read the rows file ({type(exc).__name__})")
+                failures.append(rows_file_failure(path, exc))
             continue
         documents.append(path)
     if documents:
@@ -272,23 +268,6 @@ def _selfeval_inputs(inputs):
         frames.append(result.rows)
         failures += [str(f) for f in result.failures]
     return [f for f in frames if len(f)], failures
-
-
-def _is_rows_file(path: Path) -> bool:
-    """A .csv/.xlsx whose first row holds the level3 and actual_value column names is a rows file."""
-    try:
-        if path.suffix.lower() == ".csv":
-            with path.open("rb") as fh:   # rows files name their columns in ASCII
-                head = [fh.readline().decode("utf-8", "replace")]
-        else:
-            from openpyxl import load_workbook
-            wb = load_workbook(path, read_only=True)
-            head = [",".join(str(c) for c in next(wb.worksheets[0].iter_rows(max_row=1, values_only=True), ()))]
-            wb.close()
-    except Exception:  # noqa: BLE001 - let the document reader give its own message
-        return False
-    cols = {c.strip().strip('"\ufeff') for c in (head[0].split(",") if head else [])}
-    return "level3" in cols
 
 
 from .cli_corpus import app as corpus_app  # noqa: E402  (the corpus store's commands)

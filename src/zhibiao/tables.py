@@ -10,7 +10,8 @@ from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
-from .errors import UnsupportedFormat
+from .errors import UnsupportedFormat, ZhibiaoError
+from .ingest.limits import check_package
 
 WRITABLE = (".csv", ".xlsx", ".jsonl", ".parquet")
 
@@ -75,17 +76,58 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
+def csv_encoding(path: str | Path) -> str:
+    """The encoding of a CSV, judged on its first MB as extraction judges a whole file (UTF-8,
+    GB18030 as Excel saves "CSV" on a Chinese Windows, UTF-16 …)."""
+    from .ingest.encoding import detect_encoding
+    with open(path, "rb") as fh:
+        sample = fh.read(1 << 20)
+    cut = sample.rfind(b"\n") + 1
+    return detect_encoding(sample[:cut] if cut > 1 and len(sample) == 1 << 20 else sample, path)
+
+
+def rows_file_columns(path: str | Path) -> list[str]:
+    """The column names of a .csv or .xlsx read as a rows file, or [] when it cannot be read as
+    one (then it is a document, and extraction gives its own message)."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".csv":
+            return list(pd.read_csv(path, nrows=0, dtype=str, encoding=csv_encoding(path)).columns)
+        check_package(path)
+        return [str(c) for c in pd.read_excel(path, nrows=0).columns]
+    except Exception:  # noqa: BLE001 - any unreadable header (or a bomb): not a rows file; extraction says why
+        return []
+
+
+def is_rows_file(path: str | Path) -> bool:
+    """A rows file is a table with a level3 column (.jsonl and .parquet always are); a .csv or .xlsx
+    without one is a document to extract from."""
+    suffix = Path(path).suffix.lower()
+    return suffix in (".jsonl", ".parquet") or (suffix in (".csv", ".xlsx", ".xlsm")
+                                                and "level3" in rows_file_columns(path))
+
+
+def rows_file_failure(path: str | Path, exc: BaseException) -> str:
+    """The one line that reports a rows file that could not be read."""
+    if isinstance(exc, ZhibiaoError):
+        return str(exc)
+    reason = str(exc).replace("\n", " ")[:200]
+    return f"{path}: cannot read it as a rows file ({type(exc).__name__}: {reason})"
+
+
 def read_rows(path: str | Path) -> pd.DataFrame:
-    """Read a rows file written by ``write_table`` (or any table with a level3 column)."""
+    """Read a rows file written by ``write_table`` (or any table with a level3 column; a CSV in any
+    encoding extraction reads)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=csv_encoding(path))
     if suffix == ".jsonl":
         return pd.read_json(path, orient="records", lines=True, dtype=False)
     if suffix == ".parquet":
         return pd.read_parquet(path)
-    if suffix == ".xlsx":
+    if suffix in (".xlsx", ".xlsm"):
+        check_package(path)   # a zip package: the documents' limits on what it may unpack to
         return pd.read_excel(path, dtype=str, keep_default_na=False)
     raise UnsupportedFormat(path, f"not a rows file: {suffix}")
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..errors import InputError, UnsupportedFormat, ZhibiaoError
 from ..ingest import ROW_COLUMNS, SUPPORTED_SUFFIXES
+from ..tables import csv_encoding, read_rows, rows_file_columns, rows_file_failure
 
 if TYPE_CHECKING:  # annotations only
     from .report import BatchReport
@@ -33,11 +34,6 @@ def _read_errors() -> tuple[type[BaseException], ...]:
 _READ_ERRORS = _read_errors()
 
 
-def _read_failure(path: Path, exc: BaseException) -> str:
-    if isinstance(exc, ZhibiaoError):
-        return str(exc)
-    reason = str(exc).replace("\n", " ")[:200]
-    return f"{path}: cannot read it as a rows file ({type(exc).__name__}: {reason})"
 
 
 @dataclass
@@ -49,34 +45,17 @@ class _Input:
     encoding: str = "utf-8-sig"   # of a csv rows file
 
 
-def _csv_encoding(path: Path) -> str:
-    """The encoding of a rows CSV, judged on its first MB as extraction judges a whole file (UTF-8,
-    GB18030 as Excel saves "CSV" on a Chinese Windows, UTF-16 …). Should the file change encoding
-    further on, the chunk that does fails to read, and the file is reported then."""
-    from ..ingest.encoding import detect_encoding
-    with open(path, "rb") as fh:
-        sample = fh.read(1 << 20)
-    cut = sample.rfind(b"\n") + 1
-    return detect_encoding(sample[:cut] if cut > 1 and len(sample) == 1 << 20 else sample, path)
-
-
-def _csv_columns(path: Path, encoding: str) -> list[str]:
-    return list(pd.read_csv(path, nrows=0, dtype=str, encoding=encoding).columns)
-
-
 def _classify_input(i: int, path: Path) -> _Input:
     path = Path(path)
     if not path.exists():
         raise InputError(path, "no such file")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        try:
-            encoding = _csv_encoding(path)
-            cols = _csv_columns(path, encoding)
-        except (InputError, ValueError, UnicodeDecodeError):  # not a rows file: extraction judges it
-            encoding, cols = "utf-8-sig", []
+        cols = rows_file_columns(path)
         if "level3" in cols:
-            return _Input(i, path, "csv", cols, encoding)
+            # Should the file change encoding further on, the chunk that does fails to read, and the
+            # file is reported then.
+            return _Input(i, path, "csv", cols, csv_encoding(path))
         return _Input(i, path, "document", list(ROW_COLUMNS))  # a table to extract from
     if suffix == ".jsonl":
         cols: list[str] = []
@@ -90,10 +69,7 @@ def _classify_input(i: int, path: Path) -> _Input:
         import pyarrow.parquet as pq
         return _Input(i, path, "parquet", list(pq.ParquetFile(path).schema_arrow.names))
     if suffix in (".xlsx", ".xlsm"):
-        try:
-            cols = list(pd.read_excel(path, nrows=0).columns)
-        except Exception:  # noqa: BLE001 - let extraction report it
-            cols = []
+        cols = rows_file_columns(path)
         if "level3" in cols:
             return _Input(i, path, "xlsx-rows", cols)
         return _Input(i, path, "document", list(ROW_COLUMNS))
@@ -200,7 +176,6 @@ def _iter_chunks(inp: _Input, chunk_rows: int, skip: set[str], notes: list[str])
             cid = f"{prefix}{k}"
             yield cid, (None if cid in skip else batch.to_pandas()), [], None
     elif inp.kind == "xlsx-rows":
-        from ..tables import read_rows
         df = read_rows(inp.path)
         for k in range(max(1, math.ceil(len(df) / chunk_rows))):
             cid = f"{prefix}{k}"
@@ -225,6 +200,6 @@ def read_chunks(inp: _Input, chunk_rows: int, skip: set[str], report: BatchRepor
         except StopIteration:
             return
         except _READ_ERRORS as exc:
-            report.failures.append(_read_failure(inp.path, exc))
+            report.failures.append(rows_file_failure(inp.path, exc))
             return
         yield item

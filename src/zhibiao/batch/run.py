@@ -7,11 +7,12 @@ from pathlib import Path
 
 from ..copies import check_copies
 from ..errors import InputError, UnsupportedFormat, ZhibiaoError
+from ..tables import rows_file_failure
 from .cache import ResultCache, _default_cache_dir, attach_vectors
 from .chunks import _key_columns_of, _NormalizerRef, normalize_chunk
 from .engines import _run_dask, _run_processes
 from .names import vector_path
-from .readers import _READ_ERRORS, _classify_input, _count_rows, _read_failure, read_chunks
+from .readers import _READ_ERRORS, _classify_input, _count_rows, read_chunks
 from .report import BatchReport, _progress
 from .writers import OUTPUT_SUFFIXES, _input_signature, _parts_to_xlsx, _Writer
 
@@ -78,7 +79,7 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
                 raise InputError(inp.path, "no level3 column")
             ins.append(inp)
         except _READ_ERRORS as exc:
-            report.failures.append(_read_failure(Path(p), exc))
+            report.failures.append(rows_file_failure(Path(p), exc))
     if not ins:
         raise ZhibiaoError("no readable input: " + "; ".join(report.failures))
     base_columns: list[str] = []

@@ -16,7 +16,9 @@ from collections import Counter
 from itertools import islice
 from pathlib import Path
 
+from ..errors import FileTooLarge
 from .encoding import decode
+from .limits import MAX_CELL_CHARS
 from .model import Cell, Document, Row, Table
 
 _DELIMITERS = (",", "\t", ";")  # ties go to the first
@@ -27,7 +29,10 @@ def sniff_delimiter(text: str, sample_lines: int = 200) -> str:
     lines = [ln for ln in islice(io.StringIO(text), sample_lines * 2) if ln.strip()][:sample_lines]
     best, best_score = ",", 0
     for delimiter in _DELIMITERS:
-        counts = Counter(len(cells) for cells in csv.reader(lines, delimiter=delimiter) if len(cells) > 1)
+        try:
+            counts = Counter(len(cells) for cells in csv.reader(lines, delimiter=delimiter) if len(cells) > 1)
+        except csv.Error:   # a field past the csv module's limit: reading the file reports it
+            continue
         score = max(counts.values(), default=0)
         if score > best_score:
             best, best_score = delimiter, score
@@ -39,7 +44,14 @@ def read_csv(path) -> Document:
     text = decode(path.read_bytes(), path)
     rows = []
     reader = csv.reader(io.StringIO(text), delimiter=sniff_delimiter(text))
-    for number, values in enumerate(reader, start=1):
-        loc = f"R{number}"
-        rows.append(Row([Cell(v, loc) for v in values], loc))
+    try:
+        for number, values in enumerate(reader, start=1):
+            loc = f"R{number}"
+            rows.append(Row([Cell(v, loc) for v in values], loc))
+    except csv.Error as exc:
+        if "field limit" not in str(exc):
+            raise
+        # far past the cell limit (the csv module stops at 131,072 characters): the same refusal
+        raise FileTooLarge(path, f"R{len(rows) + 1} holds a field of more than {csv.field_size_limit():,} "
+                                 f"characters, above the {MAX_CELL_CHARS:,}-character limit of a cell") from exc
     return Document(source=path.name, blocks=[Table(rows=rows, name="csv")])
