@@ -456,13 +456,16 @@ def test_one_unreadable_file_is_reported_and_the_rest_processed(tmp_path):
     good = write_csv(make_rows(200), tmp_path / "good.csv")
     (tmp_path / "bad.jsonl").write_text('{"level3": "a"}\n{"level3": \n', encoding="utf-8")
     (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")
+    # nested past what json can decode: a RecursionError, which ended the run as "unexpected"
+    (tmp_path / "deep.jsonl").write_text('{"level3": ' + "[" * 100_000 + "]" * 100_000 + "}\n", encoding="utf-8")
     broken = tmp_path / "broken.csv"          # readable header and first chunk, then bytes of no encoding
     broken.write_bytes(make_rows(150).to_csv(index=False).encode("utf-8") + b"\xff\xfe\xfa,\x81\n" * 3)
-    inputs = [tmp_path / "bad.jsonl", good, tmp_path / "missing.csv", broken, tmp_path / "bad.parquet"]
+    inputs = [tmp_path / "bad.jsonl", good, tmp_path / "missing.csv", broken, tmp_path / "bad.parquet",
+              tmp_path / "deep.jsonl"]
     rep = run_batch(inputs, tmp_path / "out.csv", normalizer=FakeNormalizer(), chunk_rows=100, cache=False,
                     progress=False)
     named = sorted(f.split(":")[0].rsplit("/", 1)[-1] for f in rep.failures)
-    assert named == ["bad.jsonl", "bad.parquet", "broken.csv", "missing.csv"]
+    assert named == ["bad.jsonl", "bad.parquet", "broken.csv", "deep.jsonl", "missing.csv"]
     got = read_out(tmp_path / "out.csv")
     assert list(got["location"][:200]) == [str(i) for i in range(200)]   # the good file, whole
     assert rep.rows_out == len(got) >= 200

@@ -56,3 +56,15 @@ def test_a_candidate_the_validator_rejects_writes_nothing(tmp_path):
 
 def test_nothing_kept_nothing_added(tmp_path):
     assert add_types(propose_types(_normalized(["智慧灯杆安装数量"])), tmp_path) == {}
+
+
+def test_no_rows_give_no_candidates_not_an_error():
+    """`zhibiao library propose` on inputs that all failed to read ended in an AttributeError."""
+    cands = propose_types(pd.DataFrame(columns=["level3", "indicator_id"]))
+    assert len(cands) == 0 and "keep" in cands.columns
+
+
+def test_a_file_without_the_keep_column_is_told_what_to_give(tmp_path):
+    """A rows file is not a candidates file: a clear message, not a KeyError."""
+    with pytest.raises(ZhibiaoError, match="keep"):
+        add_types(pd.DataFrame({"level3": ["群众满意度"], "value": ["≥90%"]}), tmp_path)

@@ -401,3 +401,13 @@ def test_index_snapshot_starts_where_the_last_process_stopped(tmp_path):
     snap.write_bytes(b"not a snapshot")
     damaged = other.neighbours_corpus(snapshot=True)
     assert not damaged.from_snapshot and len(damaged) == len(index)
+
+
+def test_a_file_that_is_not_a_database_is_one_clear_error_and_stays_untouched(tmp_path):
+    """`--db` pointed at a document: it ended as an "unexpected DatabaseError"."""
+    not_db = tmp_path / "table.xlsx"
+    not_db.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 20)
+    before = not_db.read_bytes()
+    with pytest.raises(StoreError, match="not a database"):
+        CorpusStore(str(not_db))
+    assert not_db.read_bytes() == before

@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # annotations only
 ROWS_SUFFIXES = (".csv", ".jsonl", ".parquet")
 
 def _read_errors() -> tuple[type[BaseException], ...]:
-    errors: tuple[type[BaseException], ...] = (ZhibiaoError, ValueError, OSError)  # decode, parse, JSON, I/O
+    # decode, parse, JSON (RecursionError: nesting too deep for json), I/O
+    errors: tuple[type[BaseException], ...] = (ZhibiaoError, ValueError, OSError, RecursionError)
     try:
         import pyarrow
         errors += (pyarrow.ArrowException,)

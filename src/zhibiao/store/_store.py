@@ -223,7 +223,7 @@ class CorpusStore:
         try:
             if create:
                 self.version = S.migrate(self._writer if self.is_sqlite else self.engine)
-        except sa.exc.OperationalError as exc:
+        except sa.exc.DatabaseError as exc:   # unreachable server, or a file that is not a database
             raise StoreError(f"cannot open the corpus store {self.display_url}: "
                              f"{str(exc.orig).splitlines()[0] if exc.orig else exc}") from None
 

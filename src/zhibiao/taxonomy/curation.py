@@ -36,7 +36,8 @@ def propose_types(rows: pd.DataFrame, min_count: int = 1) -> pd.DataFrame:
         raise ZhibiaoError("propose needs normalized rows with a level3 column")
     ids = _text(rows, "indicator_id")
     open_rows = rows[ids == ""].copy()
-    open_rows["_key"] = [parse_name(n).key for n in _text(open_rows, "level3")]
+    open_rows["_key"] = pd.Series([parse_name(n).key for n in _text(open_rows, "level3")], index=open_rows.index,
+                                  dtype=object)   # object even when there are no rows, for .str
     open_rows = open_rows[open_rows["_key"].str.strip("|") != ""]
     records = []
     for key, g in open_rows.groupby("_key", sort=False):
@@ -88,6 +89,9 @@ def add_types(candidates: pd.DataFrame, library_dir: str | Path | None = None) -
     ``ZhibiaoError`` lists what the reviewer must fix.
     """
     library_dir = Path(library_dir) if library_dir else LIBRARY_DIR
+    if "keep" not in candidates:
+        raise ZhibiaoError("the candidates have no keep column: give the file `zhibiao library propose` wrote, "
+                           "with keep = 是 on the types to add")
     keep = candidates[candidates["keep"].fillna("").astype(str).str.strip().str.lower().isin(KEEP_WORDS)]
     if keep.empty:
         return {}
