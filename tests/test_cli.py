@@ -131,3 +131,13 @@ def test_suggest_refuses_what_no_suggestion_can_answer():
                  ("suggest", "道路", "--budget", "0")):
         result = run(*args)
         assert result.exit_code == 1 and result.output.startswith("error: "), (args, result.output)
+
+
+def test_an_unknown_engine_is_a_usage_error_not_an_unexpected_one(tmp_path):
+    """It was reported as "unexpected BadParameter" with exit 70, the code of a bug."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text("level3,value\n群众满意度,≥90%\n", encoding="utf-8")
+    result = run("normalize", rows, "-o", tmp_path / "out.csv", "--engine", "spark")
+    assert result.exit_code == 2
+    assert "engine must be one of" in result.output and "unexpected" not in result.output
+    assert not (tmp_path / "out.csv").exists()

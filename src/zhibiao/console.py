@@ -7,6 +7,7 @@ import os
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from .errors import ZhibiaoError
 
@@ -20,8 +21,8 @@ def one_line_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
-            raise
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, TyperException):
+            raise   # a usage error (typer.BadParameter in a command) is main's one line and exit 2
         except ZhibiaoError as exc:
             err.print(f"error: {exc}", markup=False)
             raise typer.Exit(1)
