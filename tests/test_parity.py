@@ -102,3 +102,27 @@ def test_audit_findings_agree(seed, client, tmp_path):
     assert (api["code"] == "template_copy").sum() >= 20
     assert table(cli, FINDING).equals(table(api, FINDING))
     assert table(http, FINDING).equals(table(api, FINDING))
+
+
+def test_a_rows_file_reads_alike_through_every_door(client, tmp_path):
+    """A rows CSV saved by Excel on a Chinese Windows (GB18030): `zhibiao normalize` read it, while the
+    service answered 422 "no indicator table found" and the Python pipeline gave no rows."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text("level2,level3,value\n满意度指标,群众满意度,≥90%\n数量指标,新建道路长度,=1203米\n"
+                    "时效指标,项目完成时间,12月底前\n", encoding="gb18030")
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(cli_app, ["normalize", str(rows), "-o", str(out), "--no-cache", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    cli = pd.read_csv(out, dtype=str, keep_default_na=False)
+
+    from zhibiao.pipeline import Pipeline
+    api = Pipeline.load(recommender=False)([rows]).normalized
+
+    r = client.post("/normalize", files={"file": ("rows.csv", rows.read_bytes(), "text/csv")})
+    assert r.status_code == 200, r.text
+    http = pd.DataFrame(r.json()["rows"])
+
+    compared = ["level3", "category", "indicator_id", "value_kind", "flags"]
+    assert list(api["category"]) == ["服务对象满意度指标", "数量指标", "时效指标"]
+    assert table(cli, compared).equals(table(api, compared))
+    assert table(http, compared).equals(table(api, compared))

@@ -224,13 +224,12 @@ def selfeval(inputs: List[Path] = typer.Argument(..., help="绩效自评表 docu
             raise UnsupportedFormat(path, f"cannot write {path.suffix or 'a file without suffix'}; use one of {', '.join(WRITABLE)}")
     refuse_overwrite([output, projects], inputs)
     r = load_rules(rules, variant)
-    frames, failures = _selfeval_inputs(inputs)
-    if not frames:
+    read = Pipeline.extract(inputs)   # documents and rows files
+    failures = [str(f) for f in read.failures]
+    if read.rows.empty:
         exit_on_failures(failures or ["no indicator rows to evaluate"])
-    import pandas as pd
     store = configured_store(db)
-    rows = Pipeline(store=store).selfeval(pd.concat(frames, ignore_index=True) if frames
-                                          else pd.DataFrame(columns=["level3"]), rules=r, exclude=inputs)
+    rows = Pipeline(store=store).selfeval(read.rows, rules=r, exclude=inputs)
     totals = selfeval_projects(rows, r)
     write_table(rows, output)
     if projects is not None:
@@ -244,30 +243,6 @@ def selfeval(inputs: List[Path] = typer.Argument(..., help="绩效自评表 docu
         out.print(f"targets set in the corpus store's 绩效目标表: found for {int(found.sum())} of {len(rows)} rows "
                   f"(set_target, set_target_source)", markup=False)
     exit_on_failures(failures)
-
-
-def _selfeval_inputs(inputs):
-    """Rows files are read as they are; documents (and a .csv/.xlsx that is a form, not a rows
-    file) go through extract. A file that cannot be read is reported at the end."""
-    from .ingest import extract_all
-    from .tables import is_rows_file, read_rows, rows_file_failure
-    frames, failures, documents = [], [], []
-    for path in inputs:
-        if is_rows_file(path):
-            if not path.is_file():
-                failures.append(f"{path}: no such file")
-                continue
-            try:
-                frames.append(read_rows(path))
-            except Exception as exc:  # noqa: BLE001 - a bad rows file is one line, like a bad document
-                failures.append(rows_file_failure(path, exc))
-            continue
-        documents.append(path)
-    if documents:
-        result = extract_all(documents, errors="collect")
-        frames.append(result.rows)
-        failures += [str(f) for f in result.failures]
-    return [f for f in frames if len(f)], failures
 
 
 from .cli_corpus import app as corpus_app  # noqa: E402  (the corpus store's commands)
@@ -287,7 +262,7 @@ def library_propose(inputs: Optional[List[Path]] = typer.Argument(None, help="do
                                                      "store (URL or SQLite path); without FILES, the configured store")):
     """Group the names the matcher abstained on into candidate types for a reviewer (keep = 是)."""
     import pandas as pd
-    from .pipeline import default_pipeline
+    from .pipeline import Pipeline, default_pipeline
     from .taxonomy.curation import propose_types
     from .tables import refuse_overwrite, write_table
     inputs = inputs or []
@@ -295,8 +270,10 @@ def library_propose(inputs: Optional[List[Path]] = typer.Argument(None, help="do
     store = configured_store(db) if db is not None or not inputs else None
     if not inputs and store is None:
         raise ZhibiaoError("nothing to propose from: give documents or rows files, or --db with a corpus store")
-    frames, failures = _selfeval_inputs(inputs)
-    frames = [f if "indicator_id" in f else default_pipeline().normalize(f) for f in frames]
+    reads = [Pipeline.extract([path]) for path in inputs]   # one by one: a normalized rows file is used as it is
+    failures = [str(f) for read in reads for f in read.failures]
+    frames = [read.rows if "indicator_id" in read.rows else default_pipeline().normalize(read.rows)
+              for read in reads if len(read.rows)]
     if store is not None:   # the rows as the store normalized them when they were added
         stored = store.rows(extra=False)
         frames.append(stored.drop(columns=["row_id", "document_id", "project_id"]))

@@ -157,9 +157,10 @@ class Pipeline:
     # -- stages ------------------------------------------------------------------------------
     @staticmethod
     def extract(paths, errors: str = "collect"):
-        """Rows and projects of documents (:func:`zhibiao.ingest.extract_all`)."""
-        from .ingest import extract_all
-        return extract_all(paths, errors=errors)
+        """Rows and projects of documents (:func:`zhibiao.ingest.extract_all`), and the rows of rows files
+        as they are (:func:`zhibiao.tables.read_inputs`)."""
+        from .tables import read_inputs
+        return read_inputs(paths, errors=errors)
 
     def normalize(self, rows: pd.DataFrame, projects: pd.DataFrame | None = None, *,
                   context: bool = True) -> pd.DataFrame:
@@ -171,7 +172,7 @@ class Pipeline:
         return check_copies(out, projects) if context else out
 
     def __call__(self, paths, errors: str = "collect") -> Document:
-        """Extract documents and normalize their rows against their projects."""
+        """Read documents and rows files and normalize their rows (a document's against its projects)."""
         result = self.extract(paths, errors=errors)
         normalized = self.normalize(result.rows, result.projects)
         return Document(result.rows, result.projects, normalized, list(result.failures), list(result.notes))

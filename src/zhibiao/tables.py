@@ -107,6 +107,38 @@ def is_rows_file(path: str | Path) -> bool:
                                                 and "level3" in rows_file_columns(path))
 
 
+def read_inputs(paths, errors: str = "collect"):
+    """The rows of rows files (read as they are) and of documents (extracted, with their projects), in
+    the order given, as one :class:`zhibiao.ingest.ExtractResult`: what every command, the service and
+    the pipeline read their inputs with. ``errors`` as :func:`zhibiao.ingest.extract_all`."""
+    from .errors import CorruptDocument, InputError
+    from .ingest import extract_all
+    from .ingest.api import ExtractResult
+    frames, projects, failures, notes = [], [], [], []
+    for path in [Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]:
+        if not is_rows_file(path):
+            result = extract_all([path], errors=errors)
+            frames.append(result.rows)
+            projects.append(result.projects)
+            failures += result.failures
+            notes += result.notes
+            continue
+        try:
+            frames.append(read_rows(path))
+        except Exception as exc:  # noqa: BLE001 - a bad rows file is one line, like a bad document
+            failure = exc if isinstance(exc, InputError) else CorruptDocument(
+                path, rows_file_failure(path, exc).removeprefix(f"{path}: "))
+            if errors == "raise":
+                raise failure from None
+            failures.append(failure)
+    empty = extract_all([])
+    rows = pd.concat([f for f in frames if len(f.columns)] or [empty.rows], ignore_index=True)
+    text = [c for c in rows.columns if c != "budget_wan" and not pd.api.types.is_numeric_dtype(rows[c])]
+    rows[text] = rows[text].fillna("")   # a column one file lacks is blank text in its rows, as in extract's
+    return ExtractResult(rows=rows, projects=pd.concat(projects or [empty.projects], ignore_index=True),
+                         failures=failures, notes=notes)
+
+
 def rows_file_failure(path: str | Path, exc: BaseException) -> str:
     """The one line that reports a rows file that could not be read."""
     if isinstance(exc, ZhibiaoError):

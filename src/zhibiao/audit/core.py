@@ -182,13 +182,13 @@ def _failures_frame(failures) -> pd.DataFrame:
 
 def audit_files(paths: Iterable, normalizer=None, *, embedder=None, previous: Iterable | None = None,
                 history=None) -> AuditReport:
-    """Extract the documents at ``paths`` and audit them; unreadable files are listed in
+    """Read the documents (or rows files) at ``paths`` and audit them; unreadable files are listed in
     ``report.failures`` (and on the report's 说明 sheet), never raised. ``previous``: last year's
     documents, for the year-over-year check; else ``history`` looks them up (see :func:`audit`)."""
-    from ..ingest import extract_all
+    from ..tables import read_inputs
 
     paths = [Path(p) for p in paths]
-    result = extract_all(paths, errors="collect")
+    result = read_inputs(paths, errors="collect")
     failures = _failures_frame(getattr(result, "failures", None))
     rows = getattr(result, "rows", None)
     projects = getattr(result, "projects", None)
@@ -196,7 +196,7 @@ def audit_files(paths: Iterable, normalizer=None, *, embedder=None, previous: It
         rows = pd.DataFrame(columns=BASE_ROW_COLUMNS)
     last = None
     if previous:
-        prev = extract_all([Path(p) for p in previous], errors="collect")
+        prev = read_inputs([Path(p) for p in previous], errors="collect")
         failures = pd.concat([failures, _failures_frame(getattr(prev, "failures", None))], ignore_index=True)
         if prev.rows is not None and len(prev.rows):
             last = (prev.rows, prev.projects)

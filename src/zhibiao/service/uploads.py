@@ -77,9 +77,10 @@ def check_filename(filename: str) -> str:
 
 
 def extract_upload(name: str, data: bytes) -> tuple[Any, Any, list[str]]:
-    """Write the upload to a private temp dir and run the public extractor on it."""
+    """Write the upload to a private temp dir and read it as the CLI does (a document, or a rows file
+    with a level3 column: :func:`zhibiao.tables.read_inputs`)."""
     import pandas as pd
-    from ..ingest import extract_all
+    from ..tables import read_inputs
     from .pool import upload_dir
     name = check_filename(name)
     suffix = check_upload(name, data[:8192])
@@ -89,7 +90,7 @@ def extract_upload(name: str, data: bytes) -> tuple[Any, Any, list[str]]:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
         try:
-            result = extract_all([path], errors="collect")
+            result = read_inputs([path], errors="collect")
         except ZhibiaoError as exc:
             raise HTTPException(422, str(exc).replace(str(path), name).replace(path.name, name)) from exc
         except Exception as exc:  # noqa: BLE001 - a document the reader chokes on is bad input, not a 500
