@@ -255,6 +255,34 @@ def test_a_100000_character_cell_is_one_line_refusal(tmp_path, suffix):
     assert "32,767" in line and "100,000" in line
 
 
+def _pdf(path: Path, *streams: tuple[bytes, bytes]) -> Path:
+    """A PDF of (dictionary entries, stream data) objects: enough for the stream check, which reads bytes."""
+    body = b"".join(b"%d 0 obj<<%s/Filter/FlateDecode>>stream\n%s\nendstream\nendobj\n" % (i, d, data)
+                    for i, (d, data) in enumerate(streams, 3))
+    path.write_bytes(b"%PDF-1.4\n" + body + b"trailer<</Root 1 0 R>>\n%%EOF")
+    return path
+
+
+def test_a_pdf_stream_bomb_is_refused_before_it_is_inflated(tmp_path):
+    """pdfminer inflates a stream whole: a 0.3 MB PDF whose page inflates to 300 MB ran past 120 s at
+    840 MB. Here 16 MB of one content stream in 16 KB, after an ordinary stream (ending "endstream\n",
+    which must not hide the next one)."""
+    import zlib
+    bomb = _pdf(tmp_path / "bomb.pdf", (b"/Length 5", b"hello"), (b"", zlib.compress(b"0" * (16 << 20), 9)))
+    assert bomb.stat().st_size < 40_000
+    line = _extract_failure(bomb)
+    assert "bomb" in line and "stream 2" in line
+
+
+def test_a_flat_image_in_a_pdf_is_no_bomb(tmp_path):
+    """A white page image compresses 1,000x, as a bomb does; pdfminer does not inflate images to read
+    text, so only the total limit holds for them."""
+    import zlib
+    from zhibiao.ingest.limits import check_pdf_streams
+    check_pdf_streams(_pdf(tmp_path / "letterhead.pdf", (b"/Subtype/Image/Width 2480/Height 3508",
+                                                          zlib.compress(b"\xff" * (26 << 20)))))
+
+
 def _rows_file_bomb(tmp_path) -> Path:
     """A rows workbook (a level3 header, as `zhibiao normalize` writes them) whose one value is 24 MB
     of a shared string in a ~25 KB file: a rows file is read by pandas, not by the document reader."""

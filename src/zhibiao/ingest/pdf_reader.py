@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CorruptDocument, FileTooLarge, ScannedDocument
+from .limits import check_pdf_streams
 from .model import Cell, Document, Paragraph, Row, Table
 from .vocab import header_spellings, norm_header
 
@@ -586,6 +587,7 @@ def read_pdf(path) -> Document:
     import pdfplumber
     path = Path(path)
     cap, budget = max_pages(), timeout_s()
+    check_pdf_streams(path)
     n = _page_count(path)
     if n is not None and n > cap:
         raise FileTooLarge(path, f"the PDF has {n} pages, above the {cap}-page limit (raise it with ZHIBIAO_MAX_PDF_PAGES)")
