@@ -255,6 +255,17 @@ def test_a_100000_character_cell_is_one_line_refusal(tmp_path, suffix):
     assert "32,767" in line and "100,000" in line
 
 
+def test_a_csv_document_stops_at_a_sheets_rows(tmp_path, monkeypatch):
+    """A 20 MB CSV of 5 million short rows (no level3 column, so a document) ran past 300 s at 2.75 GB;
+    a CSV document now holds what a sheet holds (a low limit stands in for Excel's 1,048,576)."""
+    from zhibiao.ingest import csv_reader
+    monkeypatch.setattr(csv_reader, "EXCEL_MAX_ROWS", 1_000)
+    path = tmp_path / "big.csv"
+    path.write_text("项目名称,道路建设项目\n" + "a,b\n" * 1_500, encoding="utf-8")
+    line = _extract_failure(path)
+    assert "more than 1,000 rows" in line and "level3" in line
+
+
 def _pdf(path: Path, *streams: tuple[bytes, bytes]) -> Path:
     """A PDF of (dictionary entries, stream data) objects: enough for the stream check, which reads bytes."""
     body = b"".join(b"%d 0 obj<<%s/Filter/FlateDecode>>stream\n%s\nendstream\nendobj\n" % (i, d, data)

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Iterator
 import pandas as pd
 
 from .errors import UnsupportedFormat, ZhibiaoError
-from .ingest.limits import check_package
+from .ingest.limits import EXCEL_MAX_ROWS, check_package
 
 WRITABLE = (".csv", ".xlsx", ".jsonl", ".parquet")
 
@@ -164,7 +164,6 @@ def read_rows(path: str | Path) -> pd.DataFrame:
     raise UnsupportedFormat(path, f"not a rows file: {suffix}")
 
 
-EXCEL_MAX_ROWS = 1_048_576  # per sheet, header included
 
 
 def cell_value(v: Any, fallback=str) -> Any:

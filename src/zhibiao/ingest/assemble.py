@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 
 from . import _values
 from .model import Document, Paragraph, Row, Table
-from .vocab import clean, header_spellings, label_kinds, marker_set, markers, norm_header, norm_label
+from .vocab import (clean, column_spellings, header_spellings, label_kinds, marker_headers, marker_set, markers,
+                    norm_header, norm_label)
 
 ROW_COLUMNS = ["source", "location", "project_id", "project_name", "table_title", "project_code",
                "department", "year", "budget_wan", "level1", "level2", "level3", "description",
@@ -95,10 +96,15 @@ def map_header(texts: list[str]) -> dict[str, int] | None:
         3
     """
     keys = [norm_header(t) for t in texts]
+    if column_spellings("level3").isdisjoint(keys):
+        return None   # the common case, a row of a table or of prose: no header without a 三级指标
+    at: dict[str, list[int]] = {}
+    for i, k in enumerate(keys):
+        at.setdefault(k, []).append(i)
     found: dict[str, int] = {}
     for canonical, spellings in header_spellings():
         for spelling in spellings:
-            idx = next((i for i, k in enumerate(keys) if k == spelling and i not in found.values()), None)
+            idx = next((i for i in at.get(spelling, ()) if i not in found.values()), None)
             if idx is not None:
                 found[canonical] = idx
                 break
@@ -310,7 +316,7 @@ class Assembler:
             return
         cols = {}
         for kind, column in (("execution_total", "budget_total"), ("execution_done", "budget_executed")):
-            words = [norm_header(w) for w in markers().get(kind, [])]
+            words = marker_headers(kind)
             idx = next((i for i, k in enumerate(keys) if k and any(k.startswith(w) for w in words)
                         and not row.cells[i].merged), None)
             if idx is not None:

@@ -23,6 +23,9 @@ limit                          default             why
 ``MAX_RATIO``                  200 (parts > 1 MB)  real XML compresses 5-50x; bombs 1,000x
 ``MAX_CELL_CHARS``             32,767              Excel's own limit for one cell
 ``MAX_PARAGRAPHS``             200,000             a 2,000-page document
+``EXCEL_MAX_ROWS``             1,048,576           Excel's rows per sheet (empty rows count); a
+                                                   CSV document's rows (a bigger table is a rows
+                                                   file: name its column level3)
 =============================  ==================  ===========================================
 
 Each refusal is a :class:`~zhibiao.errors.FileTooLarge` with one line saying which limit.
@@ -42,6 +45,7 @@ MAX_RATIO = 200
 RATIO_FLOOR_BYTES = 1 << 20        # the ratio is only checked on members that unpack past 1 MB
 MAX_CELL_CHARS = 32_767            # Excel cannot hold more in a cell
 MAX_PARAGRAPHS = 200_000
+EXCEL_MAX_ROWS = 1_048_576         # rows of any kind in one sheet, Excel's limit; a CSV document's too
 DEFAULT_MAX_UNPACKED_MB = 256
 
 

@@ -36,15 +36,19 @@ def clean(text) -> str:
     """
     if text is None:
         return ""
+    text = str(text)
+    if "\n" not in text and not _RUN_OF_SPACES.search(text):   # most cells: one line, nothing to join
+        return text.strip(" \t\u3000\r").strip()
     lines = [ln for ln in (ln.strip(" \t\u3000\r") for ln in str(text).split("\n")) if ln]
     joined = ""
     for ln in lines:
         if joined and _RE_NUMBER_END.search(joined) and _RE_NUMBER_START.match(ln):
             joined += " "   # 120⏎80 or ≥90%⏎≥95% are two numbers, not 12080
         joined += ln
-    return re.sub(r"[ \t\u3000]{2,}", " ", joined).strip()
+    return _RUN_OF_SPACES.sub(" ", joined).strip()
 
 
+_RUN_OF_SPACES = re.compile(r"[ \t\u3000]{2,}")
 _RE_NUMBER_END = re.compile(r"[\d%‰\u4e00-\u9fff]$")
 _RE_NUMBER_START = re.compile(r"[≥≤<>=＞＜≧≦]?\s*\d")
 
@@ -96,5 +100,18 @@ def label_kinds() -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=None)
 def marker_set(kind: str) -> frozenset[str]:
     return frozenset(norm_label(w) for w in markers().get(kind, []))
+
+
+@functools.lru_cache(maxsize=None)
+def marker_headers(kind: str) -> tuple[str, ...]:
+    """The words of a marker kind as header keys (:func:`norm_header`)."""
+    return tuple(norm_header(w) for w in markers().get(kind, []))
+
+
+@functools.lru_cache(maxsize=None)
+def column_spellings(canonical: str) -> frozenset[str]:
+    """Every normalised spelling of one canonical column."""
+    return frozenset(sp for kind, spellings in header_spellings() if kind == canonical for sp in spellings)

@@ -16,14 +16,13 @@ from bisect import bisect_left, bisect_right
 from pathlib import Path
 
 from ..errors import FileTooLarge
-from .limits import MAX_CELL_CHARS, check_cell
+from .limits import EXCEL_MAX_ROWS, MAX_CELL_CHARS, check_cell
 from .model import Cell, Document, Row, Table
 from .numfmt import display
 
 MAX_ROWS = 200_000  # rows with text, per sheet
 MAX_COLS = 500
 MAX_CELLS = 2_000_000  # rows × columns of the table built from a sheet
-EXCEL_MAX_ROWS = 1_048_576  # rows of any kind in one sheet (package limits: .limits)
 
 
 def hidden_sheet_note(name: str) -> str:
