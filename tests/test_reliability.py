@@ -266,6 +266,22 @@ def test_a_csv_document_stops_at_a_sheets_rows(tmp_path, monkeypatch):
     assert "more than 1,000 rows" in line and "level3" in line
 
 
+def test_a_text_dump_is_held_to_the_limits_while_it_is_read(tmp_path, monkeypatch):
+    """A cell continued over 300,000 lines (8 MB) took 99 s to grow a line at a time; 5 million rows or
+    paragraphs took 1-2 GB. Low limits stand in for a sheet's rows and 200,000 paragraphs."""
+    from zhibiao.ingest import limits, text_dump
+    long_cell = tmp_path / "cell.txt"
+    long_cell.write_text("\t项\n" + "项目名称很长的内容\n" * 300_000, encoding="utf-8")
+    assert "cell L1 holds 32,771 characters" in _extract_failure(long_cell)   # refused as it passes the limit
+    monkeypatch.setattr(text_dump, "EXCEL_MAX_ROWS", 1_000)
+    monkeypatch.setattr(limits, "MAX_PARAGRAPHS", 1_000)
+    rows, prose = tmp_path / "rows.txt", tmp_path / "prose.txt"
+    rows.write_text("\t项\n\n" * 1_500, encoding="utf-8")
+    prose.write_text("项目\n" * 1_500, encoding="utf-8")
+    assert "more than 1,000 table rows" in _extract_failure(rows)
+    assert "more than 1,000 paragraphs" in _extract_failure(prose)
+
+
 def _pdf(path: Path, *streams: tuple[bytes, bytes]) -> Path:
     """A PDF of (dictionary entries, stream data) objects: enough for the stream check, which reads bytes."""
     body = b"".join(b"%d 0 obj<<%s/Filter/FlateDecode>>stream\n%s\nendstream\nendobj\n" % (i, d, data)
