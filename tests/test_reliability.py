@@ -48,6 +48,43 @@ def test_normalize_refuses_an_input_reached_by_another_path(tmp_path):
     assert result.exit_code != 0 and src.read_bytes() == before
 
 
+def test_a_parquet_output_never_deletes_a_directory_of_the_users_files(tmp_path):
+    """A parquet output is a directory of part files, replaced whole: `-o mydata.parquet` on a directory
+    of the user's files deleted them, and an input inside it was deleted before it was read."""
+    src = tmp_path / "x.csv"
+    ROWS.to_csv(src, index=False)
+    mine = tmp_path / "mydata.parquet"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("precious", encoding="utf-8")
+    result = run("normalize", src, "-o", mine, "--no-progress")
+    assert result.exit_code == 1 and "did not write" in result.output
+    assert (mine / "notes.txt").read_text(encoding="utf-8") == "precious"
+
+    dataset = tmp_path / "dataset.parquet"
+    dataset.mkdir()
+    ROWS.to_parquet(dataset / "part.parquet")
+    before = (dataset / "part.parquet").read_bytes()
+    result = run("normalize", dataset / "part.parquet", "-o", dataset, "--no-progress")
+    assert result.exit_code == 1 and "input" in result.output
+    assert (dataset / "part.parquet").read_bytes() == before
+
+    ours = tmp_path / "ours.parquet"           # a store of our own parts is replaced, as before
+    assert run("normalize", src, "-o", ours, "--no-progress").exit_code == 0
+    assert run("normalize", src, "-o", ours, "--no-progress").exit_code == 0
+    assert len(pd.read_parquet(ours)) == len(ROWS)
+
+
+@pytest.mark.parametrize("command", ["extract", "selfeval", "normalize", "audit"])
+def test_an_output_path_that_is_a_directory_is_one_line_before_the_work(tmp_path, command):
+    """It ended, after the work, as "unexpected IsADirectoryError" (exit 70)."""
+    doc = _a_document(tmp_path)
+    folder = tmp_path / ("out.xlsx" if command == "audit" else "out.csv")
+    folder.mkdir()
+    result = run(command, doc, "-o", folder)
+    assert result.exit_code == 1 and "is a directory" in result.output and "unexpected" not in result.output
+    assert list(folder.iterdir()) == []
+
+
 def _a_document(tmp_path) -> Path:
     doc = tmp_path / "doc.csv"
     doc.write_text("项目名称,道路建设项目\n一级指标,二级指标,三级指标,指标值\n产出指标,数量指标,新建道路长度,=1203米\n"

@@ -247,6 +247,19 @@ def test_remove_and_change_feed(url, tmp_path):
         store.remove(b.name)
 
 
+def test_export_never_writes_over_a_document_the_store_holds(url, tmp_path):
+    """Its help said "never over an input"; it wrote wherever it was told, and not atomically."""
+    store = CorpusStore(url)
+    doc = tmp_path / "table.csv"          # a CSV document: the one kind export could write over
+    doc.write_text("项目名称,道路建设项目\n一级指标,二级指标,三级指标,指标值\n产出指标,数量指标,新建道路长度,=1203米\n",
+                   encoding="utf-8")
+    store.add_documents([doc], cheap_process)
+    before = doc.read_bytes()
+    with pytest.raises(InputError, match="input"):
+        store.export(doc)
+    assert doc.read_bytes() == before
+
+
 def test_export_parquet(url, tmp_path):
     store = CorpusStore(url)
     store.add_documents([copy(SEED_004, tmp_path)], cheap_process)

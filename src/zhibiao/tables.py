@@ -28,15 +28,25 @@ def same_file(a: str | Path, b: str | Path) -> bool:
 
 
 def refuse_overwrite(outputs: Iterable[str | Path | None], inputs: Iterable[str | Path]) -> None:
-    """Raise before any work if an output path is one of the inputs: zhibiao never overwrites an input."""
+    """Raise before any work if an output path is one of the inputs, or a directory holding one (a
+    parquet output is a directory, replaced whole): zhibiao never overwrites an input."""
     inputs = [Path(p) for p in inputs]
     for out in outputs:
         if out is None:
             continue
+        if Path(out).is_dir() and Path(out).suffix.lower() != ".parquet":   # a batch's parquet is a directory
+            raise UnsupportedFormat(out, "is a directory; the output is a file (choose a file name)")
         for inp in inputs:
-            if same_file(out, inp):
-                raise UnsupportedFormat(out, "is also an input; zhibiao never overwrites an input "
+            if same_file(out, inp) or _inside(inp, out):
+                raise UnsupportedFormat(out, "is also an input, or holds one; zhibiao never overwrites an input "
                                              "(choose another output path)")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return folder.is_dir() and path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
 
 
 @contextmanager
@@ -49,7 +59,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = path.with_name(f".{path.stem[:80]}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")
     try:
         yield tmp
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except IsADirectoryError:
+            raise UnsupportedFormat(path, "is a directory; the output is a file (choose a file name)") from None
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:  # annotations only
     from .readers import _Input
 
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".parquet", ".xlsx")
+_OUR_PART = re.compile(r"\.?part-\d{6}\.parquet(\.tmp)?")   # the part files (and their temporaries) we write
 MANIFEST_VERSION = 1
 
 
@@ -76,6 +78,12 @@ class _Writer:
     def _reset_output(self):
         import shutil
         if self.output.is_dir():
+            # only a store of our own part files is replaced: never a directory of the user's files
+            if self.fmt != "parquet":
+                raise ZhibiaoError(f"{self.output}: is a directory; the output is a file")
+            if not all(_OUR_PART.fullmatch(p.name) for p in self.output.iterdir()):
+                raise ZhibiaoError(f"{self.output}: is a directory holding files zhibiao did not write; "
+                                   f"choose another output path")
             shutil.rmtree(self.output)
         elif self.output.exists():
             self.output.unlink()
@@ -90,7 +98,7 @@ class _Writer:
             self.output.mkdir(parents=True, exist_ok=True)
             keep = {c["part"] for c in manifest["chunks"]}
             for p in self.output.iterdir():
-                if p.name not in keep:
+                if p.name not in keep and _OUR_PART.fullmatch(p.name):   # a part the manifest never committed
                     p.unlink()
         else:
             if not self.output.exists():

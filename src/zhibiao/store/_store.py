@@ -565,17 +565,14 @@ class CorpusStore:
 
     def export(self, path: str | os.PathLike) -> int:
         """Write every stored row (with provenance) to .parquet, .csv or .jsonl; returns the count."""
+        from ..tables import refuse_overwrite, write_table
         path = Path(path)
-        df = self.rows().drop(columns=["row_id", "document_id", "project_id"])
-        suffix = path.suffix.lower()
-        if suffix == ".parquet":
-            df.to_parquet(path, index=False)
-        elif suffix == ".csv":
-            df.to_csv(path, index=False, encoding="utf-8-sig")
-        elif suffix == ".jsonl":
-            df.to_json(path, orient="records", lines=True, force_ascii=False)
-        else:
+        if path.suffix.lower() not in (".parquet", ".csv", ".jsonl"):
             raise StoreError(f"{path}: export writes .parquet, .csv or .jsonl")
+        # never over the store itself nor a document it holds; written whole or not at all
+        refuse_overwrite([path], [*self.list()["source"], *([self.url.database] if self.is_sqlite else [])])
+        df = self.rows().drop(columns=["row_id", "document_id", "project_id"])
+        write_table(df, path)
         return len(df)
 
     # -- for the recommender: an incremental feed ---------------------------
