@@ -115,7 +115,10 @@ def rows_file_columns(path: str | Path) -> list[str]:
 def is_rows_file(path: str | Path) -> bool:
     """A rows file is a table with a level3 column (.jsonl and .parquet always are); a .csv or .xlsx
     without one is a document to extract from."""
-    suffix = Path(path).suffix.lower()
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        return False   # extraction reports it: no such file, or a directory
     return suffix in (".jsonl", ".parquet") or (suffix in (".csv", ".xlsx", ".xlsm")
                                                 and "level3" in rows_file_columns(path))
 

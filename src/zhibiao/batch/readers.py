@@ -35,8 +35,6 @@ def _read_errors() -> tuple[type[BaseException], ...]:
 _READ_ERRORS = _read_errors()
 
 
-
-
 @dataclass
 class _Input:
     index: int
