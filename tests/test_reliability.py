@@ -295,8 +295,8 @@ def test_a_100000_character_cell_is_one_line_refusal(tmp_path, suffix):
 def test_a_csv_document_stops_at_a_sheets_rows(tmp_path, monkeypatch):
     """A 20 MB CSV of 5 million short rows (no level3 column, so a document) ran past 300 s at 2.75 GB;
     a CSV document now holds what a sheet holds (a low limit stands in for Excel's 1,048,576)."""
-    from zhibiao.ingest import csv_reader
-    monkeypatch.setattr(csv_reader, "EXCEL_MAX_ROWS", 1_000)
+    from zhibiao.ingest import limits
+    monkeypatch.setattr(limits, "EXCEL_MAX_ROWS", 1_000)
     path = tmp_path / "big.csv"
     path.write_text("项目名称,道路建设项目\n" + "a,b\n" * 1_500, encoding="utf-8")
     line = _extract_failure(path)
@@ -306,11 +306,11 @@ def test_a_csv_document_stops_at_a_sheets_rows(tmp_path, monkeypatch):
 def test_a_text_dump_is_held_to_the_limits_while_it_is_read(tmp_path, monkeypatch):
     """A cell continued over 300,000 lines (8 MB) took 99 s to grow a line at a time; 5 million rows or
     paragraphs took 1-2 GB. Low limits stand in for a sheet's rows and 200,000 paragraphs."""
-    from zhibiao.ingest import limits, text_dump
+    from zhibiao.ingest import limits
     long_cell = tmp_path / "cell.txt"
     long_cell.write_text("\t项\n" + "项目名称很长的内容\n" * 300_000, encoding="utf-8")
     assert "cell L1 holds 32,771 characters" in _extract_failure(long_cell)   # refused as it passes the limit
-    monkeypatch.setattr(text_dump, "EXCEL_MAX_ROWS", 1_000)
+    monkeypatch.setattr(limits, "EXCEL_MAX_ROWS", 1_000)
     monkeypatch.setattr(limits, "MAX_PARAGRAPHS", 1_000)
     rows, prose = tmp_path / "rows.txt", tmp_path / "prose.txt"
     rows.write_text("\t项\n\n" * 1_500, encoding="utf-8")

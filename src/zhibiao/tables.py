@@ -10,7 +10,7 @@ from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
-from .errors import UnsupportedFormat, ZhibiaoError
+from .errors import CorruptDocument, InputError, UnsupportedFormat, ZhibiaoError
 from .ingest.limits import EXCEL_MAX_ROWS, check_package
 
 WRITABLE = (".csv", ".xlsx", ".jsonl", ".parquet")
@@ -127,7 +127,6 @@ def read_inputs(paths, errors: str = "collect"):
     """The rows of rows files (read as they are) and of documents (extracted, with their projects), in
     the order given, as one :class:`zhibiao.ingest.ExtractResult`: what every command, the service and
     the pipeline read their inputs with. ``errors`` as :func:`zhibiao.ingest.extract_all`."""
-    from .errors import CorruptDocument, InputError
     from .ingest import extract_all
     from .ingest.api import ExtractResult
     frames, projects, failures, notes = [], [], [], []

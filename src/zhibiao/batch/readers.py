@@ -16,9 +16,9 @@ from ..tables import csv_encoding, read_rows, rows_file_columns, rows_file_failu
 if TYPE_CHECKING:  # annotations only
     from .report import BatchReport
 
-# Rows files: tables that already have a level3 column. A .csv or .xlsx without one is a
-# document to extract from; every document type comes from ingest's one table of file types.
-ROWS_SUFFIXES = (".csv", ".jsonl", ".parquet")
+# Rows files (tables.is_rows_file): tables that already have a level3 column. A .csv or .xlsx without
+# one is a document to extract from; every document type comes from ingest's one table of file types.
+
 
 def _read_errors() -> tuple[type[BaseException], ...]:
     # decode, parse, JSON (RecursionError: nesting too deep for json), I/O

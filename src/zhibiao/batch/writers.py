@@ -78,10 +78,9 @@ class _Writer:
     def _reset_output(self):
         import shutil
         if self.output.is_dir():
-            # only a store of our own part files is replaced: never a directory of the user's files
-            if self.fmt != "parquet":
-                raise ZhibiaoError(f"{self.output}: is a directory; the output is a file")
-            if not all(_OUR_PART.fullmatch(p.name) for p in self.output.iterdir()):
+            # only a store of our own part files is replaced, never a directory of the user's files
+            # (run_batch's refuse_overwrite has already refused a directory at a file output's path)
+            if self.fmt != "parquet" or not all(_OUR_PART.fullmatch(p.name) for p in self.output.iterdir()):
                 raise ZhibiaoError(f"{self.output}: is a directory holding files zhibiao did not write; "
                                    f"choose another output path")
             shutil.rmtree(self.output)

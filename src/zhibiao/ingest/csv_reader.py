@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import FileTooLarge
 from .encoding import decode
-from .limits import EXCEL_MAX_ROWS, MAX_CELL_CHARS
+from .limits import MAX_CELL_CHARS, check_rows
 from .model import Cell, Document, Row, Table
 
 _DELIMITERS = (",", "\t", ";")  # ties go to the first
@@ -46,9 +46,8 @@ def read_csv(path) -> Document:
     reader = csv.reader(io.StringIO(text), delimiter=sniff_delimiter(text))
     try:
         for number, values in enumerate(reader, start=1):
-            if number > EXCEL_MAX_ROWS:
-                raise FileTooLarge(path, f"more than {EXCEL_MAX_ROWS:,} rows, more than a sheet holds: a table this "
-                                         f"big is a rows file (name its indicator column level3), read in chunks")
+            check_rows(path, number, hint=": a table this big is a rows file (name its indicator column level3), "
+                                          "read in chunks")
             loc = f"R{number}"
             rows.append(Row([Cell(v, loc) for v in values], loc))
     except csv.Error as exc:

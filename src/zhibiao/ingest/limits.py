@@ -117,8 +117,9 @@ def check_pdf_streams(path: str | Path) -> None:
         packed, pos, n = end - m.end(), end + len(_END_STREAM), n + 1
         head = data[max(0, m.start() - 2048):m.start()]
         image = _IMAGE.search(head[head.rfind(b"obj"):])   # a flat image compresses like a bomb: no ratio
-        # past this a stream is refused whatever its ratio (the total) or for its ratio
-        cap = limit - total if image else min(limit - total, max(RATIO_FLOOR_BYTES, packed * MAX_RATIO))
+        # past this a stream is refused for the total (room) or for its ratio
+        room = limit - total
+        cap = room if image else min(room, max(RATIO_FLOOR_BYTES, packed * MAX_RATIO))
         inflate, rest, out = zlib.decompressobj(), data[m.end():end], 0
         try:
             for _ in range(cap // _PIECE + 2):   # a piece at a time: never the whole stream in memory
@@ -129,7 +130,7 @@ def check_pdf_streams(path: str | Path) -> None:
         except zlib.error:   # not Flate (a JPEG image, an encrypted stream …): pdfminer judges it
             continue
         if out > cap:
-            if cap == limit - total:
+            if cap == room:
                 raise FileTooLarge(path, f"the PDF's streams unpack to more than {limit >> 20} MB "
                                          f"(raise it with ZHIBIAO_MAX_UNPACKED_MB)")
             raise FileTooLarge(path, f"stream {n} unpacks more than {cap >> 20} MB from "
@@ -148,3 +149,9 @@ def check_cell(path, text: str, where: str) -> str:
 def check_paragraphs(path, count: int) -> None:
     if count > MAX_PARAGRAPHS:
         raise FileTooLarge(path, f"more than {MAX_PARAGRAPHS:,} paragraphs")
+
+
+def check_rows(path, count: int, what: str = "rows", hint: str = "") -> None:
+    """The rows of a table read from text (a CSV document, a text dump) held to what a sheet holds."""
+    if count > EXCEL_MAX_ROWS:
+        raise FileTooLarge(path, f"more than {EXCEL_MAX_ROWS:,} {what}, more than a sheet holds{hint}")

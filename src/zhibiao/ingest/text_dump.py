@@ -19,8 +19,7 @@ The dump rules, learnt from the seeds:
 """
 from __future__ import annotations
 
-from ..errors import FileTooLarge
-from .limits import EXCEL_MAX_ROWS, MAX_CELL_CHARS, check_cell, check_paragraphs
+from .limits import check_cell, check_paragraphs, check_rows
 from .model import Cell, Document, Paragraph, Row, Table
 
 
@@ -53,8 +52,7 @@ def read_text_dump(source: str, text: str, path=None) -> Document:
                     table.rows.append(row)
                 row = Row(cells=[], loc=loc)
                 n_rows += 1
-                if n_rows > EXCEL_MAX_ROWS:
-                    raise FileTooLarge(path, f"more than {EXCEL_MAX_ROWS:,} table rows, more than a sheet holds")
+                check_rows(path, n_rows, "table rows")
             row.cells.append(Cell(raw[1:], loc))
             blanks = 0
         elif not raw.strip(" \t"):
@@ -62,8 +60,7 @@ def read_text_dump(source: str, text: str, path=None) -> Document:
         elif table is not None and row is not None and row.cells and blanks <= 1:
             cell = row.cells[-1]
             cell.text += "\n" + raw  # the cell goes on
-            if len(cell.text) > MAX_CELL_CHARS:
-                check_cell(path, cell.text, f"cell {cell.loc}")
+            check_cell(path, cell.text, f"cell {cell.loc}")
             blanks = 0
         else:
             close_table()

@@ -39,7 +39,7 @@ def clean(text) -> str:
     text = str(text)
     if "\n" not in text and not _RUN_OF_SPACES.search(text):   # most cells: one line, nothing to join
         return text.strip(" \t\u3000\r").strip()
-    lines = [ln for ln in (ln.strip(" \t\u3000\r") for ln in str(text).split("\n")) if ln]
+    lines = [ln for ln in (ln.strip(" \t\u3000\r") for ln in text.split("\n")) if ln]
     joined = ""
     for ln in lines:
         if joined and _RE_NUMBER_END.search(joined) and _RE_NUMBER_START.match(ln):
