@@ -19,35 +19,22 @@ import zipfile
 import zlib
 from pathlib import Path
 
-SHEET = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
-         '2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>level3</t></is></c><c r="B1" '
-         't="inlineStr"><is><t>value</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>{cell}</t></is></c>'
-         '</row></sheetData></worksheet>')
-PARTS = {
-    "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
-    'package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
-    'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.'
-    'xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override '
-    'PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
-    'worksheet+xml"/></Types>',
-    "_rels/.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
-    'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
-    '2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
-    "xl/workbook.xml": '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/'
-    'spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-    '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
-    "xl/_rels/workbook.xml.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
-    'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
-    'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
-}
-
-
 def rows_workbook_bomb(path: Path) -> Path:
-    """A rows .xlsx (level3 header) whose one cell is 400 MB, in about 0.4 MB."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, xml in PARTS.items():
-            z.writestr(name, xml)
-        z.writestr("xl/worksheets/sheet1.xml", SHEET.format(cell="A" * (400 << 20)))
+    """A rows .xlsx (level3 header) whose one cell is 400 MB, in about 0.4 MB: openpyxl's workbook with
+    its placeholder cell written again, 400 MB long."""
+    from openpyxl import Workbook
+    wb = Workbook()
+    wb.active.append(["level3", "value"])
+    wb.active.append(["PLACEHOLDER"])
+    plain = path.with_name("plain.xlsx")
+    wb.save(plain)
+    with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"PLACEHOLDER", b"A" * (400 << 20))
+            zout.writestr(item.filename, data)
+    plain.unlink()
     return path
 
 
