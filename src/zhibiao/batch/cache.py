@@ -8,6 +8,9 @@ import threading
 from pathlib import Path
 
 
+_INHERITED_CONNECTIONS: list[sqlite3.Connection] = []
+
+
 class ResultCache:
     """sqlite3 store: (fingerprint, blake2b(key tuple)) → JSON of the result columns.
 
@@ -28,12 +31,17 @@ class ResultCache:
                         "payload TEXT NOT NULL, PRIMARY KEY (fingerprint, key))")
 
     def _con(self) -> sqlite3.Connection:
-        con = getattr(self._local, "con", None)
+        con, pid = getattr(self._local, "con", None), os.getpid()
+        if con is not None and self._local.pid != pid:
+            # a worker forked from the process that opened it: SQLite forbids using a connection across a
+            # fork, closing it included, so it is kept unused and this process opens its own
+            _INHERITED_CONNECTIONS.append(con)
+            con = None
         if con is None:
             con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
-            self._local.con = con
+            self._local.con, self._local.pid = con, pid
         return con
 
     def get_many(self, keys: list[bytes]) -> dict[bytes, dict]:

@@ -49,9 +49,10 @@ class _NormalizerRef:
     @contextmanager
     def for_local_workers(self):
         """This reference as a model file in a temporary folder (removed on exit), for workers on this
-        machine: each loads the file, where a pickled instance would reach it through the spawn pipe (the
-        parent's write waits until the child has imported the model stack, so the workers start one after
-        the other) or, on Dask, with every task's graph."""
+        machine: a spawned worker loads the file, where a pickled instance would reach it through the spawn
+        pipe (the parent's write waits until the child has imported the model stack, so the workers start
+        one after the other) or, on Dask, with every task's graph. A worker forked from this process finds
+        the instance already loaded under the file's name, in the memory it shares with this process."""
         if self.instance is None:
             yield self
             return
@@ -62,7 +63,13 @@ class _NormalizerRef:
             # and took 1.2 s for the shipped model (3.5 s under load), before any worker could start; 0.1 s.
             with open(path, "wb") as fh:
                 pickle.dump(self.instance, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            yield _NormalizerRef(path=path)
+            with _LOADED_LOCK:
+                _LOADED[str(path)] = self.instance
+            try:
+                yield _NormalizerRef(path=path)
+            finally:
+                with _LOADED_LOCK:
+                    _LOADED.pop(str(path), None)
 
 
 _LOADED: dict[str, Any] = {}

@@ -2,20 +2,103 @@
 runs in :func:`zhibiao.batch.run.run_batch` itself)."""
 from __future__ import annotations
 
+import gc
+import os
+import sys
 import time
 import zlib
 from collections import deque
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..embed import fork_safe
 from ..errors import ZhibiaoError
 from .cache import _worker_cache
 from .chunks import _finish, _NormalizerRef, _prepare, compute_cached, merge_results
 from .names import prepare_worker
 from .readers import read_chunks
+
+
+# starting workers -----------------------------------------------------------------
+
+def start_method() -> str:
+    """How this machine's worker processes start. Forked from this process where that is safe: they share
+    its imported libraries and its loaded model, page by page until one writes, and start at once, where a
+    spawned worker imports and loads them again (the README's batch table: 118–175 MB less with
+    ``--jobs 2``, 230–277 MB less on Dask, and both faster). Spawned elsewhere than on Linux, once a
+    runtime that does not survive a fork has run in this process (:func:`zhibiao.embed.fork_safe`), or with
+    ``ZHIBIAO_WORKER_START=spawn``."""
+    if os.environ.get("ZHIBIAO_WORKER_START", "").strip().lower() == "spawn":
+        return "spawn"
+    return "fork" if sys.platform.startswith("linux") and fork_safe() else "spawn"
+
+
+@contextmanager
+def _shared_with_forks(method: str):
+    """While forked workers run, this process's objects are kept out of its garbage collector, whose passes
+    write to every object they visit and so would copy the pages the workers share."""
+    if method != "fork":
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+@contextmanager
+def local_workers(ref: _NormalizerRef, jobs: int, vectors=None):
+    """``jobs - 1`` worker processes, a pool each, started now: before this process starts a thread of its
+    own (a fork copies only the calling thread, and a lock another thread holds stays held in the child).
+    Yields the pools and, per pool, a future done once its worker has loaded the model."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = start_method()
+    with _shared_with_forks(method), ref.for_local_workers() as ref:
+        pools = [ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context(method), initializer=_init_worker,
+                                     initargs=(ref, vectors)) for _ in range(jobs - 1)]
+        try:
+            yield pools, [pool.submit(_worker_ready) for pool in pools]   # each pool starts its process here
+        finally:
+            for pool in pools:
+                pool.shutdown(cancel_futures=True)
+
+
+@contextmanager
+def dask_cluster(ref: _NormalizerRef, jobs: int, scheduler: str | None = None):
+    """A client of the Dask cluster at ``scheduler``, or of a LocalCluster of ``jobs`` worker processes
+    started now, as :func:`local_workers` starts them. Yields the client, the model reference sent once to
+    every worker, and the number of workers."""
+    try:
+        import dask.config
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ZhibiaoError("engine dask needs: pip install 'zhibiao[dask]'") from exc
+    method = "spawn" if scheduler else start_method()
+    # workers on this machine load the model from a file (or find it in memory), not from a graph argument
+    with _shared_with_forks(method), nullcontext(ref) if scheduler else ref.for_local_workers() as ref:
+        cluster = None
+        if scheduler:
+            client = Client(scheduler, set_as_default=False)
+        else:
+            # only the first start: a worker the nanny restarts later, with this process's threads running,
+            # is spawned
+            with dask.config.set({"distributed.worker.multiprocessing-method": method}):
+                cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+            client = Client(cluster, set_as_default=False)
+        try:
+            n_workers = max(1, len(client.scheduler_info().get("workers", {})) or jobs)
+            yield client, client.scatter(ref, broadcast=True, hash=False), n_workers
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
 # local processes ------------------------------------------------------------------
@@ -122,9 +205,9 @@ class ShareBalance:
         return f / f.sum()
 
 
-def _run_processes(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs, on_commit, on_skip,
-                   report, vectors=None):
-    """``jobs`` processes: this one and ``jobs - 1`` workers (a pool each), and each chunk's rows split
+def _run_processes(ins, writer, workers, normalizer, key_columns, store, chunk_rows, on_commit, on_skip,
+                   report):
+    """This process and the workers of :func:`local_workers` (a pool each), and each chunk's rows split
     between them by name (:func:`name_shares`), in the shares :class:`ShareBalance` measures. A name stays
     with one process while the shares hold, so it is embedded and scored once per run (that process's
     caches; a name that moves finds its vector in the run's vector store), with no pass over the names
@@ -133,14 +216,14 @@ def _run_processes(ins, writer, ref, normalizer, key_columns, store, chunk_rows,
     with two workers), and this one starts at once. Until a worker has loaded the model (seconds), this
     process computes that worker's share too, rather than wait: a small run never waits. The workers read
     and write the result cache themselves."""
-    import multiprocessing as mp
-    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures import Future
 
+    pools, ready = workers
     window = 2
     pending: deque = deque()
     cache_path = str(store.path) if store is not None else None
     fingerprint = store.fingerprint if store is not None else None
-    balance = ShareBalance(workers=jobs - 1)
+    balance = ShareBalance(workers=len(pools))
     clock = {"mark": time.perf_counter(), "busy": 0.0}   # busy: computing or waiting for a worker
 
     def drain_one():
@@ -165,38 +248,29 @@ def _run_processes(ins, writer, ref, normalizer, key_columns, store, chunk_rows,
                               or balance.observe(process, len(rows), f.result()[2]))
         return rows, fut
 
-    with ref.for_local_workers() as ref:
-        context = mp.get_context("spawn")
-        pools = [ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_init_worker,
-                                     initargs=(ref, vectors)) for _ in range(jobs - 1)]
-        ready = [pool.submit(_worker_ready) for pool in pools]
-        try:
-            for inp in ins:
-                for cid, df, failures, projects in read_chunks(inp, chunk_rows, set(writer.done), report):
-                    if df is None:
-                        while pending:
-                            drain_one()
-                        on_skip(cid)
-                        continue
-                    prep = _prepare(df, key_columns)
-                    live = [r.done() for r in ready]
-                    own, *others = name_shares(prep.uniq, balance.fractions(len(prep.uniq), live))
-                    parts = [submit(k, pool, prep, rows)
-                             for k, (pool, rows) in enumerate(zip(pools, others), 1) if len(rows)]
-                    t0 = time.perf_counter()
-                    mine: Future = Future()
-                    mine.set_result(compute_cached(normalizer, *prep.share(own), store))
-                    seconds = time.perf_counter() - t0
-                    balance.observe(0, len(own), seconds)
-                    clock["busy"] += seconds
-                    pending.append((cid, prep, [(own, mine), *parts], failures, projects))
-                    while len(pending) > window:
-                        drain_one()
-            while pending:
+    for inp in ins:
+        for cid, df, failures, projects in read_chunks(inp, chunk_rows, set(writer.done), report):
+            if df is None:
+                while pending:
+                    drain_one()
+                on_skip(cid)
+                continue
+            prep = _prepare(df, key_columns)
+            live = [r.done() for r in ready]
+            own, *others = name_shares(prep.uniq, balance.fractions(len(prep.uniq), live))
+            parts = [submit(k, pool, prep, rows)
+                     for k, (pool, rows) in enumerate(zip(pools, others), 1) if len(rows)]
+            t0 = time.perf_counter()
+            mine: Future = Future()
+            mine.set_result(compute_cached(normalizer, *prep.share(own), store))
+            seconds = time.perf_counter() - t0
+            balance.observe(0, len(own), seconds)
+            clock["busy"] += seconds
+            pending.append((cid, prep, [(own, mine), *parts], failures, projects))
+            while len(pending) > window:
                 drain_one()
-        finally:
-            for pool in pools:
-                pool.shutdown(cancel_futures=True)
+    while pending:
+        drain_one()
 
 
 # dask -----------------------------------------------------------------------------
@@ -209,68 +283,49 @@ def _dask_compute(ref: _NormalizerRef, vectors, cache_path, fingerprint, frame: 
     return compute_cached(normalizer, frame, hashes, _worker_cache(cache_path, fingerprint))
 
 
-def _run_dask(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs, scheduler,
-              on_commit, on_skip, report, vectors=None):
-    """A map-reduce over distinct rows, keyed by name: this process reads each chunk, keeps its distinct
-    rows, and maps them in one share per worker by name (:func:`name_shares`); the workers tag their
-    shares, reading and writing the result cache and the vector store, and send back result frames,
-    which this process joins to the chunk's rows and writes, in order (it writes every row anyway).
+def _run_dask(ins, writer, dask, key_columns, store, chunk_rows, on_commit, on_skip, report, vectors=None):
+    """A map-reduce over distinct rows, keyed by name, on the cluster of :func:`dask_cluster`: this
+    process reads each chunk, keeps its distinct rows, and maps them in one share per worker by name
+    (:func:`name_shares`); the workers tag their shares, reading and writing the result cache and the
+    vector store, and send back result frames, which this process joins to the chunk's rows and writes, in
+    order (it writes every row anyway).
 
     A chunk's shares are sent once the previous chunk's are back, so no two workers ever embed one name
     at once: a name of an earlier chunk is in the vector store. Meanwhile this process reads the next
     chunk and writes the last one. Documents go the same way, one chunk each."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:
-        raise ZhibiaoError("engine dask needs: pip install 'zhibiao[dask]'") from exc
+    client, model, n_workers = dask
     cache_path = str(store.path) if store is not None else None
     fingerprint = store.fingerprint if store is not None else None
-    # workers on this machine load the model from a file, not from a graph argument
-    with nullcontext(ref) if scheduler else ref.for_local_workers() as ref:
-        cluster = None
-        if scheduler:
-            client = Client(scheduler, set_as_default=False)
-        else:
-            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-            client = Client(cluster, set_as_default=False)
-        n_workers = max(1, len(client.scheduler_info().get("workers", {})) or jobs)
-        model = client.scatter(ref, broadcast=True, hash=False)   # sent once, not with every task
-        in_flight = None
+    in_flight = None
 
-        def collect():
-            cid, prep, parts, failures, projects = in_flight
-            results, hits = [], 0
-            for rows, fut in parts:
-                frame, found = fut.result()
-                fut.release()
-                results.append((rows, frame))
-                hits += found
-            return cid, prep, results, hits, failures, projects
+    def collect():
+        cid, prep, parts, failures, projects = in_flight
+        results, hits = [], 0
+        for rows, fut in parts:
+            frame, found = fut.result()
+            fut.release()
+            results.append((rows, frame))
+            hits += found
+        return cid, prep, results, hits, failures, projects
 
-        def commit(done):
-            cid, prep, results, hits, failures, projects = done
-            out, stats = _finish(prep, merge_results(results), hits)
-            on_commit(cid, out, failures, stats, projects)
+    def commit(done):
+        cid, prep, results, hits, failures, projects = done
+        out, stats = _finish(prep, merge_results(results), hits)
+        on_commit(cid, out, failures, stats, projects)
 
-        try:
-            for inp in ins:
-                for cid, df, failures, projects in read_chunks(inp, chunk_rows, set(writer.done), report):
-                    prep = _prepare(df, key_columns) if df is not None else None   # as the last chunk computes
-                    done = collect() if in_flight is not None else None
-                    in_flight = None
-                    if prep is not None:
-                        parts = [(rows, client.submit(_dask_compute, model, vectors, cache_path, fingerprint,
-                                                      *prep.share(rows), pure=False))
-                                 for rows in name_shares(prep.uniq, [1] * n_workers) if len(rows)]
-                        in_flight = (cid, prep, parts, failures, projects)
-                    if done is not None:
-                        commit(done)   # while the workers compute this chunk
-                    if prep is None:
-                        on_skip(cid)
-            if in_flight is not None:
-                commit(collect())
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+    for inp in ins:
+        for cid, df, failures, projects in read_chunks(inp, chunk_rows, set(writer.done), report):
+            prep = _prepare(df, key_columns) if df is not None else None   # as the last chunk computes
+            done = collect() if in_flight is not None else None
+            in_flight = None
+            if prep is not None:
+                parts = [(rows, client.submit(_dask_compute, model, vectors, cache_path, fingerprint,
+                                              *prep.share(rows), pure=False))
+                         for rows in name_shares(prep.uniq, [1] * n_workers) if len(rows)]
+                in_flight = (cid, prep, parts, failures, projects)
+            if done is not None:
+                commit(done)   # while the workers compute this chunk
+            if prep is None:
+                on_skip(cid)
+    if in_flight is not None:
+        commit(collect())

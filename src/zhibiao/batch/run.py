@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from ..copies import check_copies
@@ -10,7 +11,7 @@ from ..errors import InputError, UnsupportedFormat, ZhibiaoError
 from ..tables import rows_file_failure
 from .cache import ResultCache, _default_cache_dir, attach_vectors
 from .chunks import _key_columns_of, _NormalizerRef, normalize_chunk
-from .engines import _run_dask, _run_processes
+from .engines import _run_dask, _run_processes, dask_cluster, local_workers
 from .names import vector_path
 from .readers import _READ_ERRORS, _classify_input, _count_rows, read_chunks
 from .report import BatchReport, _progress
@@ -90,55 +91,63 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
                 "key_columns": list(key_columns), "inputs": _input_signature(ins)}
     writer = _Writer(output, settings, base_columns, resume, report.warnings)
 
-    want_total = progress or engine == "dask"
-    total = None
-    if want_total and all(i.kind != "document" for i in ins):
-        counts = [_count_rows(i) for i in ins]
-        total = None if any(c is None for c in counts) else sum(counts)
+    # Workers start before anything else of this run, so that a forked one copies no thread of it, and
+    # they load their models while this process counts the rows.
+    if engine == "dask":
+        workers = dask_cluster(ref, jobs, scheduler)
+    elif jobs > 1:
+        workers = local_workers(ref, jobs, vector_path(vectors))
+    else:
+        workers = nullcontext()
+    with workers as started:
+        total = None
+        if (progress or engine == "dask") and all(i.kind != "document" for i in ins):
+            counts = [_count_rows(i) for i in ins]
+            total = None if any(c is None for c in counts) else sum(counts)
 
-    bar = _progress(progress, total)
-    with bar:
-        task = bar.add_task("normalize", total=total)
+        bar = _progress(progress, total)
+        with bar:
+            task = bar.add_task("normalize", total=total)
 
-        def on_commit(cid, df, failures, stats, projects=None):
-            if stats.get("rows", len(df)) != len(df):  # pragma: no cover - invariant
-                raise RuntimeError(f"internal error: chunk {cid} has {len(df)} rows out of {stats['rows']} in")
-            if projects is not None:
-                check_copies(df, projects)
-            writer.commit(cid, df, failures, stats)
-            report.chunks += 1
-            report.rows_in += int(stats.get("rows", len(df)))
-            report.rows_processed += len(df)
-            report.failures.extend(failures)
-            for k in ("distinct", "cache_hits", "normalized", "error_rows"):
-                setattr(report, k, getattr(report, k) + int(stats.get(k, 0)))
-            bar.update(task, advance=len(df))
+            def on_commit(cid, df, failures, stats, projects=None):
+                if stats.get("rows", len(df)) != len(df):  # pragma: no cover - invariant
+                    raise RuntimeError(f"internal error: chunk {cid} has {len(df)} rows out of {stats['rows']} in")
+                if projects is not None:
+                    check_copies(df, projects)
+                writer.commit(cid, df, failures, stats)
+                report.chunks += 1
+                report.rows_in += int(stats.get("rows", len(df)))
+                report.rows_processed += len(df)
+                report.failures.extend(failures)
+                for k in ("distinct", "cache_hits", "normalized", "error_rows"):
+                    setattr(report, k, getattr(report, k) + int(stats.get(k, 0)))
+                bar.update(task, advance=len(df))
 
-        def on_skip(cid):
-            rec = writer.done[cid]
-            report.chunks += 1
-            report.skipped_chunks += 1
-            report.rows_in += rec["rows"]
-            report.failures.extend(rec.get("failures", []))
-            bar.update(task, advance=rec["rows"])
+            def on_skip(cid):
+                rec = writer.done[cid]
+                report.chunks += 1
+                report.skipped_chunks += 1
+                report.rows_in += rec["rows"]
+                report.failures.extend(rec.get("failures", []))
+                bar.update(task, advance=rec["rows"])
 
-        stored_before = vectors.count() if vectors is not None else 0
-        # Every engine shares each chunk's distinct rows out by name, so no two processes embed one
-        # name; the vector store keeps what was embedded for later chunks and runs.
-        if engine == "dask":
-            _run_dask(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs, scheduler,
-                      on_commit, on_skip, report, vectors=vector_path(vectors))
-        elif jobs == 1:
-            for inp in ins:
-                for cid, df, failures, projects in read_chunks(inp, chunk_rows, set(writer.done), report):
-                    if df is None:
-                        on_skip(cid)
-                        continue
-                    out, stats = normalize_chunk(df, normalizer, store, key_columns)
-                    on_commit(cid, out, failures, stats, projects)
-        else:
-            _run_processes(ins, writer, ref, normalizer, key_columns, store, chunk_rows, jobs, on_commit,
-                           on_skip, report, vectors=vector_path(vectors))
+            stored_before = vectors.count() if vectors is not None else 0
+            # Every engine shares each chunk's distinct rows out by name, so no two processes embed one
+            # name; the vector store keeps what was embedded for later chunks and runs.
+            if engine == "dask":
+                _run_dask(ins, writer, started, key_columns, store, chunk_rows, on_commit, on_skip, report,
+                          vectors=vector_path(vectors))
+            elif jobs == 1:
+                for inp in ins:
+                    for cid, df, failures, projects in read_chunks(inp, chunk_rows, set(writer.done), report):
+                        if df is None:
+                            on_skip(cid)
+                            continue
+                        out, stats = normalize_chunk(df, normalizer, store, key_columns)
+                        on_commit(cid, out, failures, stats, projects)
+            else:
+                _run_processes(ins, writer, started, normalizer, key_columns, store, chunk_rows, on_commit,
+                               on_skip, report)
 
     writer.finish()
     report.names_embedded = vectors.count() - stored_before if vectors is not None else 0
