@@ -126,6 +126,11 @@ class SlowUntilHelpedNormalizer(EmbeddingNormalizer):
         return self.matcher.embedder.log
 
 
+def _without_start_override() -> dict:
+    """This environment for a fresh interpreter, which chooses how its workers start by itself."""
+    return {k: v for k, v in os.environ.items() if k != "ZHIBIAO_WORKER_START"}
+
+
 @pytest.fixture(params=["spawn", "fork"])
 def start_method(request, monkeypatch):
     """Workers spawned, or forked from this process (on Linux; this suite's fake normalizers run no native
@@ -180,8 +185,8 @@ def test_workers_are_spawned_once_a_runtime_that_cannot_cross_a_fork_has_run(mon
             "before = start_method()\n"
             "E5Embedder().encode(['群众满意度'])\n"
             "print(before, start_method())\n")
-    env = {k: v for k, v in os.environ.items() if k != "ZHIBIAO_WORKER_START"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=_without_start_override(), timeout=300)
     expected = "fork spawn" if sys.platform.startswith("linux") else "spawn spawn"
     assert out.stdout.split() == expected.split(), out.stderr[-2000:]
     from zhibiao.batch.engines import start_method
@@ -225,12 +230,11 @@ def test_forked_workers_run_the_shipped_model_and_give_one_processs_answers(tmp_
             "engine, jobs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]\n"
             "print(start_method())\n"
             "run_batch([sys.argv[4]], out, engine=engine, jobs=jobs, chunk_rows=40, cache=False, progress=False)\n")
-    env = {k: v for k, v in os.environ.items() if k != "ZHIBIAO_WORKER_START"}
     outputs = {}
     for engine, jobs in (("local", 1), ("local", 2), ("dask", 2)):
         out = tmp_path / f"{engine}{jobs}.csv"
         done = subprocess.run([sys.executable, "-c", code, engine, str(jobs), str(out), str(src)],
-                              capture_output=True, text=True, env=env, timeout=240)
+                              capture_output=True, text=True, env=_without_start_override(), timeout=240)
         assert done.returncode == 0, done.stderr[-2000:]
         if sys.platform.startswith("linux"):
             assert done.stdout.split()[0] == "fork"

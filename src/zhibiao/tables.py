@@ -35,11 +35,15 @@ def refuse_overwrite(outputs: Iterable[str | Path | None], inputs: Iterable[str 
         if out is None:
             continue
         if Path(out).is_dir() and Path(out).suffix.lower() != ".parquet":   # a batch's parquet is a directory
-            raise UnsupportedFormat(out, "is a directory; the output is a file (choose a file name)")
+            raise _directory_output(out)
         for inp in inputs:
             if same_file(out, inp) or _inside(inp, out):
                 raise UnsupportedFormat(out, "is also an input, or holds one; zhibiao never overwrites an input "
                                              "(choose another output path)")
+
+
+def _directory_output(path) -> UnsupportedFormat:
+    return UnsupportedFormat(path, "is a directory; the output is a file (choose a file name)")
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -62,7 +66,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         try:
             os.replace(tmp, path)
         except IsADirectoryError:
-            raise UnsupportedFormat(path, "is a directory; the output is a file (choose a file name)") from None
+            raise _directory_output(path) from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -177,8 +181,6 @@ def read_rows(path: str | Path) -> pd.DataFrame:
         check_package(path)   # a zip package: the documents' limits on what it may unpack to
         return pd.read_excel(path, dtype=str, keep_default_na=False)
     raise UnsupportedFormat(path, f"not a rows file: {suffix}")
-
-
 
 
 def cell_value(v: Any, fallback=str) -> Any:
