@@ -62,7 +62,12 @@ MAX_NAME_CHARS = 64
 def clean_name(text: str) -> str:
     """Indicator name as compared: normalised characters, bracketed notes dropped, at most
     MAX_NAME_CHARS characters."""
-    text = normalize_chars(str(text or ""))
+    return _clean_name(text) if type(text) is str else _clean_name(str(text or ""))
+
+
+@lru_cache(maxsize=65536)   # a batch asks for each distinct name's about three times (matchers, flags)
+def _clean_name(text: str) -> str:
+    text = normalize_chars(text)
     stripped = _BRACKETED.sub("", text).strip()
     return (stripped or text.strip())[:MAX_NAME_CHARS]
 
@@ -955,6 +960,7 @@ def row_flags(rec: dict, pv, entry, declared: str | None, mismatch_confidence: f
     return flags
 
 
+@lru_cache(maxsize=4096)   # a few units, asked once per row
 def _unit_conflict(got: str, want: str) -> bool:
     """Units of different dimensions, or different counters (a 人数 valued in 次).
 
