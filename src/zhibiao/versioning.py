@@ -67,11 +67,12 @@ def load_saved(path: str | Path):
 
     joblib unpickles in pure Python (1.1–3.7 s measured for the shipped normalizer, a million calls in
     the interpreter), in every process that loads it: each CLI call, each spawned batch or service
-    worker. The C unpickler reads the copy, its digest checked, in 0.35 s. The copy is named by the saved file's content and by the
-    versions of Python and of the libraries whose classes it holds, and opens with a digest of itself:
-    a retrained model, another environment or a damaged copy is never read; joblib reads the file and
-    writes the copy again. A ``.pickle`` file (the batch engine's hand-over to its workers) is a plain
-    pickle already. Any failure of the cache leaves joblib to load the file.
+    worker. The C unpickler reads the copy, its digest checked, in 0.35 s. The copy is named by the
+    saved file's content and by the versions of Python and of the libraries whose classes it holds, and
+    opens with a digest of itself: a retrained model, another environment or a damaged copy is never
+    read; joblib reads the file and writes the copy again. A ``.pickle`` file (the batch engine's
+    hand-over to its workers) is a plain pickle already. Any failure of the cache leaves joblib to load
+    the file.
     """
     import joblib
 
