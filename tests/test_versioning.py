@@ -131,3 +131,12 @@ def test_the_batch_engines_plain_pickle_is_read_without_joblib(tmp_path, monkeyp
     path.write_bytes(pickle.dumps(Normalizer.load()))
     monkeypatch.setattr(joblib, "load", lambda *a, **k: pytest.fail("joblib read a plain pickle"))
     assert Normalizer.load(path).normalize(pd_rows()).loc[0, "category"] == "服务对象满意度指标"
+
+
+def test_a_cache_that_cannot_be_written_costs_nothing_but_time(saved, tmp_path, monkeypatch):
+    blocked = tmp_path / "a-file-not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("ZHIBIAO_CACHE", str(blocked / "cache"))
+    for _ in range(2):
+        assert Normalizer.load(saved).normalize(pd_rows()).loc[0, "category"] == "服务对象满意度指标"
+    assert blocked.read_text() == "" and list(tmp_path.iterdir()) == [blocked]
