@@ -65,9 +65,9 @@ _DIGEST = 32              # bytes of the blake2b digest that opens a copy
 def load_saved(path: str | Path):
     """``joblib.load(path)``, through a plain pickle of the model kept in the user cache.
 
-    joblib unpickles in pure Python (1.1–3.7 s measured for the shipped normalizer, a million calls in
-    the interpreter), in every process that loads it: each CLI call, each spawned batch or service
-    worker. The C unpickler reads the copy, its digest checked, in 0.35 s. The copy is named by the
+    joblib unpickles in pure Python (1.1–1.3 s for the shipped normalizer, a million calls in the
+    interpreter; ``benchmarks/startup.py``), in every process that loads it: each CLI call, each spawned
+    batch or service worker. The C unpickler reads the copy, its digest checked, in 0.3 s. The copy is named by the
     saved file's content and by the versions of Python and of the libraries whose classes it holds, and
     opens with a digest of itself: a retrained model, another environment or a damaged copy is never
     read; joblib reads the file and writes the copy again. A ``.pickle`` file (the batch engine's

@@ -61,7 +61,7 @@ class _NormalizerRef:
             path = Path(folder) / "normalizer.pickle"
             # A plain pickle, which Normalizer.load reads with the C unpickler (versioning.load_saved):
             # joblib's pickler runs in Python and took 1.2 s to write the shipped model (3.5 s under load),
-            # before any worker could start, and its unpickler 1.1-3.7 s in each; 0.1 s and 0.35 s.
+            # before any worker could start, and its unpickler 1.1-1.3 s in each; 0.1 s and 0.3 s.
             with open(path, "wb") as fh:
                 pickle.dump(self.instance, fh, protocol=pickle.HIGHEST_PROTOCOL)
             with _LOADED_LOCK:
