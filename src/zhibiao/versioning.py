@@ -21,16 +21,14 @@ carry none and load silently.
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 from . import __version__
 from .errors import InconsistentVersionWarning
-from .resources import user_cache_dir
+from .resources import atomic_path, user_cache_dir
 
 STAMP = "_zhibiao_version"
 
@@ -129,15 +127,9 @@ def _read_copy(copy: Path):
 
 def _write_copy(copy: Path, model) -> None:
     payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-    copy.parent.mkdir(parents=True, exist_ok=True)
-    fd, part = tempfile.mkstemp(dir=copy.parent, prefix=f".{copy.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(hashlib.blake2b(payload, digest_size=_DIGEST).digest())
-            fh.write(payload)
-        os.replace(part, copy)   # a concurrent reader sees the whole copy or none
-    finally:
-        Path(part).unlink(missing_ok=True)
+    with atomic_path(copy) as part, open(part, "wb") as fh:   # a concurrent reader sees the whole copy or none
+        fh.write(hashlib.blake2b(payload, digest_size=_DIGEST).digest())
+        fh.write(payload)
     family = f"{copy.stem.rsplit('-', 1)[0]}-{'?' * 24}.pickle"   # the copies of files of this name
     for stale in sorted(copy.parent.glob(family), key=lambda p: p.stat().st_mtime)[:-_COPIES_KEPT]:
         stale.unlink(missing_ok=True)
