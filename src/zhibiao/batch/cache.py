@@ -156,14 +156,9 @@ def embedders_of(normalizer) -> list:
     return out
 
 
-def attach_vectors(normalizer, path: str | Path | None, single_thread: bool = False) -> VectorStore | None:
+def attach_vectors(normalizer, path: str | Path | None) -> VectorStore | None:
     """Give the normalizer's embedders the persistent vector store at ``path``, pre-filled with
-    the matcher's reference names (their vectors are in the model already). ``single_thread``: one
-    BLAS/OpenMP thread per embedder, for a worker process that shares the cores with others."""
-    if single_thread:
-        for emb in embedders_of(normalizer):
-            if hasattr(emb, "threads"):
-                emb.threads = 1
+    the matcher's reference names (their vectors are in the model already)."""
     if path is None:
         return None
     try:

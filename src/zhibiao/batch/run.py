@@ -12,7 +12,7 @@ from ..tables import rows_file_failure
 from .cache import ResultCache, _default_cache_dir, attach_vectors
 from .chunks import _key_columns_of, _NormalizerRef, normalize_chunk
 from .engines import _run_dask, _run_processes, dask_cluster, local_workers
-from .names import vector_path
+from .names import one_thread, vector_path
 from .readers import _READ_ERRORS, _classify_input, _count_rows, read_chunks
 from .report import BatchReport, _progress
 from .writers import OUTPUT_SUFFIXES, _input_signature, _parts_to_xlsx, _Writer
@@ -146,8 +146,9 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
                         out, stats = normalize_chunk(df, normalizer, store, key_columns)
                         on_commit(cid, out, failures, stats, projects)
             else:
-                _run_processes(ins, writer, started, normalizer, key_columns, store, chunk_rows, on_commit,
-                               on_skip, report)
+                with one_thread(normalizer):
+                    _run_processes(ins, writer, started, normalizer, key_columns, store, chunk_rows,
+                                   on_commit, on_skip, report)
 
     writer.finish()
     report.names_embedded = vectors.count() - stored_before if vectors is not None else 0
