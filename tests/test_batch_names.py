@@ -101,6 +101,28 @@ def test_each_distinct_name_is_embedded_once_per_run_and_never_again(tmp_path, e
             cluster.close()
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_matchers_reference_names_are_read_from_the_model_neither_embedded_nor_copied(tmp_path, jobs):
+    """The matcher holds its reference names' vectors: a run reads them from it, embeds only the other
+    names, and stores only those (the store once received a copy of all 9,317: 41 MB and 0.7 s a cold run)."""
+    from zhibiao.batch.cache import VectorStore
+    log = tmp_path / "embedded.txt"
+    normalizer = EmbeddingNormalizer(str(log))
+    reference = [f"第{i}批农村道路新建长度" for i in range(0, 400, 2)]        # half of the file's names
+    normalizer.matcher.exemplars_ = reference
+    normalizer.matcher.emb_matrix_ = np.eye(8, dtype=np.float32)[np.arange(len(reference)) % 8]
+    df = _rows()
+    src = tmp_path / "rows.csv"
+    df.to_csv(src, index=False)
+    rep = run_batch([src], tmp_path / "out.csv", normalizer=normalizer, chunk_rows=300, cache_dir=tmp_path / "cache",
+                    progress=False, jobs=jobs)
+    assert rep.rows_out == len(df)
+    others = set(df["level3"]) - set(reference)
+    assert sorted(_embedded(log)) == sorted(others)
+    assert VectorStore(tmp_path / "cache" / "vectors.sqlite").count() == len(others) == rep.names_embedded
+    np.testing.assert_array_equal(normalizer.matcher.embedder.encode([reference[3]]), np.eye(8)[[3]])
+
+
 class SlowUntilHelpedNormalizer(EmbeddingNormalizer):
     """In the process that made it, each chunk takes 0.25 s longer until a worker has embedded a name: a run
     long enough for the worker to load, on a busy machine too (its log lines carry its pid). Every process

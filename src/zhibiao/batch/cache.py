@@ -157,28 +157,23 @@ def embedders_of(normalizer) -> list:
 
 
 def attach_vectors(normalizer, path: str | Path | None) -> VectorStore | None:
-    """Give the normalizer's embedders the persistent vector store at ``path``, pre-filled with
-    the matcher's reference names (their vectors are in the model already)."""
+    """Give the normalizer's embedders the persistent vector store at ``path``, and the matcher's embedder
+    its reference names' vectors, which the model holds already (read in memory, not copied to the
+    store)."""
+    matcher = getattr(normalizer, "matcher", None)
+    emb = getattr(matcher, "embedder", None)
+    if emb is not None and callable(getattr(emb, "attach_reference", None)) and not getattr(emb, "center", False) \
+            and getattr(matcher, "emb_matrix_", None) is not None:
+        # raw vectors only: a centred embedder gives what it encodes after centring
+        emb.attach_reference(matcher.exemplars_, matcher.emb_matrix_)
     if path is None:
         return None
     try:
         store = VectorStore(path)
     except (OSError, sqlite3.Error):
         return None
-    matcher = getattr(normalizer, "matcher", None)
     for emb in embedders_of(normalizer):
         emb.attach_store(store)
-        # the reference side: raw vectors only (a centred embedder stores what it encodes after centring)
-        if matcher is not None and getattr(matcher, "embedder", None) is emb and not getattr(emb, "center", False) \
-                and getattr(matcher, "emb_matrix_", None) is not None:
-            try:
-                from ..embed import prepare
-                names = [prepare(t) for t in matcher.exemplars_]
-                known = store.get_many(emb.store_key, names[:1])
-                if not known:
-                    store.put_many(emb.store_key, names, matcher.emb_matrix_)
-            except (AttributeError, ValueError, sqlite3.Error):
-                pass
     return store
 
 
