@@ -111,6 +111,13 @@ def test_not_measurable_only_where_a_number_is_expected():
     assert "数量指标" in hit.set_index("level3").loc["宣传活动场次", "message"]
 
 
+def test_the_rule_normalizer_flags_a_state_word_name_as_the_audit_judges_it():
+    rows = pd.DataFrame({"level1": ["产出指标"] * 3, "level2": ["质量指标", "数量指标", "质量指标"],
+                         "level3": ["资金支付规范性", "宣传活动场次", "政府采购程序性"], "value": ["合规", "提高", "合规"]})
+    flags = RuleNormalizer().normalize(rows)["flags"]
+    assert ["not_measurable" in f.split(";") for f in flags] == [False, True, False]
+
+
 def test_missing_value_and_unit_only():
     rows = COMPLETE + [("产出指标", "数量指标", "村人居环境整治个数", "整治个数", "个"),
                        ("产出指标", "质量指标", "受益人数", "收益人数", "")]

@@ -132,6 +132,16 @@ def test_row_flags(normalizer):
     assert "implausible_value" in out.loc[1, "flags"]
 
 
+def test_a_name_judged_by_a_state_word_is_measurable_as_written_matched_or_not(normalizer):
+    """财预〔2020〕10号's 过程 indicators (规范性, 合规性, 程序性) are met 合规 or not: the row flag agrees with
+    the audit (data/state_names.txt), whether the library knows the name or the matcher picks a rate."""
+    out = norm(normalizer, level2=["质量指标", "时效指标", "质量指标", "数量指标", "质量指标"],
+               level3=["资金使用合规性", "资金支付规范性", "政府采购程序性", "城镇新增就业人数", "工程验收合格率"],
+               value=["合规", "合规", "合规", "根据下达任务目标要求确定", "提高"])
+    flagged = ["not_measurable" in f.split(";") for f in out["flags"]]
+    assert flagged == [False, False, False, True, True]
+
+
 def test_matcher_threshold_and_calibration():
     lib = load_library()
     names = list(lib["name"])

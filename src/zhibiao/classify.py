@@ -34,7 +34,7 @@ from sklearn.utils.extmath import softmax
 from .embed import Embedder, get_embedder  # noqa: F401  (used by the docstring examples)
 from .errors import ModelNotFound, ZhibiaoError
 from .resources import models_dir, rules_fingerprint
-from .taxonomy import canonical_category, level1_of, load_library, parse_name, reconcile
+from .taxonomy import canonical_category, level1_of, load_library, parse_name, reconcile, state_judged
 from .taxonomy.groups import NUMBER_CATEGORIES
 from .taxonomy.names import lexicon as name_lexicon
 from .text import normalize_chars
@@ -950,7 +950,7 @@ def row_flags(rec: dict, pv, entry, declared: str | None, mismatch_confidence: f
         flags.append("missing_value")
     expected_kind = entry["value_kind"] if entry is not None else None
     expects_number = expected_kind == "numeric" if expected_kind else rec["category"] in NUMBER_CATEGORIES
-    if pv.kind == "qualitative" and expects_number:
+    if pv.kind == "qualitative" and expects_number and not state_judged(name):
         flags.append("not_measurable")
     if pv.unit and (_unit_conflict(pv.unit, entry.get("unit") if entry is not None else "")
                     or (RATE_NAME.search(clean_name(name)) and pv.unit not in RATE_UNITS)):

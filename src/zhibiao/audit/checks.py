@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..classify import GROWTH, RATE_NAME, RATE_UNITS
 from ..copies import _clean_name, as_text, title_closeness
+from ..taxonomy import state_judged
 from ..taxonomy.groups import GROUP_EXAMPLES, GROUP_OF, MEASURABLE_GROUPS, REQUIRED_GROUPS
 from ..text import normalize_chars
 from . import plausible
@@ -77,7 +78,7 @@ def _row_findings(rows: pd.DataFrame, library) -> list[dict]:
         group = GROUP_OF.get(declared) if GROUP_OF.get(declared) in MEASURABLE_GROUPS else GROUP_OF.get(cat)
         measurable_cat = declared if GROUP_OF.get(declared) in MEASURABLE_GROUPS else cat
         if kind == "qualitative" and ("not_measurable" in flags or group in MEASURABLE_GROUPS) \
-                and not plausible.state_judged(r.level3):
+                and not state_judged(as_text(r.level3)):
             out.append(_finding("not_measurable", base, {"category": measurable_cat or "该类指标"}))
 
         if kind == "empty" or "missing_value" in flags:

@@ -108,29 +108,6 @@ def lacks_unit(level3: str, value_kind: str, unit: str) -> bool:
     return not _COUNTED.search(clean_name(name))
 
 
-@lru_cache(maxsize=1)
-def _state_endings() -> tuple[str, ...]:
-    from ..resources import data_file
-    lines = data_file("audit_qualitative_names.txt").read_text(encoding="utf-8").splitlines()
-    return tuple(w for w in (ln.split("#")[0].strip() for ln in lines) if w)
-
-
-def state_judged(level3: str) -> bool:
-    """A name whose target is a state word (合规, 有效, 健全), not a number
-    (``data/audit_qualitative_names.txt``, and the 是/否 and state measures of the name grammar).
-
-    >>> state_judged("资金使用合规性"), state_judged("绩效目标明确性"), state_judged("工作完成时间")
-    (True, True, False)
-    """
-    from ..taxonomy import parse_name
-    from ..taxonomy.names import lexicon
-    name = clean_name(normalize_chars(as_text(level3)))
-    if name.endswith(_state_endings()):
-        return True
-    dims = lexicon().measure_dimensions.get(parse_name(name).measure, ())
-    return "boolean" in dims or tuple(dims) == ("-",)
-
-
 def weight_total(weights: pd.Series) -> float | None:
     """The sum of a project's weights, or None when none is a number."""
     nums = pd.to_numeric(weights.map(lambda x: normalize_chars(as_text(x)).rstrip("分%").strip()), errors="coerce")

@@ -6,7 +6,7 @@ import pandas as pd
 from ..classify import OUTPUT_COLUMNS, Normalizer
 from ..copies import as_text
 from ..errors import ModelNotFound
-from ..taxonomy import canonical_category, level1_of
+from ..taxonomy import canonical_category, level1_of, state_judged
 from ..taxonomy.groups import GROUP_OF, NUMBER_GROUPS
 from ..values import parse_value
 
@@ -24,13 +24,13 @@ class RuleNormalizer:
     def normalize(self, df: pd.DataFrame) -> pd.DataFrame:
         out = df.copy()
         recs = []
-        for l1, l2, value in zip(_col(df, "level1"), _col(df, "level2"), _col(df, "value")):
+        for l1, l2, value, name in zip(_col(df, "level1"), _col(df, "level2"), _col(df, "value"), _col(df, "level3")):
             declared = canonical_category(l2, l1) if (l2 or l1) else None
             pv = parse_value(value)
             flags = []
             if pv.kind == "empty":
                 flags.append("missing_value")
-            if pv.kind == "qualitative" and GROUP_OF.get(declared or "") in NUMBER_GROUPS:
+            if pv.kind == "qualitative" and GROUP_OF.get(declared or "") in NUMBER_GROUPS and not state_judged(name):
                 flags.append("not_measurable")
             if pv.unit == "%" and pv.number is not None and pv.number > 100:
                 flags.append("implausible_value")

@@ -43,7 +43,7 @@ from .library import (
     sector_table,
     validate_library,
 )
-from .names import NameParts, parse_name, same_indicator
+from .names import NameParts, parse_name, same_indicator, state_judged
 
 __all__ = [
     "CATEGORIES",
@@ -57,6 +57,7 @@ __all__ = [
     "ARCHETYPES",
     "LIBRARY_COLUMNS",
     "NameParts",
+    "state_judged",
     "archetype_table",
     "library_without_sector",
     "parse_name",

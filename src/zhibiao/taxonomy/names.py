@@ -289,3 +289,28 @@ def same_indicator(a: NameParts, b: NameParts) -> float:
     if a.measure != b.measure:
         return 0.0
     return subject_similarity(a, b)
+
+
+STATE_NAMES_FILE = "state_names.txt"
+
+
+@lru_cache(maxsize=1)
+def _state_endings() -> tuple[str, ...]:
+    lines = (DATA_DIR / STATE_NAMES_FILE).read_text(encoding="utf-8").splitlines()
+    return tuple(normalize_chars(w) for w in (ln.split("#")[0].strip() for ln in lines) if w)
+
+
+@lru_cache(maxsize=65536)
+def state_judged(name: str) -> bool:
+    """A name whose target is a state word (合规, 有效, 健全), not a number, so that a qualitative target is
+    measurable as written: it ends with a word of ``data/state_names.txt``, or its measure is a 是/否 or a
+    state (lexicon/measures.tsv). The normalizer's not_measurable flag and the audit both ask this.
+
+    >>> state_judged("资金使用合规性"), state_judged("绩效目标明确性（%）"), state_judged("工作完成时间")
+    (True, True, False)
+    """
+    text = _strip_name(name)
+    if text.endswith(_state_endings()):
+        return True
+    dims = lexicon().measure_dimensions.get(parse_name(name).measure, ())
+    return "boolean" in dims or tuple(dims) == ("-",)
