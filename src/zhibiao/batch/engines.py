@@ -18,7 +18,7 @@ from ..embed import fork_safe
 from ..errors import ZhibiaoError
 from .cache import _worker_cache
 from .chunks import _finish, _NormalizerRef, _prepare, compute_cached, merge_results
-from .names import prepare_worker
+from .names import load_for_forks, prepare_worker
 from .readers import read_chunks
 
 
@@ -80,6 +80,8 @@ def dask_cluster(ref: _NormalizerRef, jobs: int, scheduler: str | None = None):
     except ImportError as exc:
         raise ZhibiaoError("engine dask needs: pip install 'zhibiao[dask]'") from exc
     method = "spawn" if scheduler else start_method()
+    if method == "fork":
+        load_for_forks(ref.resolve())
     # workers on this machine load the model from a file (or find it in memory), not from a graph argument
     with _shared_with_forks(method), nullcontext(ref) if scheduler else ref.for_local_workers() as ref:
         cluster = None

