@@ -243,6 +243,31 @@ def test_dask_same_output_as_local(tmp_path, dask_cluster):
     pd.testing.assert_frame_equal(read_out(tmp_path / "dask.csv"), read_out(tmp_path / "local.csv"))
 
 
+def test_a_dask_run_beside_another_cluster_does_not_warn_about_its_port(tmp_path):
+    """A run starts its own LocalCluster; with port 8787 (the scheduler's default for its HTTP routes) taken,
+    as by a second run or a user's cluster, it must not tell the user about a dashboard it never shows."""
+    pytest.importorskip("distributed")
+    import socket
+    import warnings
+
+    held = socket.socket()
+    try:
+        held.bind(("127.0.0.1", 8787))
+        held.listen()
+    except OSError:
+        pass   # something holds it already: the same case
+    src = write_csv(make_rows(200, seed=4), tmp_path / "rows.csv")
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            rep = run_batch([src], tmp_path / "out.csv", normalizer=FakeNormalizer(), engine="dask", jobs=1,
+                            cache=False, progress=False)
+    finally:
+        held.close()
+    assert rep.rows_out == 200
+    assert not [w for w in seen if "8787" in str(w.message)], [str(w.message) for w in seen]
+
+
 def test_dask_quoted_newlines_and_parquet(tmp_path, dask_cluster):
     df = make_rows(1200, seed=3)
     df.loc[::97, "description"] = "第一行\n第二行, 含逗号"

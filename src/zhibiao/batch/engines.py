@@ -91,8 +91,10 @@ def dask_cluster(ref: _NormalizerRef, jobs: int, scheduler: str | None = None):
             # only the first start: a worker the nanny restarts later, with this process's threads running,
             # is spawned
             with dask.config.set({"distributed.worker.multiprocessing-method": method}):
+                # the scheduler serves its HTTP routes even without a dashboard: on any free port, so that
+                # a second run (or a user's own cluster) does not contend for 8787 and warn
                 cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"})
             client = Client(cluster, set_as_default=False)
         try:
             n_workers = max(1, len(client.scheduler_info().get("workers", {})) or jobs)
