@@ -10,7 +10,8 @@ is measured per configuration:
     dask    – engine=dask on a LocalCluster(n_workers=2)
 
 and prints rows/s and peak RSS and PSS (the whole process tree: the run plus its
-workers, sampled with psutil every 0.1 s; ru_maxrss of the main process too).
+workers, sampled with psutil every 0.1 s; the main process's own peak RSS too, sampled: its ru_maxrss would
+include this parent's, which an exec keeps).
 
     .venv/bin/python benchmarks/batch.py                      # 1M rows, fake normalizer
     .venv/bin/python benchmarks/batch.py --rows 200000 --normalizer real
@@ -32,7 +33,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -252,6 +252,7 @@ class _PeakSampler(threading.Thread):
     def __init__(self, interval=0.1):
         super().__init__(daemon=True)
         self.interval, self.peak, self.peak_pss, self._halt = interval, 0, 0, threading.Event()
+        self.peak_main = 0
         try:
             import psutil
             self._proc = psutil.Process()
@@ -269,6 +270,8 @@ class _PeakSampler(threading.Thread):
                 except Exception:  # noqa: BLE001 - process gone
                     continue
                 rss, pss = rss + mem.rss, pss + getattr(mem, "pss", mem.rss)
+                if proc is self._proc:
+                    self.peak_main = max(self.peak_main, mem.rss)
             self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
             self._halt.wait(self.interval)
 
@@ -300,8 +303,6 @@ def run_one(config: str, src: Path, workdir: Path, normalizer_kind: str, chunk_r
                     cache_dir=cache_dir, **kwargs)
     wall = time.perf_counter() - t0
     sampler.stop()
-    ru_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    ru_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     assert rep.rows_out == rep.rows_in, "rows lost"
     return {"config": config, "rows": rep.rows_out, "seconds": round(wall, 2),
             "rows_per_s": round(rep.rows_out / wall), "distinct": rep.distinct,
@@ -309,7 +310,7 @@ def run_one(config: str, src: Path, workdir: Path, normalizer_kind: str, chunk_r
             "cache_hits": rep.cache_hits, "normalized": rep.normalized, "chunks": rep.chunks,
             "peak_rss_tree_mb": round(sampler.peak / 2**20) if sampler.peak else None,
             "peak_pss_tree_mb": round(sampler.peak_pss / 2**20) if sampler.peak_pss else None,
-            "ru_maxrss_self_mb": round(ru_self / 2**20), "ru_maxrss_children_mb": round(ru_children / 2**20)}
+            "peak_rss_main_mb": round(sampler.peak_main / 2**20) if sampler.peak_main else None}
 
 
 # --------------------------------------------------------------------------- main
@@ -392,7 +393,7 @@ def main(argv=None):
         r = json.loads(line[len("RESULT "):])
         results.append(r)
         print(f"{config:6s} {r['rows']:>9,} rows  {r['seconds']:7.1f}s  {r['rows_per_s']:>8,} rows/s  "
-              f"peak RSS (tree) {r['peak_rss_tree_mb']} MB, PSS {r['peak_pss_tree_mb']} MB  (main ru_maxrss {r['ru_maxrss_self_mb']} MB)  "
+              f"peak RSS (tree) {r['peak_rss_tree_mb']} MB, PSS {r['peak_pss_tree_mb']} MB  (main {r['peak_rss_main_mb']} MB)  "
               f"distinct {r['distinct']:,}  cache hits {r['cache_hits']:,}  names embedded {r['names_embedded']}")
     if args.json:
         args.json.write_text(json.dumps({"corpus": info, "normalizer": args.normalizer, "machine": speed,
