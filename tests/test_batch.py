@@ -95,6 +95,49 @@ def rows_csv(tmp_path):
     return df, write_csv(df, tmp_path / "rows.csv")
 
 
+class PoolRecorder(FakeNormalizer):
+    """Writes, as each row's flags, the pyarrow memory pool its process allocates from."""
+
+    def normalize(self, df: pd.DataFrame) -> pd.DataFrame:
+        import pyarrow as pa
+        out = super().normalize(df)
+        out["flags"] = pa.default_memory_pool().backend_name
+        return out
+
+
+@pytest.mark.parametrize("engine,jobs", [("local", 1), ("local", 2), ("dask", 2)])
+def test_every_process_of_a_run_allocates_from_a_pool_that_gives_memory_back(tmp_path, engine, jobs):
+    """pandas 3 keeps text in Arrow buffers; pyarrow's default pool, mimalloc, keeps what a chunk freed, so a
+    long run's processes grow. A run allocates from jemalloc (or the system allocator) in this process and
+    its workers, and gives this process its own pool back after."""
+    pa = pytest.importorskip("pyarrow")
+    if engine == "dask":
+        pytest.importorskip("distributed")
+    before = pa.default_memory_pool().backend_name
+    src = write_csv(make_rows(2000, seed=5, names=400), tmp_path / "rows.csv")
+    run_batch([src], tmp_path / "out.csv", normalizer=PoolRecorder(), engine=engine, jobs=jobs, chunk_rows=500,
+              cache=False, progress=False)
+    pools = set(read_out(tmp_path / "out.csv")["flags"])
+    assert pools and pools <= {"jemalloc", "system"}, pools
+    assert pa.default_memory_pool().backend_name == before
+
+
+def test_a_spawned_worker_allocates_from_a_pool_that_gives_memory_back():
+    """A spawned worker (or a Dask worker elsewhere) does not inherit this process's pool: preparing it sets its own."""
+    pytest.importorskip("pyarrow")
+    import subprocess
+    import sys
+
+    code = ("from zhibiao.batch.names import prepare_worker\n"
+            "class Normalizer: pass\n"
+            "prepare_worker(Normalizer(), None)\n"
+            "import pyarrow as pa\n"
+            "print(pa.default_memory_pool().backend_name)")
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert got.returncode == 0, got.stderr[-2000:]
+    assert got.stdout.strip() in {"jemalloc", "system"}, got.stdout
+
+
 def test_rows_preserved_in_order_with_correct_results(tmp_path, rows_csv):
     df, src = rows_csv
     fake = FakeNormalizer()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from .cache import attach_vectors, embedders_of
+from .chunks import use_lean_allocator
 
 
 def vector_path(store) -> str | None:
@@ -22,11 +23,13 @@ _PREPARED: set[tuple[int, str | None]] = set()
 
 
 def prepare_worker(normalizer, store_path: str | None) -> None:
-    """A worker's normalizer: one thread, and the run's vector store (once per process)."""
+    """A worker's normalizer: one thread, the run's vector store, and the allocator that frees its frames' memory
+    (:func:`.chunks.use_lean_allocator`; a spawned worker does not inherit this process's); once per process."""
     key = (id(normalizer), store_path)
     if key in _PREPARED:
         return
     use_one_thread(normalizer)
+    use_lean_allocator()
     attach_vectors(normalizer, Path(store_path) if store_path else None)
     _PREPARED.add(key)
 

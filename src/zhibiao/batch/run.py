@@ -10,7 +10,7 @@ from ..copies import check_copies
 from ..errors import InputError, UnsupportedFormat, ZhibiaoError
 from ..tables import rows_file_failure
 from .cache import ResultCache, _default_cache_dir, attach_vectors
-from .chunks import _key_columns_of, _NormalizerRef, normalize_chunk
+from .chunks import _key_columns_of, _NormalizerRef, lean_allocator, normalize_chunk
 from .engines import _run_dask, _run_processes, dask_cluster, local_workers
 from .names import one_thread, vector_path
 from .readers import _READ_ERRORS, _classify_input, _count_rows, read_chunks
@@ -99,7 +99,7 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
         workers = local_workers(ref, jobs, vector_path(vectors))
     else:
         workers = nullcontext()
-    with workers as started:
+    with lean_allocator(), workers as started:
         total = None
         if (progress or engine == "dask") and all(i.kind != "document" for i in ins):
             counts = [_count_rows(i) for i in ins]
