@@ -138,6 +138,49 @@ def test_a_spawned_worker_allocates_from_a_pool_that_gives_memory_back():
     assert got.stdout.strip() in {"jemalloc", "system"}, got.stdout
 
 
+def test_freed_heap_pages_go_back_to_the_system():
+    """What a chunk's frames freed in the C heap, scattered between blocks still in use, stays in the
+    process until it is given back."""
+    import sys
+    psutil = pytest.importorskip("psutil")
+    from zhibiao.batch.chunks import _malloc_trim, give_back_free_memory
+    if not sys.platform.startswith("linux") or _malloc_trim() is None:
+        pytest.skip("glibc's malloc_trim only")
+    me = psutil.Process()
+    blocks = [bytearray(20_000) for _ in range(4000)]   # 80 MB from the C heap (under its mmap threshold)
+    keep = blocks[::16]                                   # one block in 16 stays: the rest is freed in holes
+    del blocks
+    held = me.memory_info().rss
+    give_back_free_memory()
+    assert held - me.memory_info().rss > 40 * 2**20
+    assert len(keep) == 250
+
+
+@pytest.mark.parametrize("engine,jobs", [("local", 1), ("local", 2), ("dask", 2)])
+def test_every_process_of_a_run_gives_freed_memory_back_after_each_chunk(tmp_path, monkeypatch, engine, jobs):
+    import os
+
+    from zhibiao.batch import engines, run
+    if engine == "dask":
+        pytest.importorskip("distributed")
+    log = tmp_path / "given_back.txt"
+
+    def record():
+        with open(log, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+    monkeypatch.setattr(run, "give_back_free_memory", record)
+    monkeypatch.setattr(engines, "give_back_free_memory", record)   # a forked worker has it too
+    src = write_csv(make_rows(2000, seed=6, names=400), tmp_path / "rows.csv")
+    rep = run_batch([src], tmp_path / "out.csv", normalizer=FakeNormalizer(), engine=engine, jobs=jobs,
+                    chunk_rows=500, cache=False, progress=False)
+    pids = log.read_text().split()
+    assert pids.count(str(os.getpid())) == rep.chunks == 4          # this process, after writing each chunk
+    if jobs > 1 and engines.start_method() == "fork":
+        workers = set(pids) - {str(os.getpid())}
+        assert len(workers) == jobs - (engine == "local")             # --jobs 2: this process and one worker
+        assert len(pids) - rep.chunks >= rep.chunks                   # a worker after each share it computed
+
+
 def test_rows_preserved_in_order_with_correct_results(tmp_path, rows_csv):
     df, src = rows_csv
     fake = FakeNormalizer()
@@ -367,6 +410,30 @@ def test_a_failed_write_stops_the_run_and_is_not_taken_for_a_bad_input(tmp_path,
     with pytest.raises(OSError, match="No space left"):
         run_batch([src], tmp_path / "out.csv", normalizer=FakeNormalizer(), chunk_rows=100, cache=False,
                   progress=False, jobs=jobs)
+
+
+@pytest.mark.parametrize("suffix,arrow", [(".csv", True), (".csv", False), (".jsonl", True)])
+def test_a_chunk_is_written_in_slices_and_reads_back_whole(tmp_path, monkeypatch, suffix, arrow):
+    """A chunk's text goes to the file a slice of rows at a time (a 50,000-row chunk's CSV is 30 MB): read
+    back, every row is there once, in order, under one header, with pandas' writer as with Arrow's."""
+    import sys
+
+    from zhibiao.batch import writers
+    monkeypatch.setattr(writers, "WRITE_SLICE_ROWS", 7)
+    if not arrow:
+        monkeypatch.setitem(sys.modules, "pyarrow.csv", None)   # import fails: pandas' writer
+    df = make_rows(100, seed=3)
+    src = write_csv(df, tmp_path / "rows.csv")
+    rep = run_batch([src], tmp_path / f"out{suffix}", normalizer=FakeNormalizer(), chunk_rows=40, cache=False,
+                    progress=False)
+    out = read_out(tmp_path / f"out{suffix}")
+    assert rep.rows_out == len(out) == 100
+    assert out["location"].astype(str).tolist() == df["location"].tolist()
+    assert out["level3"].tolist() == df["level3"].tolist()
+    if suffix == ".csv":
+        text = (tmp_path / "out.csv").read_text(encoding="utf-8-sig")
+        assert text.count("level3") == 1                         # the header, once
+        assert not text.startswith("\ufeff")                     # one byte-order mark, not one per chunk
 
 
 def test_jsonl_and_parquet_inputs_several_files(tmp_path):

@@ -17,7 +17,7 @@ import pandas as pd
 from ..embed import fork_safe
 from ..errors import ZhibiaoError
 from .cache import _worker_cache
-from .chunks import _finish, _NormalizerRef, _prepare, compute_cached, merge_results
+from .chunks import _finish, _NormalizerRef, _prepare, compute_cached, give_back_free_memory, merge_results
 from .names import load_for_forks, prepare_worker
 from .readers import read_chunks
 
@@ -122,6 +122,7 @@ def _worker_compute(frame: pd.DataFrame, hashes: list[bytes], cache_path, finger
     """A worker's share of a chunk: its results, cache hits, and the seconds it took."""
     t0 = time.perf_counter()
     results, hits = compute_cached(_WORKER["normalizer"], frame, hashes, _worker_cache(cache_path, fingerprint))
+    give_back_free_memory()
     return results, hits, time.perf_counter() - t0
 
 
@@ -284,7 +285,10 @@ def _dask_compute(ref: _NormalizerRef, vectors, cache_path, fingerprint, frame: 
     """On a Dask worker: one share of a chunk's distinct rows (the model loaded once per worker)."""
     normalizer = ref.resolve()
     prepare_worker(normalizer, vectors)
-    return compute_cached(normalizer, frame, hashes, _worker_cache(cache_path, fingerprint))
+    try:
+        return compute_cached(normalizer, frame, hashes, _worker_cache(cache_path, fingerprint))
+    finally:
+        give_back_free_memory()
 
 
 def _run_dask(ins, writer, dask, key_columns, store, chunk_rows, on_commit, on_skip, report, vectors=None):

@@ -10,7 +10,7 @@ from ..copies import check_copies
 from ..errors import InputError, UnsupportedFormat, ZhibiaoError
 from ..tables import rows_file_failure
 from .cache import ResultCache, _default_cache_dir, attach_vectors
-from .chunks import _key_columns_of, _NormalizerRef, lean_allocator, normalize_chunk
+from .chunks import _key_columns_of, _NormalizerRef, give_back_free_memory, lean_allocator, normalize_chunk
 from .engines import _run_dask, _run_processes, dask_cluster, local_workers
 from .names import one_thread, vector_path
 from .readers import _READ_ERRORS, _classify_input, _count_rows, read_chunks
@@ -115,6 +115,7 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
                 if projects is not None:
                     check_copies(df, projects)
                 writer.commit(cid, df, failures, stats)
+                give_back_free_memory()   # before the next chunk is read
                 report.chunks += 1
                 report.rows_in += int(stats.get("rows", len(df)))
                 report.rows_processed += len(df)
