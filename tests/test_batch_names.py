@@ -350,3 +350,37 @@ def test_forked_workers_run_the_shipped_model_and_give_one_processs_answers(tmp_
     assert len(one) == len(rows) and one["category"].ne("").all()
     for key in (("local", 2), ("dask", 2)):
         pd.testing.assert_frame_equal(outputs[key], one, obj=str(key))
+
+
+@pytest.mark.parametrize("engine", ["local", "dask"])
+def test_forked_workers_share_the_indicator_library_this_process_read(tmp_path, engine):
+    """The library and the matchers' tables, which a first call builds, are built before the workers fork,
+    so a worker computes with this process's copy: each built its own (0.5 s in each), and held it apart."""
+    if engine == "dask":
+        pytest.importorskip("distributed")
+    if not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    import subprocess
+    from zhibiao.resources import training_data_dir
+    rows = pd.read_csv(training_data_dir() / "rows.csv", dtype=str, keep_default_na=False).iloc[::8]
+    src = tmp_path / "rows.csv"
+    rows.to_csv(src, index=False)
+    log = tmp_path / "library_reads.txt"
+    code = ("import os, sys\n"
+            "from zhibiao import classify\n"
+            "from zhibiao.batch import run_batch\n"
+            "read = classify.load_library\n"
+            "def logged(*args, **kwargs):\n"
+            "    with open(sys.argv[4], 'a') as fh:\n"
+            "        fh.write(f'{os.getpid()}\\n')\n"
+            "    return read(*args, **kwargs)\n"
+            "classify.load_library = logged\n"
+            "rep = run_batch([sys.argv[3]], sys.argv[2], engine=sys.argv[1], jobs=2, chunk_rows=20, cache=False,"
+            " progress=False)\n"
+            "print(os.getpid(), rep.rows_out)\n")
+    done = subprocess.run([sys.executable, "-c", code, engine, str(tmp_path / "out.csv"), str(src), str(log)],
+                          capture_output=True, text=True, env=_without_start_override(), timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    pid, rows_out = done.stdout.split()
+    assert int(rows_out) == len(rows)
+    assert log.read_text().split() == [pid]      # read once, here; never in a worker

@@ -91,6 +91,8 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
                 "key_columns": list(key_columns), "inputs": _input_signature(ins)}
     writer = _Writer(output, settings, base_columns, resume, report.warnings)
 
+    if callable(getattr(normalizer, "warm_up", None)):
+        normalizer.warm_up()   # what the first chunk would build, before workers fork from this process
     # Workers start before anything else of this run, so that a forked one copies no thread of it, and
     # they load their models while this process counts the rows.
     if engine == "dask":
