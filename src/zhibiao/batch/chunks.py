@@ -61,10 +61,14 @@ def lean_allocator():
 
 @lru_cache(maxsize=1)
 def _malloc_trim():
+    """glibc's ``malloc_trim``; None elsewhere (other C libraries give free pages back themselves, or not)."""
     import ctypes
+    import sys
+    if not sys.platform.startswith("linux"):
+        return None
     try:
-        return ctypes.CDLL(None).malloc_trim   # glibc's; elsewhere none, and nothing to do
-    except (AttributeError, OSError):
+        return ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError, TypeError):
         return None
 
 

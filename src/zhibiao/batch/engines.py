@@ -285,10 +285,9 @@ def _dask_compute(ref: _NormalizerRef, vectors, cache_path, fingerprint, frame: 
     """On a Dask worker: one share of a chunk's distinct rows (the model loaded once per worker)."""
     normalizer = ref.resolve()
     prepare_worker(normalizer, vectors)
-    try:
-        return compute_cached(normalizer, frame, hashes, _worker_cache(cache_path, fingerprint))
-    finally:
-        give_back_free_memory()
+    results = compute_cached(normalizer, frame, hashes, _worker_cache(cache_path, fingerprint))
+    give_back_free_memory()
+    return results
 
 
 def _run_dask(ins, writer, dask, key_columns, store, chunk_rows, on_commit, on_skip, report, vectors=None):
