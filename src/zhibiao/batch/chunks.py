@@ -68,7 +68,7 @@ def _malloc_trim():
         return None
     try:
         return ctypes.CDLL(None).malloc_trim
-    except (AttributeError, OSError, TypeError):
+    except (AttributeError, OSError):   # a C library without it (musl)
         return None
 
 
