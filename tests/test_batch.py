@@ -156,9 +156,24 @@ def test_freed_heap_pages_go_back_to_the_system():
     assert len(keep) == 250
 
 
+class ShareLogger(FakeNormalizer):
+    """Logs the pid of the process that normalizes each share of a chunk, one line per share."""
+
+    def __init__(self, log):
+        super().__init__()
+        self.log = str(log)
+
+    def normalize(self, df: pd.DataFrame) -> pd.DataFrame:
+        import os
+        with open(self.log, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return super().normalize(df)
+
+
 @pytest.mark.parametrize("engine,jobs", [("local", 1), ("local", 2), ("dask", 2)])
 def test_every_process_of_a_run_gives_freed_memory_back_after_each_chunk(tmp_path, monkeypatch, engine, jobs):
     import os
+    from collections import Counter
 
     from zhibiao.batch import engines, run
     if engine == "dask":
@@ -171,14 +186,18 @@ def test_every_process_of_a_run_gives_freed_memory_back_after_each_chunk(tmp_pat
     monkeypatch.setattr(run, "give_back_free_memory", record)
     monkeypatch.setattr(engines, "give_back_free_memory", record)   # a forked worker has it too
     src = write_csv(make_rows(2000, seed=6, names=400), tmp_path / "rows.csv")
-    rep = run_batch([src], tmp_path / "out.csv", normalizer=FakeNormalizer(), engine=engine, jobs=jobs,
-                    chunk_rows=500, cache=False, progress=False)
-    pids = log.read_text().split()
-    assert pids.count(str(os.getpid())) == rep.chunks == 4          # this process, after writing each chunk
+    shares = tmp_path / "shares.txt"
+    rep = run_batch([src], tmp_path / "out.csv", normalizer=ShareLogger(shares), engine=engine, jobs=jobs,
+                    chunk_rows=200, cache=False, progress=False)
+    given_back, computed = Counter(log.read_text().split()), Counter(shares.read_text().split())
+    me = str(os.getpid())
+    assert given_back.pop(me) == rep.chunks == 10                    # this process, after writing each chunk
     if jobs > 1 and engines.start_method() == "fork":
-        workers = set(pids) - {str(os.getpid())}
-        assert len(workers) == jobs - (engine == "local")             # --jobs 2: this process and one worker
-        assert len(pids) - rep.chunks >= rep.chunks                   # a worker after each share it computed
+        computed.pop(me, None)                                        # --jobs 2: this process computes too
+        assert len(computed) == jobs - (engine == "local")           # every worker took shares
+        assert given_back == computed                                 # each worker, after each share
+    else:
+        assert not given_back
 
 
 def test_rows_preserved_in_order_with_correct_results(tmp_path, rows_csv):
