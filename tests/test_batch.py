@@ -642,3 +642,20 @@ def test_results_of_several_processes_merge_in_row_order_whatever_their_columns(
     assert merged["note"].isna().tolist() == [True, False, True] and merged.columns[-1] == ERROR_COLUMN
     same = merge_results([(np.array([1, 2]), a), (np.array([0]), b.drop(columns="note"))])
     assert same["category"].tolist() == ["时效", "数量", "质量"]
+
+
+def test_a_chunk_groups_rows_by_all_their_key_columns_and_keys_them_by_the_joined_text():
+    import hashlib
+    from zhibiao.batch import chunks
+    df = pd.DataFrame({"level3": ["受益人数", "受益人数", "受益人数", "验收合格率", "受益人数"],
+                       "description": [None, "", "", "", ""],
+                       "value": ["≥100人", "≥100人", "≥200人", "100%", "≥200人"]})
+    prep = chunks._prepare(df, chunks.KEY_COLUMNS)
+    # a missing description is an empty one; another value is another tuple; numbered as first seen
+    assert prep.codes.tolist() == [0, 0, 1, 2, 1]
+    assert prep.uniq.to_dict("list") == {"level3": ["受益人数", "受益人数", "验收合格率"],
+                                         "description": ["", "", ""], "value": ["≥100人", "≥200人", "100%"]}
+    # the result cache's keys: the present key columns' names, then their values joined (a cache
+    # written by an earlier version is still found)
+    key = hashlib.blake2b("level3|description|value\x1e受益人数\x1f\x1f≥200人".encode(), digest_size=16).digest()
+    assert prep.hashes[1] == key and len(set(prep.hashes)) == 3
