@@ -19,6 +19,10 @@ include this parent's, which an exec keeps).
 
     .venv/bin/python benchmarks/batch.py --rows 100000 --variety high --names 4000 --normalizer real
     .venv/bin/python benchmarks/batch.py --rows 10000 --variety distinct --normalizer real
+    .venv/bin/python benchmarks/batch.py --rows 20000 --variety distinct --normalizer real --rounds 3
+
+With --rounds N every configuration runs N times, interleaved (each round starting one configuration
+later), and a summary gives each one's median and its speed over one process's in the same round.
 
 Each configuration starts with an empty cache (its own cache dir): the figures are cold runs.
 With a real normalizer it first prints this machine's speed (the embedders, benchmarks/embed.py, and the
@@ -342,6 +346,42 @@ def machine_speed(texts: int = 300, values: int = 100_000) -> dict | None:
     return speed
 
 
+def run_config(config: str, src: Path, args) -> dict | None:
+    """One configuration in a fresh process; prints its line."""
+    cmd = [sys.executable, __file__, "--_run", config, "--_input", str(src), "--workdir", str(args.workdir),
+           "--normalizer", args.normalizer, "--chunk-rows", str(args.chunk_rows)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+    if proc.returncode or line is None:
+        print(f"{config}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    r = json.loads(line[len("RESULT "):])
+    print(f"{config:6s} {r['rows']:>9,} rows  {r['seconds']:7.1f}s  {r['rows_per_s']:>8,} rows/s  "
+          f"peak RSS (tree) {r['peak_rss_tree_mb']} MB, PSS {r['peak_pss_tree_mb']} MB  (main {r['peak_rss_main_mb']} MB)  "
+          f"distinct {r['distinct']:,}  cache hits {r['cache_hits']:,}  names embedded {r['names_embedded']}",
+          flush=True)
+    return r
+
+
+def print_summary(results: list[dict], configs: list[str]) -> None:
+    """Each configuration's median rows/s and largest PSS over the rounds, and, round by round, its speed
+    over one process's in the same round (the machine's speed drifts within the hour: a ratio of
+    neighbours says more than two medians)."""
+    by = {c: {r["round"]: r for r in results if r["config"] == c} for c in configs}
+    print("\nover the rounds: median rows/s (min-max), largest PSS; speed over one process's, round by round")
+    for c, runs in by.items():
+        if not runs:
+            continue
+        speeds = [r["rows_per_s"] for r in runs.values()]
+        line = (f"{c:6s} {int(np.median(speeds)):>8,} rows/s ({min(speeds):,}-{max(speeds):,})  "
+                f"PSS {max(r['peak_pss_tree_mb'] or 0 for r in runs.values())} MB")
+        base = by.get("local", {})
+        ratios = [runs[k]["rows_per_s"] / base[k]["rows_per_s"] for k in sorted(runs) if k in base]
+        if c != "local" and ratios:
+            line += "  x " + " / ".join(f"{x:.2f}" for x in ratios) + f" (median {np.median(ratios):.2f})"
+        print(line)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -354,6 +394,8 @@ def main(argv=None):
                     help="seed: resampled seed rows (default); high: --names distinct names; "
                          "distinct: every row's name distinct")
     ap.add_argument("--names", type=int, default=4000, help="distinct names with --variety high")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run every configuration this many times, interleaved, and print each one's median")
     ap.add_argument("--workdir", type=Path, help="keep corpus and outputs here (default: a temp dir)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--no-speed", dest="speed", action="store_false",
@@ -381,23 +423,19 @@ def main(argv=None):
           f"generated in {time.perf_counter() - t0:.1f}s")
     print(f"normalizer: {args.normalizer}; cores: {os.cpu_count()}; chunk_rows: {args.chunk_rows}")
     speed = machine_speed() if args.normalizer != "fake" and args.speed else None
+    configs = args.configs.split(",")
     results = []
-    for config in args.configs.split(","):
-        cmd = [sys.executable, __file__, "--_run", config, "--_input", str(src), "--workdir", str(args.workdir),
-               "--normalizer", args.normalizer, "--chunk-rows", str(args.chunk_rows)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
-        if proc.returncode or line is None:
-            print(f"{config}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
-            continue
-        r = json.loads(line[len("RESULT "):])
-        results.append(r)
-        print(f"{config:6s} {r['rows']:>9,} rows  {r['seconds']:7.1f}s  {r['rows_per_s']:>8,} rows/s  "
-              f"peak RSS (tree) {r['peak_rss_tree_mb']} MB, PSS {r['peak_pss_tree_mb']} MB  (main {r['peak_rss_main_mb']} MB)  "
-              f"distinct {r['distinct']:,}  cache hits {r['cache_hits']:,}  names embedded {r['names_embedded']}")
+    for round_no in range(args.rounds):
+        # each round starts one configuration later, so none is always the first of the hour
+        for config in configs[round_no % len(configs):] + configs[:round_no % len(configs)]:
+            r = run_config(config, src, args)
+            if r is not None:
+                results.append({**r, "round": round_no + 1})
+    if args.rounds > 1:
+        print_summary(results, configs)
     if args.json:
         args.json.write_text(json.dumps({"corpus": info, "normalizer": args.normalizer, "machine": speed,
-                                         "results": results}, indent=1))
+                                         "rounds": args.rounds, "results": results}, indent=1))
     if tmp is not None:
         tmp.cleanup()
     return 0
