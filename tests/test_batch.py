@@ -193,8 +193,8 @@ def test_every_process_of_a_run_gives_freed_memory_back_after_each_chunk(tmp_pat
     me = str(os.getpid())
     assert given_back.pop(me) == rep.chunks == 10                    # this process, after writing each chunk
     if jobs > 1 and engines.start_method() == "fork":
-        computed.pop(me, None)                                        # --jobs 2: this process computes too
-        assert len(computed) == jobs - (engine == "local")           # every worker took shares
+        assert computed.pop(me) > 0                                   # this process computes too, on either engine
+        assert len(computed) == jobs - 1                              # and every worker took shares
         assert given_back == computed                                 # each worker, after each share
     else:
         assert not given_back

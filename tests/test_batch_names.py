@@ -277,7 +277,7 @@ def test_forked_dask_workers_share_the_model_this_process_built(tmp_path, monkey
     src = tmp_path / "rows.csv"
     df.to_csv(src, index=False)
     rep = run_batch([src], tmp_path / "out.csv", normalizer=normalizer, chunk_rows=300, cache_dir=tmp_path / "cache",
-                    progress=False, jobs=2, engine="dask")
+                    progress=False, jobs=3, engine="dask")   # this process and two workers
     assert rep.rows_out == len(df)
     assert len({pid for pid, _ in _embedded(log, with_pid=True)} - {os.getpid()}) == 2   # both workers embedded
     assert Path(str(log) + ".models").read_text().split() == [str(os.getpid())]

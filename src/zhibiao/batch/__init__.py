@@ -26,7 +26,8 @@ resume manifest), :mod:`.engines` (processes, Dask), :mod:`.report` (report, pro
   normalizer once) share each chunk's distinct rows by name, in shares that follow their measured
   speed; chunks are written in input order;
 * **dask** – ``engine="dask"``: the same map over each chunk's distinct rows by name, on the workers
-  of ``Client(scheduler)`` or a ``LocalCluster``; this process reads, joins and writes;
+  of ``Client(scheduler)``, or of a ``LocalCluster`` of ``jobs - 1`` workers beside which this process
+  computes a share, as with ``jobs``; this process reads, joins and writes;
 * **no row is ever lost** – a row whose normalization raises is kept, with
   ``normalize_error`` in ``flags`` and the exception in ``error``.
 * **template copies** – a document's rows are checked against its own projects

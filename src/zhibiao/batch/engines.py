@@ -71,9 +71,10 @@ def local_workers(ref: _NormalizerRef, jobs: int, vectors=None):
 
 @contextmanager
 def dask_cluster(ref: _NormalizerRef, jobs: int, scheduler: str | None = None):
-    """A client of the Dask cluster at ``scheduler``, or of a LocalCluster of ``jobs`` worker processes
-    started now, as :func:`local_workers` starts them. Yields the client, the model reference sent once to
-    every worker, and the number of workers."""
+    """A client of the Dask cluster at ``scheduler``, or of a LocalCluster of ``jobs - 1`` worker processes
+    (one if ``jobs`` is 1) started now, as :func:`local_workers` starts them: on this machine this process
+    computes a share too, as with ``--jobs`` (:func:`_run_dask`). Yields the client, the model reference
+    sent once to every worker, the number of workers, and whether this process takes a share."""
     try:
         import dask.config
         from distributed import Client, LocalCluster
@@ -93,12 +94,12 @@ def dask_cluster(ref: _NormalizerRef, jobs: int, scheduler: str | None = None):
             with dask.config.set({"distributed.worker.multiprocessing-method": method}):
                 # the scheduler serves its HTTP routes even without a dashboard: on any free port, so that
                 # a second run (or a user's own cluster) does not contend for 8787 and warn
-                cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                cluster = LocalCluster(n_workers=max(1, jobs - 1), threads_per_worker=1, processes=True,
                                        dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"})
             client = Client(cluster, set_as_default=False)
         try:
             n_workers = max(1, len(client.scheduler_info().get("workers", {})) or jobs)
-            yield client, client.scatter(ref, broadcast=True, hash=False), n_workers
+            yield client, client.scatter(ref, broadcast=True, hash=False), n_workers, cluster is not None and jobs > 1
         finally:
             client.close()
             if cluster is not None:
@@ -281,30 +282,39 @@ def _run_processes(ins, writer, workers, normalizer, key_columns, store, chunk_r
 # dask -----------------------------------------------------------------------------
 
 def _dask_compute(ref: _NormalizerRef, vectors, cache_path, fingerprint, frame: pd.DataFrame,
-                  hashes: np.ndarray) -> tuple[pd.DataFrame, int]:
-    """On a Dask worker: one share of a chunk's distinct rows (the model loaded once per worker). The
-    cache keys come as an array: Dask walks every item of a list argument looking for futures (0.7 s of
-    this process's time per million rows, under the profiler)."""
+                  hashes: np.ndarray) -> tuple[pd.DataFrame, int, float]:
+    """On a Dask worker: one share of a chunk's distinct rows (the model loaded once per worker): its results,
+    cache hits, and the seconds it took. The cache keys come as an array: Dask walks every item of a list
+    argument looking for futures (0.7 s of this process's time per million rows, under the profiler)."""
+    t0 = time.perf_counter()
     normalizer = ref.resolve()
     prepare_worker(normalizer, vectors)
-    results = compute_cached(normalizer, frame, hashes.tolist(), _worker_cache(cache_path, fingerprint))
+    results, hits = compute_cached(normalizer, frame, hashes.tolist(), _worker_cache(cache_path, fingerprint))
     give_back_free_memory()
-    return results
+    return results, hits, time.perf_counter() - t0
 
 
-def _run_dask(ins, writer, dask, key_columns, store, chunk_rows, on_commit, on_skip, report, vectors=None):
+def _run_dask(ins, writer, dask, normalizer, key_columns, store, chunk_rows, on_commit, on_skip, report,
+              vectors=None):
     """A map-reduce over distinct rows, keyed by name, on the cluster of :func:`dask_cluster`: this
-    process reads each chunk, keeps its distinct rows, and maps them in one share per worker by name
+    process reads each chunk, keeps its distinct rows, and maps them in shares by name
     (:func:`name_shares`); the workers tag their shares, reading and writing the result cache and the
     vector store, and send back result frames, which this process joins to the chunk's rows and writes, in
     order (it writes every row anyway).
 
+    On a LocalCluster this process also computes a share, as with ``--jobs``, in the proportions
+    :class:`ShareBalance` measures: the workers run on this machine's cores, which it would leave idle
+    between reading and writing, and one worker fewer holds the model (``benchmarks/batch.py``, three
+    corpora alternating with the code before: 60-90 MB less, as fast or faster). On a cluster of its own
+    (``scheduler``) the workers share each chunk equally.
+
     A chunk's shares are sent once the previous chunk's are back, so no two workers ever embed one name
-    at once: a name of an earlier chunk is in the vector store. Meanwhile this process reads the next
-    chunk and writes the last one. Documents go the same way, one chunk each."""
-    client, model, n_workers = dask
+    at once: a name of an earlier chunk is in the vector store. Meanwhile this process computes its share,
+    writes the last chunk and reads the next. Documents go the same way, one chunk each."""
+    client, model, n_workers, local_share = dask
     cache_path = str(store.path) if store is not None else None
     fingerprint = store.fingerprint if store is not None else None
+    balance = ShareBalance(workers=n_workers)
     in_flight = None
 
     def submit(frame, hashes):
@@ -312,11 +322,12 @@ def _run_dask(ins, writer, dask, key_columns, store, chunk_rows, on_commit, on_s
                              np.array(hashes, dtype=object), pure=False)
 
     def collect():
-        cid, prep, parts, failures, projects = in_flight
-        results, hits = [], 0
-        for rows, fut in parts:
-            frame, found = fut.result()
+        cid, prep, parts, failures, projects, mine = in_flight
+        results, hits = ([mine[:2]], mine[2]) if mine is not None else ([], 0)
+        for k, rows, fut in parts:
+            frame, found, seconds = fut.result()
             fut.release()
+            balance.observe(k, len(rows), seconds)
             results.append((rows, frame))
             hits += found
         return cid, prep, results, hits, failures, projects
@@ -326,18 +337,33 @@ def _run_dask(ins, writer, dask, key_columns, store, chunk_rows, on_commit, on_s
         out, stats = _finish(prep, merge_results(results), hits)
         on_commit(cid, out, failures, stats, projects)
 
+    mark = time.perf_counter()
     for inp in ins:
         for cid, df, failures, projects in read_chunks(inp, chunk_rows, set(writer.done), report):
             prep = _prepare(df, key_columns) if df is not None else None   # as the last chunk computes
+            t0 = time.perf_counter()
             done = collect() if in_flight is not None else None
-            in_flight = None
+            waited = time.perf_counter() - t0
+            in_flight, own_seconds = None, 0.0
             if prep is not None:
-                parts = [(rows, submit(*prep.share(rows)))
-                         for rows in name_shares(prep.uniq, [1] * n_workers) if len(rows)]
-                in_flight = (cid, prep, parts, failures, projects)
+                if local_share:
+                    own, *shares = name_shares(prep.uniq, balance.fractions(len(prep.uniq)))
+                else:
+                    own, shares = None, name_shares(prep.uniq, [1] * n_workers)
+                parts = [(k, rows, submit(*prep.share(rows))) for k, rows in enumerate(shares, 1) if len(rows)]
+                mine = None
+                if own is not None and len(own):
+                    t0 = time.perf_counter()
+                    mine = (own, *compute_cached(normalizer, *prep.share(own), store))
+                    own_seconds = time.perf_counter() - t0
+                    balance.observe(0, len(own), own_seconds)
+                in_flight = (cid, prep, parts, failures, projects, mine)
             if done is not None:
                 commit(done)   # while the workers compute this chunk
             if prep is None:
                 on_skip(cid)
+            now = time.perf_counter()
+            balance.overhead(now - mark - waited - own_seconds)   # reading, splitting, joining, writing
+            mark = now
     if in_flight is not None:
         commit(collect())

@@ -29,8 +29,8 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
     own); a str/Path loads ``Normalizer.load(path)``.
     ``output`` suffix picks the format: ``.csv``, ``.jsonl``, ``.parquet``
     (a directory of part files) or ``.xlsx`` (written at the end from a
-    parquet store beside it, which ``resume`` continues until then). ``jobs``: processes computing (the
-    local engine: this one and ``jobs - 1`` workers; Dask: the LocalCluster's workers). Returns a
+    parquet store beside it, which ``resume`` continues until then). ``jobs``: processes computing, this one
+    and ``jobs - 1`` workers (local processes, or a Dask LocalCluster's; ``scheduler``: that cluster's own). Returns a
     :class:`BatchReport`.
     """
     t0 = time.perf_counter()
@@ -138,8 +138,10 @@ def run_batch(inputs: list[Path] | list[str], output: Path | str, *, normalizer=
             # Every engine shares each chunk's distinct rows out by name, so no two processes embed one
             # name; the vector store keeps what was embedded for later chunks and runs.
             if engine == "dask":
-                _run_dask(ins, writer, started, key_columns, store, chunk_rows, on_commit, on_skip, report,
-                          vectors=vector_path(vectors))
+                # on a LocalCluster this process computes a share beside the workers, on one thread as they do
+                with one_thread(normalizer) if started[3] else nullcontext():
+                    _run_dask(ins, writer, started, normalizer, key_columns, store, chunk_rows, on_commit,
+                              on_skip, report, vectors=vector_path(vectors))
             elif jobs == 1:
                 for inp in ins:
                     for cid, df, failures, projects in read_chunks(inp, chunk_rows, set(writer.done), report):
