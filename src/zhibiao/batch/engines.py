@@ -211,6 +211,17 @@ class ShareBalance:
         return f / f.sum()
 
 
+def _compute_own_share(normalizer, prep, rows: np.ndarray, store, balance: ShareBalance
+                       ) -> tuple[tuple[pd.DataFrame, int], float]:
+    """This process's share of a chunk, computed here: its results and cache hits, and the seconds it took,
+    which ``balance`` observes as this process's speed."""
+    t0 = time.perf_counter()
+    computed = compute_cached(normalizer, *prep.share(rows), store)
+    seconds = time.perf_counter() - t0
+    balance.observe(0, len(rows), seconds)
+    return computed, seconds
+
+
 def _run_processes(ins, writer, workers, normalizer, key_columns, store, chunk_rows, on_commit, on_skip,
                    report):
     """This process and the workers of :func:`local_workers` (a pool each), and each chunk's rows split
@@ -266,11 +277,9 @@ def _run_processes(ins, writer, workers, normalizer, key_columns, store, chunk_r
             own, *others = name_shares(prep.uniq, balance.fractions(len(prep.uniq), live))
             parts = [submit(k, pool, prep, rows)
                      for k, (pool, rows) in enumerate(zip(pools, others), 1) if len(rows)]
-            t0 = time.perf_counter()
+            computed, seconds = _compute_own_share(normalizer, prep, own, store, balance)
             mine: Future = Future()
-            mine.set_result(compute_cached(normalizer, *prep.share(own), store))
-            seconds = time.perf_counter() - t0
-            balance.observe(0, len(own), seconds)
+            mine.set_result(computed)
             clock["busy"] += seconds
             pending.append((cid, prep, [(own, mine), *parts], failures, projects))
             while len(pending) > window:
@@ -353,10 +362,8 @@ def _run_dask(ins, writer, dask, normalizer, key_columns, store, chunk_rows, on_
                 parts = [(k, rows, submit(*prep.share(rows))) for k, rows in enumerate(shares, 1) if len(rows)]
                 mine = None
                 if own is not None and len(own):
-                    t0 = time.perf_counter()
-                    mine = (own, *compute_cached(normalizer, *prep.share(own), store))
-                    own_seconds = time.perf_counter() - t0
-                    balance.observe(0, len(own), own_seconds)
+                    computed, own_seconds = _compute_own_share(normalizer, prep, own, store, balance)
+                    mine = (own, *computed)
                 in_flight = (cid, prep, parts, failures, projects, mine)
             if done is not None:
                 commit(done)   # while the workers compute this chunk
